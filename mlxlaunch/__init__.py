@@ -1,0 +1,27 @@
+"""mlxlaunch: decorate one function, get sweeps, run folders, clusters and a reader.
+
+Importing this package has no side effect: no signal handler, no thread, no
+file written, and no pandas (the Reader imports it when first used).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import store
+from .context import Context
+from .errors import MlxlaunchError, UsageError
+from .launch import launch
+from .logger import Logger
+
+__version__ = "0.1.0"
+__all__ = ["launch", "store", "Context", "Logger", "MlxlaunchError", "UsageError", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy parts are imported on first use, not at ``import mlxlaunch``.
+    if name == "Reader":
+        from .reader import Reader
+
+        return Reader
+    raise AttributeError(f"module 'mlxlaunch' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Subcommands of the ``mlxlaunch`` console script (see ``mlxlaunch/cli.py``)."""

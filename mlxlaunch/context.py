@@ -1,0 +1,53 @@
+"""What the task receives: ``ctx.config``, ``ctx.logger``, ``ctx.info``, ``ctx.settings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .logger import Logger
+from .settings import Settings
+
+
+class AttrDict(dict):
+    """A plain ``dict`` whose keys can also be read as attributes (``cfg.optimizer.lr``).
+
+    Nested dicts are converted on construction, so ``isinstance(cfg, dict)`` holds at
+    every level and the config can be passed to anything that takes a dict.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, value in self.items():
+            if isinstance(value, dict) and not isinstance(value, AttrDict):
+                super().__setitem__(key, AttrDict(value))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            from .errors import did_you_mean
+
+            raise AttributeError(
+                f"No key {name!r} here.{did_you_mean(name, [str(k) for k in self])}"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        del self[name]
+
+
+@dataclass
+class Context:
+    """The task's view of its run."""
+
+    #: resolved user config of this point (attribute access, plain dict underneath)
+    config: AttrDict
+    #: the run's Logger, or None when ``use_logger`` is false
+    logger: Optional[Logger]
+    #: the run's info: log_id, log_dir, status, attempt, ... (one level: ``ctx.info.status``)
+    info: AttrDict
+    #: the launcher settings used for this run
+    settings: Settings

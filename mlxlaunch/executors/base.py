@@ -1,0 +1,61 @@
+"""The executor interface (client side): hand over prepared runs, get results back.
+
+A *prepared run* is a run folder that already holds its frozen config, its
+settings and an ``info.yaml`` with status QUEUED; it is the job's only input.
+Local executors run the batch and return final results; scheduler executors
+submit it, record job ids in each run's info, and return QUEUED results.
+"""
+
+from __future__ import annotations
+
+import abc
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ..runner import RunResult
+from ..settings import Settings
+
+
+@dataclass
+class PreparedRun:
+    """A run folder ready to run: its id, path and frozen config."""
+
+    log_id: int
+    log_dir: Path
+    config: dict[str, Any]
+    overrides: list[str]
+
+
+@dataclass
+class LaunchSpec:
+    """What every executor needs to know about the command that launched the sweep."""
+
+    task: Callable[..., Any]
+    settings: Settings
+    seeding_function: Optional[Callable[[Any], Any]]
+    #: the user's script; a job or worker runs ``python <script>`` with MLXLAUNCH_RUN_DIR set
+    script: Path
+    parent_log_dir: Path
+    #: folder a job or worker starts in (the version manager points it at a code snapshot)
+    workdir: Path = field(default_factory=Path.cwd)
+    #: the interpreter jobs and workers use
+    python: str = field(default_factory=lambda: sys.executable)
+
+    def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
+        """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
+        from ..launch import ENV_RUN_DIR
+
+        return [self.python, str(self.script)], {ENV_RUN_DIR: str(run_dir)}
+
+
+class Executor(abc.ABC):
+    """Runs or submits a batch of prepared runs."""
+
+    #: short name, as used in settings and printed to the user
+    name: str = ""
+
+    @abc.abstractmethod
+    def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
+        """Run or submit ``runs``; return one result per run, in order."""

@@ -1,0 +1,37 @@
+"""The default executor: the points run one after another in this process."""
+
+from __future__ import annotations
+
+from ..runner import RunResult, run_prepared
+from ..store import Status
+from .base import Executor, LaunchSpec, PreparedRun
+
+
+class LocalExecutor(Executor):
+    """Runs the points in order in the launching process, like Hydra's basic launcher.
+
+    A failing point does not stop the others unless ``fail_fast`` is set; an
+    interrupted point (SIGTERM/SIGINT) stops the sweep, and the points not yet
+    started stay QUEUED so they can be rerun.
+    """
+
+    name = "local"
+
+    def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
+        results = []
+        for i, run in enumerate(runs):
+            result = run_prepared(
+                run.log_dir,
+                spec.task,
+                spec.settings,
+                spec.seeding_function,
+                config=run.config,
+            )
+            results.append(result)
+            stop = result.status == Status.INTERRUPTED or (
+                result.status == Status.FAILED and spec.settings.fail_fast
+            )
+            if stop:
+                results.extend(RunResult(r.log_id, r.log_dir, Status.QUEUED) for r in runs[i + 1 :])
+                break
+        return results

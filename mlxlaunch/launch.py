@@ -1,0 +1,199 @@
+"""``@mlxlaunch.launch``: turn ``def task(ctx)`` into a command that runs sweeps.
+
+A launch flows in four steps (see ``docs/concepts.md``):
+
+1. parse the command line, expand the sweep, compose and validate every point;
+2. allocate one run folder per point and freeze its config, settings and info;
+3. hand the prepared runs to an executor (local by default);
+4. print a one-line summary and exit non-zero if any point did not complete.
+
+When the environment names a prepared run folder (``MLXLAUNCH_RUN_DIR``), the
+script is a job or a worker: it runs that folder and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import MlxlaunchError, UsageError
+from .settings import SETTINGS_FILE
+
+#: Set by executors for a job/worker process: the prepared run folder to run.
+ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
+
+
+@dataclass
+class CommandLine:
+    """The launcher's own flags, and the overrides left for Hydra."""
+
+    overrides: list[str] = field(default_factory=list)
+    help: bool = False
+    cfg: Optional[str] = None
+    verbose: bool = False
+
+
+#: Flags the launcher understands; everything else is an override.
+FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose")
+
+
+def parse_command_line(argv: list[str]) -> CommandLine:
+    cmd = CommandLine()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--help", "-h"):
+            cmd.help = True
+        elif arg in ("--multirun", "-m"):
+            pass  # sweeps run without -m; accepted for Hydra users
+        elif arg == "--verbose":
+            cmd.verbose = True
+        elif arg in ("--cfg", "-c") or arg.startswith("--cfg="):
+            value = (
+                arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            )
+            i += 0 if "=" in arg else 1
+            if value not in ("job", "all"):
+                raise UsageError(f"--cfg takes 'job' or 'all', got {value!r}.")
+            cmd.cfg = value
+        elif arg.startswith("-") and "=" not in arg:
+            from .errors import did_you_mean
+
+            raise UsageError(
+                f"Unknown option '{arg}'.{did_you_mean(arg, FLAGS)} "
+                f"Valid options: {', '.join(FLAGS)}; everything else is a config override."
+            )
+        else:
+            cmd.overrides.append(arg)
+        i += 1
+    return cmd
+
+
+def _script_dir(task: Callable[..., Any]) -> Path:
+    try:
+        return Path(inspect.getfile(task)).resolve().parent
+    except TypeError:  # defined interactively
+        return Path.cwd()
+
+
+def _resolve(base: Path, path: str) -> Path:
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def launch(
+    config_path: str = "configs",
+    config_name: str = "config",
+    seeding_function: Optional[Callable[[Any], Any]] = None,
+) -> Callable[[Callable[..., Any]], Callable[[], None]]:
+    """Decorate ``def task(ctx)`` so that calling it runs the command line's sweep.
+
+    ``config_path`` (relative to the script's folder) holds ``<config_name>.yaml``
+    and, optionally, ``launcher.yaml``. ``seeding_function(config.seed)`` is called
+    before the task in each run.
+    """
+
+    def decorator(task: Callable[..., Any]) -> Callable[[], None]:
+        @functools.wraps(task)
+        def main() -> None:
+            _main(task, config_path, config_name, seeding_function)
+
+        main.__wrapped_task__ = task  # type: ignore[attr-defined]
+        return main
+
+    return decorator
+
+
+def _main(
+    task: Callable[..., Any], config_path: str, config_name: str, seeding_function: Any
+) -> None:
+    verbose = "--verbose" in sys.argv[1:]
+    try:
+        run_dir = os.environ.pop(ENV_RUN_DIR, None)
+        if run_dir:
+            code = _run_job(Path(run_dir), task, seeding_function)
+        else:
+            code = _run_command(task, config_path, config_name, seeding_function, sys.argv[1:])
+    except MlxlaunchError as exc:
+        if verbose:
+            raise
+        sys.stderr.write(f"mlxlaunch: error: {exc}\n")
+        sys.stderr.flush()
+        code = exc.exit_code
+    if code:
+        sys.exit(code)
+
+
+def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> int:
+    """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
+    from .runner import run_prepared
+    from .settings import load_settings
+    from .store import metadata_path
+
+    settings = load_settings(metadata_path(run_dir, "launcher.yaml"))
+    result = run_prepared(run_dir, task, settings, seeding_function)
+    return result.exit_code or 0
+
+
+def _run_command(
+    task: Callable[..., Any],
+    config_path: str,
+    config_name: str,
+    seeding_function: Any,
+    argv: list[str],
+) -> int:
+    from .compose import Composer
+    from .settings import load_settings
+
+    cmd = parse_command_line(argv)
+    script_dir = _script_dir(task)
+    config_dir = _resolve(script_dir, config_path)
+    with Composer(config_dir, config_name) as composer:
+        if cmd.help:
+            from .help import render_help
+
+            print(render_help(task, composer))
+            return 0
+        plan = composer.plan(cmd.overrides, seed_required=seeding_function is not None)
+    settings = load_settings(config_dir / SETTINGS_FILE, plan.launcher_overrides)
+    if cmd.cfg:
+        from .store import dump_yaml
+
+        for point in plan.points:
+            if len(plan.points) > 1:
+                print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
+            print(dump_yaml(point.config), end="")
+        return 0
+
+    from .executors import LaunchSpec, get_executor
+    from .prepare import prepare_runs
+    from .summary import summarize
+
+    parent = _resolve(script_dir, settings.logger.parent_log_dir)
+    spec = LaunchSpec(
+        task=task,
+        settings=settings,
+        seeding_function=seeding_function,
+        script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
+        parent_log_dir=parent,
+    )
+    sweep_id = uuid.uuid4().hex[:12]
+    runs = prepare_runs(
+        plan, spec, sweep_id, composer_factory=lambda: Composer(config_dir, config_name)
+    )
+    results = get_executor(spec).launch(runs, spec)
+    return summarize(results, parent, sweep_id)
+
+
+def _has_file(task: Callable[..., Any]) -> bool:
+    try:
+        inspect.getfile(task)
+        return True
+    except TypeError:
+        return False

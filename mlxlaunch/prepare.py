@@ -1,0 +1,116 @@
+"""Step 2 of a launch: one run folder per point, with frozen config, settings and info.
+
+From here on the run folder is the job's only input: no job recomposes its
+config from the live ``configs/`` tree (editing a config cannot change a sweep
+that is already queued).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from . import store
+from .compose import Plan, apply_overrides
+from .errors import UsageError
+from .executors.base import LaunchSpec, PreparedRun
+from .runner import _user
+from .settings import settings_to_dict
+from .store import Status
+
+
+def queued_info(
+    log_id: int,
+    log_dir: Path,
+    overrides: list[str],
+    sweep_id: str,
+    index: int,
+    total: int,
+    spec: LaunchSpec,
+) -> dict[str, Any]:
+    """The ``info.yaml`` of a run that is prepared but not started."""
+    return {
+        "status": Status.QUEUED,
+        "log_id": log_id,
+        "log_dir": str(log_dir),
+        "attempt": 0,
+        "sweep_id": sweep_id,
+        "point_index": index,
+        "n_points": total,
+        "overrides": list(overrides),
+        "queued_time": store.now_iso(),
+        "start_time": None,
+        "end_time": None,
+        "duration_s": None,
+        "hostname": None,
+        "pid": None,
+        "user": _user(),
+        "python_executable": sys.executable,
+        "python_version": sys.version.split()[0],
+        "script": str(spec.script),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "exit_code": None,
+        "error": None,
+        "heartbeat_interval": spec.settings.heartbeat_interval,
+    }
+
+
+def prepare_runs(
+    plan: Plan, spec: LaunchSpec, sweep_id: str, composer_factory: Callable[[], Any] | None = None
+) -> list[PreparedRun]:
+    """Create (or, for a forced id, reopen) the run folders of ``plan``'s points."""
+    settings = spec.settings
+    parent = spec.parent_log_dir
+    forced = settings.logger.forced_log_id
+    settings_data = settings_to_dict(settings)
+    if forced != -1:
+        return [_prepare_forced(plan, spec, sweep_id, forced, settings_data)]
+
+    total = len(plan.points)
+    runs = []
+    for point, (log_id, log_dir) in zip(plan.points, store.allocate_run_dirs(parent, total)):
+        store.write_config(log_dir, point.config)
+        store.write_settings(log_dir, settings_data)
+        info = queued_info(log_id, log_dir, point.overrides, sweep_id, point.index, total, spec)
+        store.write_info(log_dir, info)
+        runs.append(PreparedRun(log_id, log_dir, point.config, point.overrides))
+    return runs
+
+
+def _prepare_forced(
+    plan: Plan, spec: LaunchSpec, sweep_id: str, forced: int, settings_data: dict[str, Any]
+) -> PreparedRun:
+    if len(plan.points) != 1:
+        raise UsageError(
+            f"+launcher.logger.forced_log_id={forced} reopens one run, but the command is a "
+            f"sweep of {len(plan.points)} points. Drop the sweep, or the forced id."
+        )
+    if forced < 1:
+        raise UsageError(
+            f"forced_log_id must be a positive run id (or -1 for a new run), got {forced}."
+        )
+    point = plan.points[0]
+    log_dir, existed = store.claim_run_dir(spec.parent_log_dir, forced)
+    config_file = store.metadata_path(log_dir, store.CONFIG_FILE)
+    if existed and config_file.exists():
+        # Resume: the frozen config stays the base; this command's overrides change it.
+        config = store.read_config(log_dir)
+        if point.overrides:
+            config = apply_overrides(config, point.overrides, f"run {forced}")
+        info = store.read_info(log_dir)
+        # refuse early (before touching anything) if a live process holds the run
+        with store.RunLock(log_dir):
+            pass
+        if point.overrides:
+            info.setdefault("resume_overrides", []).append(list(point.overrides))
+        info.update(status=info.get("status") or Status.QUEUED, log_id=forced, log_dir=str(log_dir))
+    else:
+        config = point.config
+        info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
+    store.write_config(log_dir, config)
+    store.write_settings(log_dir, settings_data)
+    store.write_info(log_dir, info)
+    return PreparedRun(forced, log_dir, config, point.overrides)

@@ -1,0 +1,199 @@
+"""Running one prepared run folder: the status lifecycle, in whatever process runs it.
+
+The same code runs a point in the launching process (local executor), in a
+worker subprocess, or inside a cluster job: it reopens the run folder, takes its
+lock, sets RUNNING, seeds, calls the task and records the outcome. Signal
+handlers and the heartbeat thread exist only while the task runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from . import store
+from .context import AttrDict, Context
+from .settings import Settings
+from .store import Status
+
+#: Exit codes of a run stopped by a signal, as a shell reports them (128 + signal number).
+SIGNAL_EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+
+
+@dataclass
+class RunResult:
+    """How one run ended (or, for a scheduler, that it was queued)."""
+
+    log_id: int
+    log_dir: Path
+    status: str
+    exit_code: Optional[int] = None
+
+
+class Interrupted(BaseException):
+    """Raised inside the task when SIGTERM/SIGINT (or a preemption signal) arrives."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalGuard:
+    """Turns SIGTERM and SIGINT into ``Interrupted`` while the task runs; restores after."""
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNAL_EXIT_CODES:
+                self._previous[signum] = signal.signal(signum, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+def _user_frame_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without mlxlaunch's own frames above the task."""
+    tb = exc.__traceback__
+    here = os.path.dirname(os.path.abspath(__file__))
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(here):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
+    info = store.read_info(run_dir)
+    previous = int(info.get("attempt") or 0)
+    attempts = run_dir / store.METADATA / store.ATTEMPTS_DIR
+    if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
+        # the previous attempt died without recording its end (SIGKILL, OOM, node loss)
+        lost = dict(info, status=store.effective_status(run_dir, info))
+        store.save_attempt(run_dir, lost)
+    info.update(
+        status=Status.RUNNING,
+        attempt=previous + 1,
+        start_time=store.now_iso(),
+        end_time=None,
+        duration_s=None,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        user=_user(),
+        python_executable=sys.executable,
+        python_version=sys.version.split()[0],
+        exit_code=None,
+        error=None,
+        heartbeat_interval=settings.heartbeat_interval,
+    )
+    store.write_info(run_dir, info)
+    return info
+
+
+def finish_attempt(
+    run_dir: Path,
+    info: dict[str, Any],
+    status: str,
+    exit_code: int,
+    error: Optional[str],
+    started: float,
+) -> None:
+    info.update(
+        status=status,
+        end_time=store.now_iso(),
+        duration_s=round(time.time() - started, 6),
+        exit_code=exit_code,
+        error=error,
+    )
+    store.write_info(run_dir, info)
+    store.save_attempt(run_dir, info)
+
+
+def run_prepared(
+    run_dir: Path,
+    task: Callable[[Context], Any],
+    settings: Settings,
+    seeding_function: Optional[Callable[[Any], Any]] = None,
+    config: Optional[dict[str, Any]] = None,
+) -> RunResult:
+    """Run ``task`` in the prepared folder ``run_dir`` and record how it ended.
+
+    Never raises for a failure of the task: the outcome is in the returned
+    ``RunResult`` and in ``info.yaml``. Raises ``RunLockedError`` if another live
+    process holds the folder.
+    """
+    lock = store.RunLock(run_dir)
+    lock.acquire()
+    try:
+        if config is None:
+            config = store.read_config(run_dir)
+        info = start_attempt(run_dir, settings)
+        started = time.time()
+        heartbeat = store.Heartbeat(run_dir, settings.heartbeat_interval)
+        status, exit_code, error = Status.COMPLETE, 0, None
+        guard = _SignalGuard()
+        heartbeat.start()
+        try:
+            with guard:
+                cfg = AttrDict(config)
+                if seeding_function is not None:
+                    seeding_function(cfg["seed"])
+                logger = None
+                if settings.use_logger:
+                    from .logger import Logger
+
+                    logger = Logger(run_dir, int(info["log_id"]))
+                task(Context(config=cfg, logger=logger, info=AttrDict(info), settings=settings))
+        except Interrupted as exc:
+            guard.restore()
+            status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[exc.signum]
+            error = f"interrupted by {signal.Signals(exc.signum).name}"
+        except KeyboardInterrupt:
+            status, exit_code, error = Status.INTERRUPTED, 130, "interrupted by SIGINT"
+        except SystemExit as exc:
+            code = exc.code
+            if code in (0, None):
+                status, exit_code = Status.COMPLETE, 0
+            else:
+                status = Status.FAILED
+                exit_code = code if isinstance(code, int) else 1
+                error = f"SystemExit: {code}"
+        except BaseException as exc:  # noqa: BLE001 - every failure of the task is recorded
+            text = _user_frame_traceback(exc)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            store.atomic_write(run_dir / store.METADATA / "traceback.txt", text)
+            status, exit_code = Status.FAILED, 1
+            error = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+        finally:
+            heartbeat.stop()
+        finish_attempt(run_dir, info, status, exit_code, error, started)
+        return RunResult(int(info["log_id"]), run_dir, status, exit_code)
+    finally:
+        lock.release()

@@ -1,0 +1,339 @@
+"""The run folder on disk: id allocation, atomic metadata, status, heartbeat and lock.
+
+Everything that reads or writes ``logs/<id>/metadata`` goes through here, so the
+on-disk contract (``docs/run-folder.md``) has one implementation. The Reader uses
+``effective_status`` to tell a live run from a lost one.
+
+Layout of one run folder::
+
+    <parent>/<id>/metadata/config.yaml      resolved user config, frozen before the run
+    <parent>/<id>/metadata/info.yaml        status, attempt, times, host, ... (see docs)
+    <parent>/<id>/metadata/launcher.yaml    launcher settings used
+    <parent>/<id>/metadata/attempts/<n>.yaml  the final record of every attempt
+    <parent>/<id>/heartbeat                 touched while RUNNING
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import RunFolderError, RunLockedError
+
+METADATA = "metadata"
+CONFIG_FILE = "config.yaml"
+INFO_FILE = "info.yaml"
+LAUNCHER_FILE = "launcher.yaml"
+ATTEMPTS_DIR = "attempts"
+HEARTBEAT_FILE = "heartbeat"
+LOCK_FILE = ".lock"
+
+
+class Status:
+    """Run status values, as written in ``info.yaml`` (``LOST`` is only ever derived)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+    SUBMIT_FAILED = "SUBMIT_FAILED"
+    LOST = "LOST"
+
+    FINISHED = (COMPLETE, FAILED, INTERRUPTED, SUBMIT_FAILED)
+
+
+#: A run id is a positive decimal number without leading zeros: ``1``, ``2``, ``10``.
+RUN_ID = re.compile(r"[1-9][0-9]*\Z")
+
+
+# ---------------------------------------------------------------- YAML, atomic writes
+
+
+def _yaml():
+    import yaml
+
+    return yaml
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of plain data, with libyaml's C dumper when it is there."""
+    yaml = _yaml()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file with libyaml's C loader when it is there."""
+    yaml = _yaml()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, "rb") as f:
+        return yaml.load(f, Loader=loader)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder.
+
+    A reader sees the old file or the new one, never a half-written one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def now_iso() -> str:
+    """The current time in ISO 8601, UTC, to the microsecond."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+# ---------------------------------------------------------------- run ids
+
+
+def is_run_dir(path: Path) -> bool:
+    """A numeric folder is a run once it has its ``metadata`` folder."""
+    return (path / METADATA).is_dir()
+
+
+def _highest_run_id(parent: Path) -> int:
+    """The largest id among numeric folders of ``parent`` that are runs.
+
+    One directory listing; only the few highest candidates are stat-ed, so the
+    cost is one ``scandir`` whatever the number of runs. Numeric folders that
+    are not runs (``2024/`` made by hand) are skipped here; allocation still
+    never reuses them, because ``os.mkdir`` fails on any existing name.
+    """
+    try:
+        with os.scandir(parent) as it:
+            ids = sorted((int(e.name) for e in it if RUN_ID.match(e.name)), reverse=True)
+    except FileNotFoundError:
+        return 0
+    for run_id in ids:
+        if is_run_dir(parent / str(run_id)):
+            return run_id
+    return 0
+
+
+def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
+    """Create ``count`` new run folders under ``parent``; return their ``(id, path)``.
+
+    The folder is listed once; ids are then claimed upward from the highest
+    existing run with exclusive ``os.mkdir``, so concurrent launchers (even on
+    NFS, where listings are stale) never share an id and a collision costs one
+    failed ``mkdir``, not a new listing. The ``metadata`` folder is created at once
+    so the new folder counts as a run for the next allocator.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate = _highest_run_id(parent) + 1
+    allocated = []
+    while len(allocated) < count:
+        path = parent / str(candidate)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            candidate += 1
+            continue
+        (path / METADATA).mkdir()
+        allocated.append((candidate, path))
+        candidate += 1
+    return allocated
+
+
+def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:
+    """The folder of ``run_id`` (a forced id), created if missing; ``(path, existed)``."""
+    if run_id < 1:
+        raise RunFolderError(f"A forced log id must be a positive integer, got {run_id}.")
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / str(run_id)
+    try:
+        os.mkdir(path)
+        existed = False
+    except FileExistsError:
+        existed = True
+    (path / METADATA).mkdir(exist_ok=True)
+    return path, existed
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def metadata_path(run_dir: Path, name: str) -> Path:
+    return run_dir / METADATA / name
+
+
+def read_info(run_dir: Path) -> dict[str, Any]:
+    """The run's ``info.yaml`` as a dict (empty if missing or empty)."""
+    path = metadata_path(run_dir, INFO_FILE)
+    try:
+        data = load_yaml(path)
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_info(run_dir: Path, info: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, INFO_FILE), dump_yaml(info))
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = metadata_path(run_dir, CONFIG_FILE)
+    try:
+        data = load_yaml(path)
+    except FileNotFoundError:
+        raise RunFolderError(
+            f"{path} is missing: {run_dir} is not a prepared run folder."
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, CONFIG_FILE), dump_yaml(config))
+
+
+def write_settings(run_dir: Path, settings: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, LAUNCHER_FILE), dump_yaml(settings))
+
+
+def read_settings(run_dir: Path) -> dict[str, Any]:
+    data = load_yaml(metadata_path(run_dir, LAUNCHER_FILE))
+    return data if isinstance(data, dict) else {}
+
+
+def save_attempt(run_dir: Path, info: dict[str, Any]) -> None:
+    """Keep the final record of attempt ``info['attempt']`` under ``metadata/attempts/``."""
+    folder = run_dir / METADATA / ATTEMPTS_DIR
+    folder.mkdir(exist_ok=True)
+    atomic_write(folder / f"{info.get('attempt', 0)}.yaml", dump_yaml(info))
+
+
+# ---------------------------------------------------------------- liveness
+
+
+def touch_heartbeat(run_dir: Path) -> None:
+    path = run_dir / HEARTBEAT_FILE
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        path.touch()
+
+
+class Heartbeat:
+    """A daemon thread that touches the run's heartbeat file every ``interval`` s."""
+
+    def __init__(self, run_dir: Path, interval: float) -> None:
+        self.run_dir = run_dir
+        self.interval = max(0.05, float(interval))
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        touch_heartbeat(self.run_dir)
+        self._thread = threading.Thread(target=self._beat, name="mlxlaunch-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                touch_heartbeat(self.run_dir)
+            except OSError:
+                pass  # the folder may be on a flaky file system; the next beat retries
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+#: A heartbeat older than this many intervals (plus a grace) means the run is lost.
+STALE_INTERVALS = 3
+STALE_GRACE_S = 10.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(
+    run_dir: Path, info: Optional[dict[str, Any]] = None, now: Optional[float] = None
+) -> str:
+    """The status a reader should show: ``info.yaml``'s, or ``LOST`` for a dead RUNNING run.
+
+    A RUNNING run is LOST when its heartbeat is older than
+    ``STALE_INTERVALS * heartbeat_interval + STALE_GRACE_S`` seconds, or at once
+    when it ran on this host and its process is gone (SIGKILL, OOM killer).
+    """
+    if info is None:
+        info = read_info(run_dir)
+    status = str(info.get("status", "")) or "UNKNOWN"
+    if status != Status.RUNNING:
+        return status
+    pid = info.get("pid")
+    if info.get("hostname") == socket.gethostname() and isinstance(pid, int):
+        if not _pid_alive(pid):
+            return Status.LOST
+    try:
+        beat = os.stat(run_dir / HEARTBEAT_FILE).st_mtime
+    except FileNotFoundError:
+        beat = None
+    interval = float(info.get("heartbeat_interval") or 30.0)
+    limit = STALE_INTERVALS * interval + STALE_GRACE_S
+    now = time.time() if now is None else now
+    if beat is None:
+        return Status.RUNNING
+    return Status.LOST if now - beat > limit else Status.RUNNING
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held by the process running it.
+
+    ``fcntl.flock`` on ``metadata/.lock``: the kernel releases it when the holder
+    dies, so a killed run never leaves a stale lock behind.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        path = metadata_path(self.run_dir, LOCK_FILE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunLockedError(
+                f"Run folder {self.run_dir} is in use by {holder}. Wait for it to finish, "
+                f"or stop it, before reopening this run."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

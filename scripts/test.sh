@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up, then run the whole test suite (in parallel with pytest-xdist).
+# Cluster tests start real Slurm/OAR daemons: they need root, and install the
+# Debian packages when LOCAL_CLUSTER_INSTALL=1; otherwise they skip with a message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+.venv/bin/ruff check mlxlaunch tests benchmarks
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" -q -ra "$@"

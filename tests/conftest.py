@@ -1,0 +1,109 @@
+"""Shared fixtures: a throwaway project with a task script and configs, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TUTORIAL = REPO / "tutorials" / "regression"
+
+DEFAULT_CONFIG = """\
+seed: 0
+num_epoch: 2
+model:
+  num_layers: 2
+optimizer:
+  lr: 0.1
+"""
+
+DEFAULT_TASK = """\
+import os, sys, time
+import mlxlaunch
+
+def set_seeds(seed):
+    pass
+
+@mlxlaunch.launch(config_path="configs", seeding_function=set_seeds)
+def main(ctx):
+    for epoch in range(ctx.config.num_epoch):
+        ctx.logger.log_metrics({"loss": ctx.config.optimizer.lr / (epoch + 1), "epoch": epoch}, log_name="train")
+    if ctx.config.get("fail"):
+        raise ValueError(f"asked to fail at lr={ctx.config.optimizer.lr}")
+    if ctx.config.get("sleep"):
+        print("sleeping", flush=True)
+        time.sleep(ctx.config.sleep)
+    print(f"done {ctx.info.log_id} {ctx.info.status}", flush=True)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+class Project:
+    """A folder with ``main.py`` and ``configs/``, and a way to run it as a user would."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.logs = root / "logs"
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("MLXLAUNCH_RUN_DIR", None)
+        env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    def run(self, *args: str, script: str = "main.py", check: bool = False, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, script, *args],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            **kw,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        return proc
+
+    def popen(self, *args: str, script: str = "main.py") -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, script, *args],
+            cwd=self.root,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def info(self, log_id: int) -> dict:
+        from mlxlaunch.store import read_info
+
+        return read_info(self.logs / str(log_id))
+
+    def run_ids(self) -> list[int]:
+        if not self.logs.exists():
+            return []
+        return sorted(int(p.name) for p in self.logs.iterdir() if p.name.isdigit())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    p = Project(tmp_path)
+    p.write("configs/config.yaml", DEFAULT_CONFIG)
+    p.write("main.py", DEFAULT_TASK)
+    return p
