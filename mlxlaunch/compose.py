@@ -128,10 +128,8 @@ class Composer:
         return list(self.config_loader.get_group_options(group))
 
     # -- planning ---------------------------------------------------------------------------
-    def plan(self, args: list[str], seed_required: bool = False) -> Plan:
-        """Expand ``args`` into validated points; launcher overrides are split off."""
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
+    def split(self, args: list[str]) -> tuple[list[Any], list[tuple[str, Any]]]:
+        """Parse ``args``; return the user's overrides and the ``(path, value)`` launcher ones."""
         user, launcher = [], []
         for override in self.parse(args):
             key = override.key_or_group
@@ -151,6 +149,11 @@ class Composer:
                 launcher.append((path, override.value()))
             else:
                 user.append(override)
+        return user, launcher
+
+    def points(self, user: list[Any], seed_required: bool = False) -> list[Point]:
+        """Expand the user's overrides into points and compose (validate) every one."""
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
         try:
             batches = BasicSweeper.split_arguments(user, None)[0]
@@ -159,7 +162,12 @@ class Composer:
         points = [Point(index=i, overrides=list(b)) for i, b in enumerate(batches)]
         for point in points:
             point.config = self.compose(point, len(points), seed_required)
-        return Plan(points, launcher, self.config_dir, self.config_name)
+        return points
+
+    def plan(self, args: list[str], seed_required: bool = False) -> Plan:
+        """Expand ``args`` into validated points; launcher overrides are split off."""
+        user, launcher = self.split(args)
+        return Plan(self.points(user, seed_required), launcher, self.config_dir, self.config_name)
 
     def _base(self, group_overrides: list[str], where: str) -> Any:
         key = tuple(group_overrides)

@@ -148,7 +148,8 @@ def _run_command(
     seeding_function: Any,
     argv: list[str],
 ) -> int:
-    from .compose import Composer
+    from . import store
+    from .compose import Composer, Plan, Point, apply_overrides
     from .settings import load_settings
 
     cmd = parse_command_line(argv)
@@ -160,8 +161,21 @@ def _run_command(
 
             print(render_help(task, composer))
             return 0
-        plan = composer.plan(cmd.overrides, seed_required=seeding_function is not None)
-    settings = load_settings(config_dir / SETTINGS_FILE, plan.launcher_overrides)
+        user, launcher_overrides = composer.split(cmd.overrides)
+        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+        resumed = _existing_run(script_dir, settings)
+        if resumed is not None:
+            # resume: the run's frozen config is the base; this command's overrides change it
+            overrides = [o.input_line for o in user]
+            config = store.read_config(resumed)
+            if overrides:
+                config = apply_overrides(config, overrides, f"run {resumed.name}")
+            if seeding_function is not None and "seed" not in config:
+                raise UsageError(f"Run {resumed.name} has no 'seed' in its config; pass +seed=<int>.")
+            points = [Point(0, overrides, config)]
+        else:
+            points = composer.points(user, seed_required=seeding_function is not None)
+    plan = Plan(points, launcher_overrides, config_dir, composer.config_name)
     if cmd.cfg:
         from .store import dump_yaml
 
@@ -189,6 +203,17 @@ def _run_command(
     )
     results = get_executor(spec).launch(runs, spec)
     return summarize(results, parent, sweep_id)
+
+
+def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:
+    """The run folder a forced log id reopens, if it exists with a frozen config."""
+    from .store import CONFIG_FILE, metadata_path
+
+    forced = settings.logger.forced_log_id
+    if forced == -1:
+        return None
+    run_dir = _resolve(script_dir, settings.logger.parent_log_dir) / str(forced)
+    return run_dir if metadata_path(run_dir, CONFIG_FILE).is_file() else None
 
 
 def _has_file(task: Callable[..., Any]) -> bool:

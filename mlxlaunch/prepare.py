@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import store
-from .compose import Plan, apply_overrides
+from .compose import Plan
 from .errors import UsageError
 from .executors.base import LaunchSpec, PreparedRun
 from .runner import _user
@@ -95,11 +95,8 @@ def _prepare_forced(
     point = plan.points[0]
     log_dir, existed = store.claim_run_dir(spec.parent_log_dir, forced)
     config_file = store.metadata_path(log_dir, store.CONFIG_FILE)
+    config = point.config  # for a resume: the frozen config with this command's overrides
     if existed and config_file.exists():
-        # Resume: the frozen config stays the base; this command's overrides change it.
-        config = store.read_config(log_dir)
-        if point.overrides:
-            config = apply_overrides(config, point.overrides, f"run {forced}")
         info = store.read_info(log_dir)
         # refuse early (before touching anything) if a live process holds the run
         with store.RunLock(log_dir):
@@ -108,7 +105,6 @@ def _prepare_forced(
             info.setdefault("resume_overrides", []).append(list(point.overrides))
         info.update(status=info.get("status") or Status.QUEUED, log_id=forced, log_dir=str(log_dir))
     else:
-        config = point.config
         info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
     store.write_config(log_dir, config)
     store.write_settings(log_dir, settings_data)

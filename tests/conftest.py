@@ -64,7 +64,9 @@ class Project:
         env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
         return env
 
-    def run(self, *args: str, script: str = "main.py", check: bool = False, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, script: str = "main.py", check: bool = False, timeout: float = 120, **kw
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, script, *args],
             cwd=self.root,
@@ -76,7 +78,9 @@ class Project:
             **kw,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+            raise AssertionError(
+                f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
         return proc
 
     def popen(self, *args: str, script: str = "main.py") -> subprocess.Popen:

@@ -1,0 +1,148 @@
+"""Status lifecycle against real processes: signals, SIGKILL, resume, and the run lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from mlxlaunch import store
+
+
+def _start_sleeping(project, *args):
+    proc = project.popen("+sleep=60", *args)
+    line = proc.stdout.readline()
+    assert "sleeping" in line, proc.stderr.read()
+    return proc
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_marks_interrupted_and_exits_with_shell_code(project, signum, code):
+    proc = _start_sleeping(project)
+    assert project.info(1)["status"] == "RUNNING"
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) == code
+    info = project.info(1)
+    assert info["status"] == "INTERRUPTED"
+    assert info["exit_code"] == code
+    assert info["error"] == f"interrupted by {signal.Signals(signum).name}"
+    assert info["end_time"] is not None
+    assert (project.logs / "1" / "metadata" / "attempts" / "1.yaml").exists()
+
+
+def test_interrupted_sweep_leaves_later_points_queued(project):
+    proc = project.popen("+sleep=60", "seed=1,2,3")
+    assert "sleeping" in proc.stdout.readline()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert [project.info(i)["status"] for i in (1, 2, 3)] == ["INTERRUPTED", "QUEUED", "QUEUED"]
+    assert "2 QUEUED (ids 2, 3)" in proc.stderr.read()
+
+
+def test_sigkill_reads_as_lost(project):
+    proc = _start_sleeping(project)
+    proc.kill()
+    proc.wait(timeout=30)
+    run = project.logs / "1"
+    info = store.read_info(run)
+    assert info["status"] == "RUNNING"  # nobody could record the end...
+    assert store.effective_status(run, info) == "LOST"  # ...but a reader can tell
+
+
+def test_stale_heartbeat_reads_as_lost_on_another_host(tmp_path):
+    run = tmp_path / "1"
+    (run / "metadata").mkdir(parents=True)
+    info = {
+        "status": "RUNNING",
+        "hostname": "some-compute-node",
+        "pid": 1,
+        "heartbeat_interval": 1.0,
+    }
+    store.touch_heartbeat(run)
+    assert store.effective_status(run, info) == "RUNNING"
+    old = time.time() - 60
+    os.utime(run / "heartbeat", (old, old))
+    assert store.effective_status(run, info) == "LOST"
+    assert store.effective_status(run, dict(info, status="COMPLETE")) == "COMPLETE"
+
+
+def test_heartbeat_is_touched_while_running(project):
+    proc = _start_sleeping(project, "+launcher.heartbeat_interval=0.2")
+    beat = project.logs / "1" / "heartbeat"
+    first = beat.stat().st_mtime
+    deadline = time.time() + 20
+    while beat.stat().st_mtime == first and time.time() < deadline:
+        time.sleep(0.1)
+    assert beat.stat().st_mtime > first
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_resume_forced_id_twice_keeps_history_and_appends_metrics(project):
+    project.run(check=True)
+    project.run("+launcher.logger.forced_log_id=1", check=True)
+    project.run("+launcher.logger.forced_log_id=1", "num_epoch=3", check=True)
+    assert project.run_ids() == [1]
+    info = project.info(1)
+    assert info["status"] == "COMPLETE" and info["attempt"] == 3
+    attempts = sorted(p.name for p in (project.logs / "1" / "metadata" / "attempts").iterdir())
+    assert attempts == ["1.yaml", "2.yaml", "3.yaml"]
+    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    assert first["attempt"] == 1 and first["status"] == "COMPLETE"
+    lines = (project.logs / "1" / "metrics" / "train.json").read_text().splitlines()
+    assert len(lines) == 2 + 2 + 3
+    assert store.read_config(project.logs / "1")["num_epoch"] == 3
+
+
+def test_resume_keeps_the_frozen_config(project):
+    project.run("optimizer.lr=0.5", check=True)
+    project.run("+launcher.logger.forced_log_id=1", check=True)
+    assert store.read_config(project.logs / "1")["optimizer"]["lr"] == 0.5
+
+
+def test_resume_after_sigkill_records_lost_attempt(project):
+    proc = _start_sleeping(project)
+    proc.kill()
+    proc.wait(timeout=30)
+    project.run("+launcher.logger.forced_log_id=1", "sleep=0", check=True)
+    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    assert first["status"] == "LOST"
+    assert project.info(1)["attempt"] == 2 and project.info(1)["status"] == "COMPLETE"
+
+
+def test_forced_id_that_does_not_exist_is_created(project):
+    project.run("+launcher.logger.forced_log_id=7", check=True)
+    assert project.run_ids() == [7]
+    assert project.info(7)["status"] == "COMPLETE"
+    project.run(check=True)
+    assert project.run_ids() == [7, 8]
+
+
+def test_concurrent_duplicate_forced_id_is_refused(project):
+    first = _start_sleeping(project, "+launcher.logger.forced_log_id=5")
+    try:
+        second = project.run("+launcher.logger.forced_log_id=5", "sleep=0")
+        assert second.returncode == 2
+        assert "in use by pid" in second.stderr
+        assert project.info(5)["status"] == "RUNNING" and project.info(5)["attempt"] == 1
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    assert project.info(5)["status"] == "INTERRUPTED"
+
+
+def test_forced_id_with_a_sweep_is_refused(project):
+    proc = project.run("+launcher.logger.forced_log_id=1", "seed=1,2")
+    assert proc.returncode == 2 and "sweep of 2 points" in proc.stderr
+    assert not project.logs.exists() or project.run_ids() == []
+
+
+def test_signal_handlers_restored_after_run():
+    from mlxlaunch.runner import _SignalGuard
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _SignalGuard():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -1,0 +1,81 @@
+"""Run-id allocation, atomic metadata and the run lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from mlxlaunch import store
+from mlxlaunch.errors import RunLockedError
+
+
+def _allocate_after_barrier(parent, barrier, queue):
+    barrier.wait()
+    [(run_id, _)] = store.allocate_run_dirs(parent, 1)
+    queue.put(run_id)
+
+
+def test_200_simultaneous_processes_get_unique_ids(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    n = 200
+    barrier = ctx.Barrier(n)
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_allocate_after_barrier, args=(tmp_path, barrier, queue))
+        for _ in range(n)
+    ]
+    for p in procs:
+        p.start()
+    ids = [queue.get(timeout=120) for _ in range(n)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(ids) == list(range(1, n + 1))
+
+
+def test_allocation_continues_after_highest_run(tmp_path):
+    for run_id in (1, 2, 5):
+        (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
+    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 2)] == [6, 7]
+
+
+def test_stray_folders_do_not_shift_or_break_allocation(tmp_path):
+    (tmp_path / "1" / "metadata").mkdir(parents=True)
+    (tmp_path / "2024").mkdir()  # numeric-looking, but not a run (no metadata/)
+    (tmp_path / "007").mkdir()  # leading zero: never a run id
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "3.txt").write_text("x")
+    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [2]
+    assert not (tmp_path / "2024" / "metadata").exists()
+
+
+def test_allocation_never_reuses_an_existing_folder(tmp_path):
+    (tmp_path / "1" / "metadata").mkdir(parents=True)
+    (tmp_path / "2").mkdir()  # e.g. made by hand, or by a launcher that just crashed
+    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [3]
+
+
+def test_atomic_write_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "info.yaml"
+    store.atomic_write(path, "a: 1\n")
+    store.atomic_write(path, "a: 2\n")
+    assert path.read_text() == "a: 2\n"
+    assert os.listdir(tmp_path) == ["info.yaml"]
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+    (tmp_path / "metadata").mkdir()
+    with store.RunLock(tmp_path):
+        with pytest.raises(RunLockedError, match="in use by pid"):
+            store.RunLock(tmp_path).acquire()
+    with store.RunLock(tmp_path):
+        pass
+
+
+def test_empty_or_missing_info_reads_as_empty(tmp_path):
+    (tmp_path / "metadata").mkdir()
+    assert store.read_info(tmp_path) == {}
+    (tmp_path / "metadata" / "info.yaml").write_text("")
+    assert store.read_info(tmp_path) == {}
