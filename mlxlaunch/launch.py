@@ -197,11 +197,12 @@ def _run_command(
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
         parent_log_dir=parent,
     )
+    executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     sweep_id = uuid.uuid4().hex[:12]
     runs = prepare_runs(
         plan, spec, sweep_id, composer_factory=lambda: Composer(config_dir, config_name)
     )
-    results = get_executor(spec).launch(runs, spec)
+    results = executor.launch(runs, spec)
     return summarize(results, parent, sweep_id)
 
 

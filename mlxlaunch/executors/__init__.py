@@ -8,4 +8,9 @@ __all__ = ["Executor", "LaunchSpec", "LocalExecutor", "get_executor"]
 
 def get_executor(spec: LaunchSpec) -> Executor:
     """The executor the settings ask for."""
+    settings = spec.settings
+    if settings.n_workers != 1 or settings.gpus:
+        from .parallel import ParallelExecutor
+
+        return ParallelExecutor.from_settings(settings)
     return LocalExecutor()

@@ -1,0 +1,188 @@
+"""The local parallel executor: the points run in worker subprocesses on this machine.
+
+Each point runs in a fresh interpreter started with ``spec.job_command(run_dir)``
+(``python <script>`` with ``MLXLAUNCH_RUN_DIR`` set) in ``spec.workdir``, so the
+worker runs exactly that prepared run folder, the same way a cluster job does,
+and records its own outcome in the folder's ``info.yaml``. This process only
+hands out points to at most ``n_workers`` workers at a time and reads the
+outcomes back.
+
+GPU pinning: worker slot ``i`` gets ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``,
+so with ``gpus=[0, 1]`` and two workers each worker sees one GPU.
+
+Signals: SIGINT/SIGTERM received by the launcher are forwarded to the running
+workers (which record INTERRUPTED), no new point starts, and the points not yet
+started stay QUEUED so they can be rerun. Workers run in their own session, so a
+Ctrl-C in the terminal reaches them once, through the launcher.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import store
+from ..errors import SettingsError
+from ..runner import SIGNAL_EXIT_CODES, RunResult
+from ..settings import Settings
+from ..store import Status
+from .base import Executor, LaunchSpec, PreparedRun
+
+#: Environment variable that restricts which GPUs a worker sees.
+GPU_ENV = "CUDA_VISIBLE_DEVICES"
+
+
+@dataclass
+class _Worker:
+    """One running point: its slot (which decides its GPU), its run and its process."""
+
+    slot: int
+    index: int
+    run: PreparedRun
+    process: subprocess.Popen
+
+
+class ParallelExecutor(Executor):
+    """Runs the points in up to ``n_workers`` subprocesses, optionally one GPU each.
+
+    ``n_workers=1`` is valid and runs the points one after another, each in a
+    fresh interpreter (the version manager uses it to run from a code snapshot).
+    A failing point does not stop the others unless ``settings.fail_fast`` is set.
+    """
+
+    name = "parallel"
+
+    def __init__(self, n_workers: int = 1, gpus: Sequence[int] = ()) -> None:
+        if n_workers < 1:
+            raise SettingsError(
+                f"launcher setting 'n_workers' must be at least 1, got {n_workers}. "
+                "Use +launcher.n_workers=4 to run 4 points at a time."
+            )
+        self.n_workers = n_workers
+        self.gpus = [str(g) for g in gpus]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ParallelExecutor:
+        """The executor ``n_workers``/``gpus`` ask for; ``gpus`` alone means one worker per GPU."""
+        n_workers = settings.n_workers
+        if n_workers == 1 and settings.gpus:
+            n_workers = len(settings.gpus)
+        return cls(n_workers=n_workers, gpus=settings.gpus)
+
+    def worker_env(self, slot: int, spec: LaunchSpec, run_dir: Path) -> dict[str, str]:
+        """The environment of the worker in ``slot`` that runs ``run_dir``."""
+        env = dict(os.environ)
+        env.update(spec.job_command(run_dir)[1])
+        if self.gpus:
+            env[GPU_ENV] = self.gpus[slot % len(self.gpus)]
+        return env
+
+    def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
+        results: list[Optional[RunResult]] = [None] * len(runs)
+        finished: queue.Queue[_Worker] = queue.Queue()
+        running: dict[int, _Worker] = {}  # slot -> worker
+        pending = list(enumerate(runs))
+        stop_signal: list[int] = []  # the signals received, in order
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stop_signal.append(signum)
+            for worker in list(running.values()):
+                _send(worker.process, signum)
+
+        previous = _install_handlers(on_signal)
+        try:
+            while pending or running:
+                stopping = bool(stop_signal) or (
+                    spec.settings.fail_fast
+                    and any(r is not None and r.status == Status.FAILED for r in results)
+                )
+                while pending and not stopping and len(running) < self.n_workers:
+                    slot = min(set(range(self.n_workers)) - set(running))
+                    index, run = pending.pop(0)
+                    running[slot] = self._start(slot, index, run, spec, finished)
+                if not running:
+                    break
+                try:
+                    worker = finished.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                del running[worker.slot]
+                results[worker.index] = _outcome(worker)
+        finally:
+            _restore_handlers(previous)
+        for index, run in pending:
+            results[index] = RunResult(run.log_id, run.log_dir, Status.QUEUED)
+        return [r for r in results if r is not None]
+
+    def _start(
+        self,
+        slot: int,
+        index: int,
+        run: PreparedRun,
+        spec: LaunchSpec,
+        finished: queue.Queue[_Worker],
+    ) -> _Worker:
+        command, _ = spec.job_command(run.log_dir)
+        process = subprocess.Popen(
+            command,
+            cwd=spec.workdir,
+            env=self.worker_env(slot, spec, run.log_dir),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # terminal signals reach workers through the launcher only
+        )
+        worker = _Worker(slot, index, run, process)
+
+        def wait() -> None:
+            process.wait()
+            finished.put(worker)
+
+        threading.Thread(target=wait, name=f"mlxlaunch-worker-{slot}", daemon=True).start()
+        return worker
+
+
+def _send(process: subprocess.Popen, signum: int) -> None:
+    try:
+        process.send_signal(signum)
+    except ProcessLookupError:  # it just exited
+        pass
+
+
+def _install_handlers(handler: Any) -> dict[int, Any]:
+    """Route SIGINT/SIGTERM to ``handler``; return the handlers to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, handler) for signum in SIGNAL_EXIT_CODES}
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def _outcome(worker: _Worker) -> RunResult:
+    """Read how the worker's run ended; record a failure if the worker could not record it."""
+    run, code = worker.run, worker.process.returncode
+    info = store.read_info(run.log_dir)
+    status = info.get("status")
+    if status in Status.FINISHED:
+        return RunResult(run.log_id, run.log_dir, status, info.get("exit_code"))
+    # The worker died before recording an outcome: it could not start (bad script,
+    # import error) or was killed (SIGKILL, OOM). It is gone, so the run failed.
+    if code is not None and code < 0:
+        reason = f"worker killed by {signal.Signals(-code).name}"
+        exit_code = 128 - code
+    else:
+        reason = f"worker exited with code {code} before recording an outcome"
+        exit_code = code or 1
+    info.update(status=Status.FAILED, exit_code=exit_code, error=reason)
+    if not info.get("end_time"):
+        info["end_time"] = store.now_iso()
+    store.write_info(run.log_dir, info)
+    return RunResult(run.log_id, run.log_dir, Status.FAILED, exit_code)
