@@ -198,10 +198,18 @@ def _run_command(
         parent_log_dir=parent,
     )
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
+    code_version = None
+    if settings.use_version_manager:
+        from .version_manager import prepare_code
+
+        # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
+        code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
     runs = prepare_runs(
         plan, spec, sweep_id, composer_factory=lambda: Composer(config_dir, config_name)
     )
+    if code_version is not None:
+        code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)
     return summarize(results, parent, sweep_id)
 

@@ -70,16 +70,32 @@ class SchedulerSettings:
     job_name: str = "mlxlaunch"
 
 
+#: What the version manager may do with uncommitted changes (docs/version-manager.md).
+DIRTY_POLICIES = ("ask", "fail", "commit", "snapshot_dirty", "ignore")
+
+
 @dataclass
 class VersionManagerSettings:
     """How runs are tied to committed code (used when ``use_version_manager`` is true)."""
 
     # what to do with uncommitted changes: ask | fail | commit | snapshot_dirty | ignore
     on_dirty: str = "ask"
-    # the policy ``ask`` falls back to when stdin is not a terminal
+    # the policy ``ask`` falls back to when stdin is not a terminal (any policy but ask)
     non_interactive: str = "fail"
     # folder holding code snapshots; relative paths start at the script's folder
     parent_work_dir: str = "./.mlxlaunch-work"
+
+    def __post_init__(self) -> None:
+        for name, valid in (
+            ("on_dirty", DIRTY_POLICIES),
+            ("non_interactive", tuple(p for p in DIRTY_POLICIES if p != "ask")),
+        ):
+            value = getattr(self, name)
+            if value not in valid:
+                raise SettingsError(
+                    f"Bad value for launcher setting 'version_manager.{name}': {value!r}."
+                    f"{did_you_mean(str(value), valid)} Valid values: {', '.join(valid)}."
+                )
 
 
 @dataclass
