@@ -122,17 +122,57 @@ def _highest_run_id(parent: Path) -> int:
     return 0
 
 
+#: A hint of the next free id, kept in the parent folder to avoid listing it.
+NEXT_ID_HINT = ".mlxlaunch-next-id"
+
+
+def _read_hint(parent: Path) -> Optional[int]:
+    """The next-id hint, if it is there and still describes the folder.
+
+    The hint is only trusted when nothing was added to or removed from ``parent``
+    since it was written (its mtime is not older than the folder's): a run made
+    by another tool, a stray ``2024/`` or a deleted run makes it stale, and the
+    caller lists the folder instead. It is a hint only: ``os.mkdir`` decides.
+    """
+    hint = parent / NEXT_ID_HINT
+    try:
+        if os.stat(hint).st_mtime_ns < os.stat(parent).st_mtime_ns:
+            return None
+        with open(hint, "rb") as f:
+            value = int(f.read(32) or b"0")
+    except (OSError, ValueError):
+        return None
+    return value if value >= 1 else None
+
+
+def _write_hint(parent: Path, next_id: int) -> None:
+    # Written in place, not renamed: a rename would touch the folder's mtime and
+    # make the hint look stale. Fixed width, so that two writers racing at offset 0
+    # cannot leave a mix of both numbers; a reader that sees it empty lists instead.
+    try:
+        fd = os.open(parent / NEXT_ID_HINT, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b"%020d" % next_id)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # a read-only or odd file system: allocation still works, just lists
+
+
 def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     """Create ``count`` new run folders under ``parent``; return their ``(id, path)``.
 
-    The folder is listed once; ids are then claimed upward from the highest
-    existing run with exclusive ``os.mkdir``, so concurrent launchers (even on
-    NFS, where listings are stale) never share an id and a collision costs one
-    failed ``mkdir``, not a new listing. The ``metadata`` folder is created at once
-    so the new folder counts as a run for the next allocator.
+    The next id is ``1 +`` the highest existing run (a numeric folder with a
+    ``metadata`` folder), found from a validated hint file or, failing that, one
+    listing of the folder. Ids are then claimed upward with exclusive
+    ``os.mkdir``: concurrent launchers (even on NFS, where listings are stale)
+    never share an id, and a collision costs one failed ``mkdir``, not a new
+    listing. Existing folders, runs or not, are never reused. The ``metadata``
+    folder is created at once so the new folder counts as a run for the next
+    allocator.
     """
     parent.mkdir(parents=True, exist_ok=True)
-    candidate = _highest_run_id(parent) + 1
+    candidate = _read_hint(parent) or _highest_run_id(parent) + 1
     allocated = []
     while len(allocated) < count:
         path = parent / str(candidate)
@@ -144,7 +184,24 @@ def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
         (path / METADATA).mkdir()
         allocated.append((candidate, path))
         candidate += 1
+    _write_hint(parent, candidate)
     return allocated
+
+
+def peek_next_run_ids(parent: Path, count: int) -> list[int]:
+    """The ids ``allocate_run_dirs(parent, count)`` would give now, creating nothing.
+
+    Read-only (for ``--dry-run``): one listing, then the names that already
+    exist are skipped as ``os.mkdir`` would skip them. Another launcher may take
+    some of these ids before the real launch does.
+    """
+    candidate = _highest_run_id(parent) + 1
+    ids: list[int] = []
+    while len(ids) < count:
+        if not (parent / str(candidate)).exists():
+            ids.append(candidate)
+        candidate += 1
+    return ids
 
 
 def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:

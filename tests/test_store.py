@@ -79,3 +79,15 @@ def test_empty_or_missing_info_reads_as_empty(tmp_path):
     assert store.read_info(tmp_path) == {}
     (tmp_path / "metadata" / "info.yaml").write_text("")
     assert store.read_info(tmp_path) == {}
+
+
+def test_hint_is_not_trusted_after_another_tool_adds_runs(tmp_path):
+    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 2)] == [1, 2]
+    # another tool (or an older MLXP) creates runs 3..9 without touching the hint
+    import time
+
+    time.sleep(0.02)
+    for run_id in range(3, 10):
+        (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
+    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [10]
+
