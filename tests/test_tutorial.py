@@ -1,0 +1,33 @@
+"""The tutorial runs as documented, from a copy of its folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from conftest import REPO, TUTORIAL
+
+from mlxlaunch import store
+
+
+def test_tutorial_sweep_runs_end_to_end(tmp_path):
+    work = tmp_path / "regression"
+    shutil.copytree(TUTORIAL, work, ignore=shutil.ignore_patterns("logs", "__pycache__"))
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "main.py", "optimizer.lr=0.01,0.1", "seed=1,2", "num_epoch=2"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs: 4 COMPLETE" in proc.stderr
+    for run_id in (1, 2, 3, 4):
+        run = work / "logs" / str(run_id)
+        assert store.read_info(run)["status"] == "COMPLETE"
+        assert len((run / "metrics" / "train.json").read_text().splitlines()) == 2
+    assert store.read_config(work / "logs" / "4")["optimizer"]["lr"] == 0.1
