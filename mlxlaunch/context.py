@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from .logger import Logger
 from .settings import Settings
@@ -51,3 +51,15 @@ class Context:
     info: AttrDict
     #: the launcher settings used for this run
     settings: Settings
+    #: functions run when the run is preempted or interrupted (see :meth:`on_preempt`)
+    preempt_hooks: list[Callable[[], Any]] = field(default_factory=list, repr=False)
+
+    def on_preempt(self, hook: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``hook()`` (e.g. save a checkpoint) when the run gets a preemption signal.
+
+        Hooks run, in order, when the task is stopped by SIGUSR2/SIGUSR1 (a scheduler's
+        warning before its time limit), SIGTERM or SIGINT, before the run is recorded
+        INTERRUPTED. Usable as a decorator; returns ``hook``.
+        """
+        self.preempt_hooks.append(hook)
+        return hook

@@ -26,7 +26,13 @@ from .settings import Settings
 from .store import Status
 
 #: Exit codes of a run stopped by a signal, as a shell reports them (128 + signal number).
-SIGNAL_EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+#: SIGUSR1/SIGUSR2 are the preemption signals schedulers send before a time limit.
+SIGNAL_EXIT_CODES = {
+    signal.SIGTERM: 143,
+    signal.SIGINT: 130,
+    signal.SIGUSR1: 138,
+    signal.SIGUSR2: 140,
+}
 
 
 @dataclass
@@ -116,6 +122,30 @@ def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
     return info
 
 
+def _run_preempt_hooks(ctx: Optional[Context]) -> None:
+    """Run the task's ``ctx.on_preempt`` hooks (e.g. save a checkpoint) before recording.
+
+    Further preemption signals are ignored meanwhile; a failing hook is reported
+    on stderr and does not stop the others.
+    """
+    if ctx is None or not ctx.preempt_hooks:
+        return
+    ignored = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGUSR1, signal.SIGUSR2):
+            ignored[signum] = signal.signal(signum, signal.SIG_IGN)
+    try:
+        for hook in ctx.preempt_hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - report and go on recording INTERRUPTED
+                sys.stderr.write("mlxlaunch: on_preempt hook failed:\n" + traceback.format_exc())
+                sys.stderr.flush()
+    finally:
+        for signum, handler in ignored.items():
+            signal.signal(signum, handler)
+
+
 def finish_attempt(
     run_dir: Path,
     info: dict[str, Any],
@@ -157,6 +187,7 @@ def run_prepared(
         started = time.time()
         heartbeat = store.Heartbeat(run_dir, settings.heartbeat_interval)
         status, exit_code, error = Status.COMPLETE, 0, None
+        ctx: Optional[Context] = None
         guard = _SignalGuard()
         heartbeat.start()
         try:
@@ -169,9 +200,11 @@ def run_prepared(
                     from .logger import Logger
 
                     logger = Logger(run_dir, int(info["log_id"]))
-                task(Context(config=cfg, logger=logger, info=AttrDict(info), settings=settings))
+                ctx = Context(config=cfg, logger=logger, info=AttrDict(info), settings=settings)
+                task(ctx)
         except Interrupted as exc:
             guard.restore()
+            _run_preempt_hooks(ctx)
             status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[exc.signum]
             error = f"interrupted by {signal.Signals(exc.signum).name}"
         except KeyboardInterrupt:

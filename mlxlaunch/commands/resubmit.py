@@ -1,0 +1,103 @@
+"""``mlxlaunch resubmit LOGDIR [QUERY]``: rerun failed, interrupted or lost runs in place.
+
+Each run reruns in **its own folder** from its frozen config and settings, as a
+new attempt (``attempt`` + 1, the previous attempt kept in ``metadata/attempts``).
+Runs that were submitted to a scheduler are submitted again as job arrays with
+the same job settings; local runs rerun here, one after another. Without a query,
+every FAILED, INTERRUPTED, LOST and SUBMIT_FAILED run is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .. import store
+from ..store import Status
+from .status import RunView, load_runs, reconcile, select_runs
+
+#: Statuses a run may be resubmitted from.
+RESUBMITTABLE = (Status.FAILED, Status.INTERRUPTED, Status.LOST, Status.SUBMIT_FAILED)
+
+
+def _requeue_info(run: RunView) -> None:
+    info = store.read_info(run.run_dir)
+    info.update(status=Status.QUEUED, error=None, queued_time=store.now_iso())
+    store.write_info(run.run_dir, info)
+
+
+def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int]]:
+    """Resubmit the selected runs; return ``(resubmitted ids, skipped ids)``."""
+    from ..executors.scheduler import JobCommand, scheduler_executor
+    from ..settings import load_settings
+
+    runs = load_runs(logdir)
+    reconcile(runs)
+    selected = select_runs(runs, query)
+    todo = [r for r in selected if r.status in RESUBMITTABLE]
+    skipped = [r.log_id for r in selected if r.status not in RESUBMITTABLE and query]
+
+    groups: dict[tuple, list[RunView]] = defaultdict(list)
+    local: list[RunView] = []
+    for run in todo:
+        settings = load_settings(store.metadata_path(run.run_dir, store.LAUNCHER_FILE))
+        sched = run.info.get("scheduler") or {}
+        if settings.use_scheduler:
+            key = (
+                store.dump_yaml(store.read_settings(run.run_dir).get("scheduler")),
+                sched.get("python") or run.info.get("python_executable"),
+                run.info.get("script"),
+                sched.get("workdir") or run.info.get("cwd"),
+            )
+            groups[key].append(run)
+        else:
+            local.append(run)
+
+    for (_, python, script, workdir), group in groups.items():
+        settings = load_settings(store.metadata_path(group[0].run_dir, store.LAUNCHER_FILE))
+        executor = scheduler_executor(settings.scheduler.name)
+        command = JobCommand(python=python, script=script, workdir=workdir)
+        for name in ("PYTHONPATH",):
+            if os.environ.get(name):
+                command.env[name] = os.environ[name]
+        for run in group:
+            _requeue_info(run)
+        submitted = executor.submit([r.run_dir for r in group], settings.scheduler, command, logdir)
+        print(executor.describe(submitted, logdir), flush=True)
+
+    for run in local:
+        _requeue_info(run)
+        env = dict(os.environ, MLXLAUNCH_RUN_DIR=str(run.run_dir))
+        subprocess.run(
+            [run.info.get("python_executable") or "python", str(run.info.get("script"))],
+            cwd=run.info.get("cwd") or None,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    return [r.log_id for r in todo], skipped
+
+
+def run(args: argparse.Namespace) -> int:
+    done, skipped = resubmit_runs(Path(args.logdir), args.query)
+    if skipped:
+        print(
+            f"mlxlaunch: skipped {len(skipped)} run(s) that are not "
+            f"{'/'.join(RESUBMITTABLE)}: {', '.join(map(str, skipped))}"
+        )
+    print(f"mlxlaunch: resubmitted {len(done)} run(s): {', '.join(map(str, done)) or '-'}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "resubmit",
+        help="rerun failed/interrupted/lost runs in their own folders",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("logdir", metavar="LOGDIR", help="the parent folder of the run folders")
+    p.add_argument("query", metavar="QUERY", nargs="*", help="run ids (3 5-7) or a query")
+    p.set_defaults(func=run)

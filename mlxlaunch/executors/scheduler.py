@@ -1,0 +1,431 @@
+"""Cluster executors: a sweep becomes job arrays, submitted from here, run in the job.
+
+The template (submitit's model): :class:`SchedulerExecutor` does everything the
+schedulers share (validating the settings, writing one array script per chunk of
+the sweep, mapping the array index to a run folder, submitting, recording job ids
+in each run's ``info.yaml``, marking unsubmitted runs SUBMIT_FAILED, querying and
+cancelling in one batched call). A subclass (``slurm.py``, ``oar.py``, ``pbs.py``,
+``sge.py``, ``lsf.py``) supplies only the scheduler's specifics: its directives,
+array syntax, index variable and base, submit command and job-id parsing, and its
+status and cancel commands.
+
+In the job, the array script picks its run folder from a bash array of quoted
+folders, then runs ``python <script>`` with ``MLXLAUNCH_RUN_DIR`` set, so
+``@mlxlaunch.launch`` runs that folder and never submits again. Its output always
+goes to ``log.stdout`` / ``log.stderr`` in the run folder (appended across
+requeues). A preemption signal (SIGUSR2) reaching the batch shell is forwarded to
+Python, which records INTERRUPTED after the user's ``ctx.on_preempt`` hooks ran;
+with ``requeue: true`` the script then asks the scheduler to requeue the job, and
+the next attempt reopens the same folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+from .. import store
+from ..errors import MlxlaunchError, SettingsError, did_you_mean
+from ..runner import RunResult
+from ..settings import SchedulerSettings
+from ..store import Status
+from .base import Executor, LaunchSpec, PreparedRun
+
+#: Folder of the parent log dir holding array scripts and the schedulers' own output.
+JOBS_DIR = ".jobs"
+#: Environment variables of the submitting shell that jobs get explicitly (OAR passes none).
+PASSED_ENV = ("PYTHONPATH",)
+#: The signal the scheduler sends before the time limit; the batch shell forwards it.
+PREEMPT_SIGNAL = "USR2"
+
+
+class SubmitError(MlxlaunchError):
+    """The scheduler refused a submission (its message is included)."""
+
+
+@dataclass
+class JobCommand:
+    """What a job runs: ``python script`` in ``workdir`` with ``env`` exported."""
+
+    python: str
+    script: str
+    workdir: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, spec: LaunchSpec, run_dir: Path) -> JobCommand:
+        from ..launch import ENV_RUN_DIR
+
+        argv, env = spec.job_command(run_dir)
+        env = {k: v for k, v in env.items() if k != ENV_RUN_DIR}
+        for name in PASSED_ENV:
+            if os.environ.get(name):
+                env.setdefault(name, os.environ[name])
+        return cls(python=argv[0], script=argv[1], workdir=str(spec.workdir), env=env)
+
+
+@dataclass
+class Submission:
+    """What one submit call returned: one job id per array index, in order."""
+
+    array_job_id: str
+    job_ids: list[str]
+
+
+# ---------------------------------------------------------------- time limits
+
+
+_TIME = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$")
+
+
+def parse_time(text: str) -> int:
+    """Seconds in a Slurm-style limit: ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH[:MM[:SS]]``."""
+    m = _TIME.match(text.strip())
+    if not m:
+        raise ValueError(text)
+    days, a, b, c = m.groups()
+    parts = [int(a)] + [int(x) for x in (b, c) if x is not None]
+    if days is not None:  # D-HH, D-HH:MM, D-HH:MM:SS
+        parts += [0] * (3 - len(parts))
+        h, mnt, s = parts
+        return int(days) * 86400 + h * 3600 + mnt * 60 + s
+    if len(parts) == 1:  # minutes
+        return parts[0] * 60
+    if len(parts) == 2:  # MM:SS
+        return parts[0] * 60 + parts[1]
+    h, mnt, s = parts
+    return h * 3600 + mnt * 60 + s
+
+
+def hms(seconds: int) -> str:
+    """``HH:MM:SS`` with as many hours as needed (``36:00:00``)."""
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------- validation
+
+_NAME = re.compile(r"^[A-Za-z0-9_.,+-]+$")
+_MEM = re.compile(r"^\d+(\.\d+)?[KMGT]?B?$", re.IGNORECASE)
+
+
+def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> None:
+    """Raise ``SettingsError`` for the first setting the job script could not express."""
+    where = "launcher setting 'scheduler."
+    if settings.time:
+        try:
+            parse_time(settings.time)
+        except ValueError:
+            raise SettingsError(
+                f"Bad {where}time' {settings.time!r}: use MM, HH:MM:SS or D-HH:MM:SS "
+                f"(e.g. '01:30:00')."
+            ) from None
+    if settings.mem and not _MEM.match(settings.mem):
+        raise SettingsError(
+            f"Bad {where}mem' {settings.mem!r}: use a number with an optional unit K, M, G "
+            f"or T (e.g. '4G')."
+        )
+    for key in ("cpus",):
+        if int(getattr(settings, key)) < 1:
+            raise SettingsError(f"Bad {where}{key}': it must be at least 1.")
+    for key in ("gpus", "max_concurrent", "signal_delay_s"):
+        if int(getattr(settings, key)) < 0:
+            raise SettingsError(f"Bad {where}{key}': it must be 0 or more.")
+    for key in ("partition", "account", "qos", "job_name"):
+        value = getattr(settings, key)
+        if value and not _NAME.match(value):
+            raise SettingsError(
+                f"Bad {where}{key}' {value!r}: use letters, digits and _ . , + - only."
+            )
+    for line in list(settings.extra) + list(settings.env):
+        if "\n" in line or "\r" in line:
+            raise SettingsError(
+                f"Bad {where}extra' or 'scheduler.env' line {line!r}: one line per item."
+            )
+    defaults = SchedulerSettings()
+    for key in unsupported:
+        if getattr(settings, key) != getattr(defaults, key):
+            raise SettingsError(
+                f"The {where}{key}' is not supported by {settings.name}: remove it, or "
+                f"express it with a raw directive in 'scheduler.extra'."
+            )
+
+
+# ---------------------------------------------------------------- the template
+
+
+class SchedulerExecutor(Executor):
+    """Submits prepared runs as job arrays; subclasses supply the scheduler's specifics."""
+
+    #: the job script's directive prefix, e.g. ``#SBATCH``
+    directive: ClassVar[str] = ""
+    #: shell expression of the array index in the job, e.g. ``$SLURM_ARRAY_TASK_ID``
+    index_expr: ClassVar[str] = ""
+    #: the first array index (0 for Slurm and PBS, 1 for OAR, SGE and LSF)
+    index_base: ClassVar[int] = 0
+    #: settings this scheduler cannot express (an error if set)
+    unsupported: ClassVar[tuple[str, ...]] = ()
+    #: scheduler states (upper case) meaning "waiting" and "running"; others are final
+    queued_states: ClassVar[frozenset[str]] = frozenset()
+    running_states: ClassVar[frozenset[str]] = frozenset()
+    #: final states meaning the job was stopped (INTERRUPTED) rather than failed
+    stopped_states: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        #: number of scheduler commands run by this executor (reported by the benchmark)
+        self.calls = 0
+
+    # -- what a subclass supplies ------------------------------------------------------
+
+    def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
+        """The directive lines (without prefix) of an array of ``n_tasks`` runs."""
+        raise NotImplementedError
+
+    def submit_argv(self, script: Path, workdir: str) -> list[str]:
+        """The command that submits ``script``."""
+        raise NotImplementedError
+
+    def parse_submission(self, stdout: str, n_tasks: int) -> Submission:
+        """The job ids printed by the submit command."""
+        raise NotImplementedError
+
+    def requeue_lines(self) -> list[str]:
+        """Shell lines, run at the end of a preempted job, that get it requeued."""
+        raise NotImplementedError
+
+    def max_array_size(self) -> int:
+        """The most tasks one array may hold on this cluster."""
+        return 1000
+
+    def query_argv(self, job_ids: list[str]) -> list[str]:
+        """One command printing the state of every job of ``job_ids``."""
+        raise NotImplementedError
+
+    def parse_query(self, stdout: str) -> dict[str, str]:
+        """``{job_id: STATE}`` from the output of :meth:`query_argv`."""
+        raise NotImplementedError
+
+    def cancel_argv(self, job_ids: list[str]) -> list[str]:
+        """One command cancelling every job of ``job_ids``."""
+        raise NotImplementedError
+
+    # -- running scheduler commands ----------------------------------------------------
+
+    def run_command(
+        self, argv: list[str], cwd: Optional[str] = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        """Run one scheduler command; raise ``SubmitError`` with its message if it fails."""
+        self.calls += 1
+        env = dict(os.environ)
+        env.pop("MLXLAUNCH_RUN_DIR", None)
+        if cwd is not None:
+            env["PWD"] = cwd  # oarsub takes the job's directory from $PWD, not getcwd()
+        try:
+            proc = subprocess.run(
+                argv, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+            )
+        except FileNotFoundError:
+            raise SubmitError(
+                f"'{argv[0]}' was not found: is this a {self.name} login node? "
+                f"Set scheduler.name to the scheduler of this cluster."
+            ) from None
+        if check and proc.returncode != 0:
+            message = (proc.stderr.strip() or proc.stdout.strip() or "no message").strip()
+            raise SubmitError(f"{shlex.join(argv)} failed (exit {proc.returncode}): {message}")
+        return proc
+
+    # -- the job script ----------------------------------------------------------------
+
+    def job_script(
+        self, run_dirs: list[Path], s: SchedulerSettings, command: JobCommand, output: Path
+    ) -> str:
+        """The array script running ``run_dirs[i]`` as the task of index ``index_base + i``."""
+        q = shlex.quote
+        lines = ["#!/bin/bash"]
+        lines += [f"{self.directive} {d}" for d in self.directives(s, len(run_dirs), output)]
+        lines += [x if x.startswith("#") else f"{self.directive} {x}" for x in s.extra]
+        lines.append("# Generated by mlxlaunch: the array index picks the run folder.")
+        lines.append("RUN_DIRS=(")
+        lines += [f"  {q(str(d))}" for d in run_dirs]
+        lines.append(")")
+        lines.append(f'RUN_DIR="${{RUN_DIRS[$(( {self.index_expr} - {self.index_base} ))]}}"')
+        lines.append('exec >>"$RUN_DIR/log.stdout" 2>>"$RUN_DIR/log.stderr"')
+        lines += list(s.env)
+        for name, value in sorted(command.env.items()):
+            lines.append(f"export {name}={q(value)}")
+        lines.append('export MLXLAUNCH_RUN_DIR="$RUN_DIR"')
+        lines.append(f"cd {q(command.workdir)} || exit 1")
+        lines.append("# The preemption signal reaches this shell: pass it on to Python.")
+        lines.append("preempted=0")
+        lines.append("trapped=0")
+        lines.append(
+            f"trap 'preempted=1; trapped=1; kill -{PREEMPT_SIGNAL} \"$child\" 2>/dev/null' "
+            f"{PREEMPT_SIGNAL}"
+        )
+        lines.append(f"{q(command.python)} {q(command.script)} &")
+        lines.append("child=$!")
+        lines.append(
+            'while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done'
+        )
+        if s.requeue:
+            lines.append('if [ "$preempted" = 1 ]; then')
+            lines += [f"  {x}" for x in self.requeue_lines()]
+            lines.append("fi")
+        lines.append('exit "$code"')
+        return "\n".join(lines) + "\n"
+
+    # -- submitting --------------------------------------------------------------------
+
+    def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
+        """Submit ``runs`` as job arrays; return them QUEUED (raise if a submit failed)."""
+        s = spec.settings.scheduler
+        validate(s, self.unsupported)
+        if runs:
+            _confirm(len(runs), spec.settings.confirm_above, self.name)
+        command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
+        dirs = [r.log_dir for r in runs]
+        submitted = self.submit(dirs, s, command, spec.parent_log_dir) if command else []
+        print(self.describe(submitted, spec.parent_log_dir), flush=True)
+        return [RunResult(r.log_id, r.log_dir, Status.QUEUED) for r in runs]
+
+    def submit(
+        self, run_dirs: list[Path], s: SchedulerSettings, command: JobCommand, parent: Path
+    ) -> list[Submission]:
+        """Submit ``run_dirs`` in arrays of at most :meth:`max_array_size` runs.
+
+        Each run's ``info.scheduler`` gets its job ids. If a submission fails, the
+        runs not yet submitted get status SUBMIT_FAILED (with the scheduler's message
+        in ``info.error``) and ``SubmitError`` is raised.
+        """
+        jobs = Path(parent) / JOBS_DIR
+        jobs.mkdir(parents=True, exist_ok=True)
+        size = max(1, self.max_array_size())
+        chunks = [run_dirs[i : i + size] for i in range(0, len(run_dirs), size)]
+        stamp = f"{store.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
+        done: list[Submission] = []
+        for k, chunk in enumerate(chunks):
+            script = jobs / f"{self.name}-{stamp}-{k}.sh"
+            store.atomic_write(script, self.job_script(chunk, s, command, jobs))
+            script.chmod(0o755)
+            try:
+                proc = self.run_command(
+                    self.submit_argv(script, command.workdir), cwd=command.workdir
+                )
+                submission = self.parse_submission(proc.stdout, len(chunk))
+            except SubmitError as exc:
+                left = [d for c in chunks[k:] for d in c]
+                _mark_submit_failed(left, str(exc))
+                raise SubmitError(
+                    f"{exc}\n{len(left)} run(s) were not submitted and are marked "
+                    f"SUBMIT_FAILED; fix the problem, then run: mlxlaunch resubmit {parent} "
+                    f"'info.status == SUBMIT_FAILED'"
+                ) from None
+            for i, run_dir in enumerate(chunk):
+                info = store.read_info(run_dir)
+                info["status"] = Status.QUEUED
+                info["scheduler"] = {
+                    "name": self.name,
+                    "job_id": submission.job_ids[i],
+                    "array_job_id": submission.array_job_id,
+                    "array_index": self.index_base + i,
+                    "script": str(script),
+                    "python": command.python,
+                    "workdir": command.workdir,
+                }
+                store.write_info(run_dir, info)
+            done.append(submission)
+        return done
+
+    def describe(self, submitted: list[Submission], parent: Path) -> str:
+        """What was submitted, and how to follow it."""
+        n = sum(len(s.job_ids) for s in submitted)
+        ids = ", ".join(s.array_job_id for s in submitted)
+        noun = "array" if len(submitted) == 1 else "arrays"
+        return (
+            f"mlxlaunch: submitted {n} run(s) to {self.name} as job {noun} {ids}.\n"
+            f"Follow them with: mlxlaunch status {shlex.quote(str(parent))}"
+        )
+
+    # -- status and cancel -------------------------------------------------------------
+
+    def query(self, job_ids: list[str]) -> dict[str, str]:
+        """``{job_id: STATE}`` for ``job_ids`` in one scheduler call (unknown jobs left out)."""
+        if not job_ids:
+            return {}
+        proc = self.run_command(self.query_argv(job_ids), check=False)
+        return self.parse_query(proc.stdout)
+
+    def cancel(self, job_ids: list[str]) -> None:
+        """Cancel ``job_ids`` in one scheduler call."""
+        if job_ids:
+            self.run_command(self.cancel_argv(job_ids))
+
+    def run_status(self, state: Optional[str]) -> Optional[str]:
+        """The run status a scheduler state implies; None if the scheduler forgot the job."""
+        if state is None:
+            return None
+        state = state.upper()
+        if state in self.queued_states:
+            return Status.QUEUED
+        if state in self.running_states:
+            return Status.RUNNING
+        if state in self.stopped_states:
+            return Status.INTERRUPTED
+        return Status.FAILED
+
+
+def _confirm(n: int, limit: int, name: str) -> None:
+    """Ask before submitting more than ``limit`` jobs (only when stdin is a terminal)."""
+    if n <= limit or not sys.stdin.isatty():
+        return
+    answer = input(f"Submit {n} jobs to {name}? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        from ..errors import UsageError
+
+        raise UsageError("Submission cancelled; the prepared run folders stay QUEUED.")
+
+
+def _mark_submit_failed(run_dirs: list[Path], message: str) -> None:
+    for run_dir in run_dirs:
+        info = store.read_info(run_dir)
+        info.update(status=Status.SUBMIT_FAILED, error=message, end_time=store.now_iso())
+        info.pop("scheduler", None)
+        store.write_info(run_dir, info)
+
+
+# ---------------------------------------------------------------- registry
+
+#: scheduler name -> "module:class", imported only when used
+SCHEDULERS = {
+    "slurm": "slurm:SlurmExecutor",
+    "oar": "oar:OarExecutor",
+    "pbs": "pbs:PbsExecutor",
+    "sge": "sge:SgeExecutor",
+    "lsf": "lsf:LsfExecutor",
+}
+
+
+def scheduler_executor(name: str) -> SchedulerExecutor:
+    """The executor of scheduler ``name`` (``slurm``, ``oar``, ``pbs``, ``sge``, ``lsf``)."""
+    import importlib
+
+    if name not in SCHEDULERS:
+        hint = did_you_mean(name, SCHEDULERS) if name else ""
+        what = f"'{name}' is not a known scheduler." if name else "No scheduler chosen."
+        raise SettingsError(
+            f"{what}{hint} Set launcher setting 'scheduler.name' to one of: "
+            f"{', '.join(SCHEDULERS)} (e.g. +launcher.scheduler.name=slurm)."
+        )
+    module, cls = SCHEDULERS[name].split(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+
+
+def scheduler_of(info: dict[str, Any]) -> Optional[str]:
+    """The scheduler name recorded in a run's info, if it was submitted to one."""
+    sched = info.get("scheduler")
+    return sched.get("name") if isinstance(sched, dict) else None

@@ -1,0 +1,112 @@
+"""Slurm: ``sbatch`` job arrays, ``squeue`` status, ``scancel``, ``scontrol requeue``."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from pathlib import Path
+
+from ..settings import SchedulerSettings
+from .scheduler import PREEMPT_SIGNAL, SchedulerExecutor, Submission, SubmitError, parse_time
+
+
+@functools.cache
+def _max_array_size() -> int:
+    """``MaxArraySize`` from ``scontrol show config`` (read once per process)."""
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return 1001  # Slurm's default
+    m = re.search(r"^MaxArraySize\s*=\s*(\d+)", out, re.MULTILINE)
+    return int(m.group(1)) if m else 1001
+
+
+def slurm_time(seconds: int) -> str:
+    """``D-HH:MM:SS`` (or ``HH:MM:SS`` under a day), as sbatch's ``--time`` takes it."""
+    days, rest = divmod(seconds, 86400)
+    hms = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}-{hms}" if days else hms
+
+
+class SlurmExecutor(SchedulerExecutor):
+    """One ``#SBATCH --array=0-N%k`` job per chunk of the sweep."""
+
+    name = "slurm"
+    directive = "#SBATCH"
+    index_expr = "$SLURM_ARRAY_TASK_ID"
+    index_base = 0
+    queued_states = frozenset(
+        {
+            "PENDING",
+            "CONFIGURING",
+            "REQUEUED",
+            "REQUEUE_HOLD",
+            "RESIZING",
+            "REQUEUE_FED",
+            "SUSPENDED",
+        }
+    )
+    running_states = frozenset({"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"})
+    stopped_states = frozenset({"CANCELLED", "TIMEOUT", "PREEMPTED", "DEADLINE"})
+
+    def max_array_size(self) -> int:
+        if _max_array_size.cache_info().currsize == 0:
+            self.calls += 1
+        return _max_array_size()
+
+    def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
+        throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""
+        lines = [
+            f"--job-name={s.job_name}",
+            f"--array=0-{n_tasks - 1}{throttle}",
+            f"--output={output}/slurm-%A_%a.out",
+            f"--cpus-per-task={s.cpus}",
+        ]
+        if s.time:
+            lines.append(f"--time={slurm_time(parse_time(s.time))}")
+        if s.mem:
+            lines.append(f"--mem={s.mem}")
+        if s.gpus:
+            lines.append(f"--gres=gpu:{s.gpus}")
+        for key in ("partition", "account", "qos"):
+            if getattr(s, key):
+                lines.append(f"--{key}={getattr(s, key)}")
+        if s.signal_delay_s:
+            # B: sends it to the batch shell, which forwards it to Python
+            lines.append(f"--signal=B:{PREEMPT_SIGNAL}@{s.signal_delay_s}")
+        if s.requeue:
+            lines += ["--requeue", "--open-mode=append"]
+        else:
+            lines.append("--no-requeue")
+        return lines
+
+    def submit_argv(self, script: Path, workdir: str) -> list[str]:
+        return ["sbatch", "--parsable", str(script)]
+
+    def parse_submission(self, stdout: str, n_tasks: int) -> Submission:
+        m = re.match(r"\s*(\d+)", stdout)
+        if not m:
+            raise SubmitError(f"sbatch printed no job id: {stdout.strip()!r}")
+        job = m.group(1)
+        return Submission(job, [f"{job}_{i}" for i in range(n_tasks)])
+
+    def requeue_lines(self) -> list[str]:
+        return ['scontrol requeue "$SLURM_JOB_ID"']
+
+    def query_argv(self, job_ids: list[str]) -> list[str]:
+        arrays = sorted({j.split("_")[0] for j in job_ids})
+        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T", "-j", ",".join(arrays)]
+
+    def parse_query(self, stdout: str) -> dict[str, str]:
+        states = {}
+        for line in stdout.splitlines():
+            if "|" in line:
+                job, state = line.strip().split("|", 1)
+                states[job] = state.strip().split()[0] if state.strip() else ""
+        return states
+
+    def cancel_argv(self, job_ids: list[str]) -> list[str]:
+        return ["scancel", *job_ids]
