@@ -149,6 +149,7 @@ def _run_command(
     argv: list[str],
 ) -> int:
     from . import store
+    from .backends import resolve_preset
     from .compose import Composer, Plan, Point, apply_overrides
     from .settings import load_settings
 
@@ -163,6 +164,9 @@ def _run_command(
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
         settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+        preset = resolve_preset(settings.backend)  # layered between launcher.yaml and overrides
+        if preset is not None:
+            settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
         resumed = _existing_run(script_dir, settings)
         if resumed is not None:
             # resume: the run's frozen config is the base; this command's overrides change it

@@ -184,10 +184,13 @@ def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
 def load_settings(
     settings_file: Optional[Path] = None,
     overrides: Optional[list[tuple[str, Any]]] = None,
+    preset: Optional[tuple[str, dict[str, Any]]] = None,
 ) -> Settings:
     """Build the settings from the defaults, ``settings_file`` and ``(path, value)`` overrides.
 
     ``overrides`` paths are relative to the launcher namespace (``logger.forced_log_id``).
+    ``preset`` is a backend preset's ``(source, settings tree)`` (see ``backends.py``),
+    applied after ``settings_file`` and before ``overrides``.
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -206,6 +209,9 @@ def load_settings(
             )
         check_keys(content, str(settings_file))
         layers.append((str(settings_file), content))
+    if preset is not None:
+        check_keys(preset[1], preset[0])
+        layers.append(preset)
     for path, value in overrides or []:
         tree: dict[str, Any] = {}
         _set_path(tree, path, value)
