@@ -31,7 +31,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from . import store
 from .errors import MlxlaunchError
@@ -151,12 +151,12 @@ def choose_policy(
     changes: list[str],
     repo_root: Path,
     stdin: Optional[TextIO] = None,
-    ask: Callable[[str], str] = input,
 ) -> str:
-    """The policy to apply to a dirty tree: ``on_dirty``, or the user's answer to ``ask``.
+    """The policy to apply to a dirty tree: ``on_dirty``, or the user's answer.
 
-    ``ask`` prompts only when ``stdin`` is a terminal; otherwise (a pipe, a
-    scheduler, CI) the ``non_interactive`` policy applies and stdin is never read.
+    ``ask`` prompts (on stderr) only when ``stdin`` is a terminal; otherwise (a
+    pipe, a scheduler, CI) the ``non_interactive`` policy applies and stdin is
+    never read.
     """
     policy = settings.on_dirty
     if policy != "ask":
@@ -174,11 +174,12 @@ def choose_policy(
         "  ignore         run the last commit without them\n"
     )
     while True:
+        sys.stderr.write(f"What to do? [{'/'.join(choices)}] ")
         sys.stderr.flush()
-        try:
-            answer = ask(f"What to do? [{'/'.join(choices)}] ").strip().lower()
-        except EOFError:
+        line = stdin.readline()
+        if not line:  # end of input (Ctrl-D): the safe choice
             return "fail"
+        answer = line.strip().lower()
         matches = [c for c in choices if answer and c.startswith(answer)]
         if len(matches) == 1:
             return matches[0]
@@ -484,7 +485,7 @@ def prepare_code(spec: Any) -> CodeVersion:
             tree = None  # the changes cancel out (e.g. only a mode change git ignores)
         else:
             diff = repo.git.diff(
-                "--binary", commit, tree, stdout_as_string=False, strip_newline_stdout=False
+                "--binary", commit, tree, stdout_as_string=False, strip_newline_in_stdout=False
             )
     snapshot_root = ensure_snapshot(repo, commit, tree, work_parent / root.name)
 
