@@ -10,12 +10,22 @@ from typing import Any
 
 from . import store
 from .context import Context
-from .errors import MlxlaunchError, UsageError
+from .errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
 from .launch import launch
 from .logger import Logger
 
 __version__ = "0.1.0"
-__all__ = ["launch", "store", "Context", "Logger", "MlxlaunchError", "UsageError", "__version__"]
+__all__ = [
+    "launch",
+    "store",
+    "Context",
+    "Logger",
+    "MlxlaunchError",
+    "UsageError",
+    "ArtifactNotFound",
+    "CheckpointNotFound",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -49,6 +49,18 @@ class RunFolderError(MlxlaunchError):
     """A run folder is missing or damaged in a way that prevents using it."""
 
 
+class ArtifactError(MlxlaunchError):
+    """An artifact could not be saved or loaded (bad name, unknown type, failed save)."""
+
+
+class ArtifactNotFound(MlxlaunchError, FileNotFoundError):
+    """The run has no artifact of that name (a ``FileNotFoundError``, so generic code works)."""
+
+
+class CheckpointNotFound(ArtifactNotFound):
+    """The run has no checkpoint of that name: ``except FileNotFoundError`` starts from scratch."""
+
+
 def did_you_mean(word: str, valid: Iterable[str], n: int = 3) -> str:
     """Return ``" Did you mean 'x'?"`` (or ``" Did you mean one of: ..."``), or ``""``."""
     matches = difflib.get_close_matches(word, list(valid), n=n, cutoff=0.6)
@@ -57,3 +69,22 @@ def did_you_mean(word: str, valid: Iterable[str], n: int = 3) -> str:
     if len(matches) == 1:
         return f" Did you mean '{matches[0]}'?"
     return " Did you mean one of: " + ", ".join(f"'{m}'" for m in matches) + "?"
+
+
+class Aborted(MlxlaunchError):
+    """The user declined a confirmation prompt: nothing was done."""
+
+    exit_code = 1
+
+
+def unknown_choice(kind: str, word: str, valid: Iterable[str], how: str = "") -> str:
+    """The message for an unknown name: what was given, the closest match, what is valid.
+
+    ``unknown_choice("backend", "gpu_lnog", ["gpu_long", "cpu"])`` gives
+    ``"Unknown backend 'gpu_lnog'. Did you mean 'gpu_long'? Valid backends: cpu, gpu_long."``;
+    ``how`` is appended as a last sentence (e.g. how to add one).
+    """
+    valid = sorted(valid)
+    listed = ", ".join(valid) if valid else "none yet"
+    message = f"Unknown {kind} '{word}'.{did_you_mean(word, valid)} Valid {kind}s: {listed}."
+    return f"{message} {how}".rstrip()
