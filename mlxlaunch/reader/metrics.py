@@ -1,0 +1,190 @@
+"""Loading one run's metric logs (``metrics/<name>.json``, JSON lines) into numpy columns.
+
+A log is parsed in one go when the whole file is valid (the lines are joined into
+one JSON array and handed to orjson, or the stdlib ``json``), and line by line
+otherwise, so a bad line costs only that line. Each key becomes one numpy array:
+``float64`` when every value is a number or missing (missing -> NaN), ``object``
+otherwise. Arrays, not lists of dicts, keep 10,000 runs x 1,000 steps x 3 keys
+in about 240 MB.
+
+A last line without its newline is a record still being written by a live run
+(the logger writes each record with one ``write``), or what a crash left behind:
+it is dropped, with a warning unless the run is live.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .cache import json_loads
+
+#: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
+SUMMARIES = ("last", "first", "min", "max", "mean", "count")
+METRICS_DIR = "metrics"
+
+
+@dataclass
+class MetricLog:
+    """The parsed content of one ``metrics/<name>.json`` file."""
+
+    name: str
+    columns: dict[str, Any]  # key -> numpy array, all of the same length
+    length: int
+    signature: tuple
+    problems: list[str] = field(default_factory=list)
+
+    def frame(self):
+        """The log as a pandas DataFrame with a ``step`` column (the record's position)."""
+        import numpy as np
+        import pandas as pd
+
+        data = {"step": np.arange(self.length)}
+        data.update(self.columns)
+        return pd.DataFrame(data)
+
+    def summary(self) -> dict[str, Any]:
+        """``{"loss.last": ..., "loss.min": ..., ...}`` for the numeric keys (JSON-ready)."""
+        import numpy as np
+
+        out: dict[str, Any] = {}
+        for key, col in self.columns.items():
+            out[f"{key}.count"] = int(np.count_nonzero(_present(col)))
+            if col.dtype.kind != "f":
+                values = [v for v in col if v is not None]
+                out[f"{key}.first"] = values[0] if values else None
+                out[f"{key}.last"] = values[-1] if values else None
+                continue
+            finite = col[~np.isnan(col)]
+            if finite.size == 0:
+                continue
+            out[f"{key}.first"] = float(finite[0])
+            out[f"{key}.last"] = float(finite[-1])
+            out[f"{key}.min"] = float(finite.min())
+            out[f"{key}.max"] = float(finite.max())
+            out[f"{key}.mean"] = float(finite.mean())
+        return out
+
+
+def _present(col):
+    import numpy as np
+
+    if col.dtype.kind == "f":
+        return ~np.isnan(col)
+    return np.array([v is not None for v in col], dtype=bool)
+
+
+def file_signature(path: str) -> Optional[tuple]:
+    """``(size, mtime_ns, inode)`` of ``path``, or ``None`` if it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _records(data: bytes, path: str, live: bool) -> tuple[list[dict], list[str]]:
+    """The JSON objects of a JSON-lines file, and what had to be skipped."""
+    problems: list[str] = []
+    body, sep, tail = data.rpartition(b"\n")
+    if not sep:  # no newline at all: the whole file is one unfinished line
+        body, tail = b"", data
+    if tail.strip():
+        try:
+            last = json_loads(tail)
+        except ValueError:
+            last = None
+            if not live:
+                problems.append(f"{path}: the last line is truncated; it was skipped")
+        if isinstance(last, dict):  # a complete record that only lacks its newline
+            body = body + b"\n" + tail
+    body = body.strip()
+    if not body:
+        return [], problems
+    try:
+        records = json_loads(b"[" + body.replace(b"\n", b",") + b"]")
+        if all(isinstance(r, dict) for r in records):
+            return records, problems
+    except ValueError:
+        pass
+    # Slow path: something in the middle is damaged (or blank lines); keep every good line.
+    records = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json_loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            problems.append(f"{path}: line {number} is not a JSON object; that line was skipped")
+    return records, problems
+
+
+def _column(values: list):
+    import numpy as np
+
+    try:
+        array = np.array(values)  # numbers only: int64 or float64 in one C pass
+    except ValueError:  # ragged lists
+        array = None
+    if array is not None and array.ndim == 1 and array.dtype.kind in "iuf":
+        return array.astype(np.float64, copy=False)
+    if all(v is None or (type(v) in (int, float)) for v in values):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array(values + [None], dtype=object)[:-1]  # keep lists as elements
+
+
+def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
+    """Parse ``<run_dir>/metrics/<name>.json`` (missing file -> empty log)."""
+    path = os.path.join(run_dir, METRICS_DIR, f"{name}.json")
+    signature = file_signature(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return MetricLog(name, {}, 0, signature or ())
+    records, problems = _records(data, path, live)
+    keys: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            keys.setdefault(key, None)
+    columns = {key: _column([r.get(key) for r in records]) for key in keys}
+    return MetricLog(name, columns, len(records), signature or (), problems)
+
+
+def log_names(run_dir: str) -> list[str]:
+    """Names of the metric logs of a run (``metrics/*.json``), sorted."""
+    try:
+        with os.scandir(os.path.join(run_dir, METRICS_DIR)) as it:
+            return sorted(e.name[:-5] for e in it if e.name.endswith(".json") and e.is_file())
+    except OSError:
+        return []
+
+
+def logged_keys(run_dir: str, name: str) -> list[str]:
+    """Keys of a log from ``metrics/.keys/<name>.yaml`` (our list or MLXP's mapping)."""
+    path = os.path.join(run_dir, METRICS_DIR, ".keys", f"{name}.yaml")
+    try:
+        from ..store import load_yaml
+
+        data = load_yaml(path)
+    except Exception:
+        return []
+    if isinstance(data, dict):
+        return [str(k) for k in data]
+    if isinstance(data, list):
+        return [str(k) for k in data]
+    return []
+
+
+def split_metric_key(key: str, names: list[str]) -> Optional[tuple[str, str]]:
+    """``"train.loss"`` -> ``("train", "loss")`` given the run's log names (longest name wins)."""
+    best = None
+    for name in names:
+        if key.startswith(name + ".") and (best is None or len(name) > len(best)):
+            best = name
+    return (best, key[len(best) + 1 :]) if best else None

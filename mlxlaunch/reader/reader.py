@@ -1,0 +1,209 @@
+"""``Reader``: query the runs of a logs folder from a notebook or a script.
+
+Building a Reader lists the logs folder once and reads each run's config and
+info (``scan.py``, through the per-run cache of ``cache.py``); nothing else is
+opened until asked for. ``search`` parses the query (``query.py``), checks its
+keys, evaluates it against each row and returns a lazy ``RunTable``
+(``table.py``). Nothing is ever written in the logs folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from ..errors import UsageError
+from . import metrics as _metrics
+from . import query as _query
+from .cache import RunCache
+from .scan import Problems, Progress, list_runs, read_run, with_effective_status
+from .table import Run, RunTable, _Context
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+class Reader:
+    """All runs of one logs folder (``<parent_log_dir>/<id>/...``).
+
+    ``cache_dir``: where parsed metadata is cached (default ``$MLXLAUNCH_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/mlxlaunch``, else ``~/.cache/mlxlaunch``; ``False`` disables it).
+    ``progress``: ``False`` hides the progress line shown when reading takes over a second.
+    """
+
+    def __init__(
+        self,
+        parent_log_dir: Union[str, os.PathLike],
+        *,
+        cache_dir: Union[None, bool, str, os.PathLike] = None,
+        progress: Optional[bool] = None,
+    ) -> None:
+        self.parent_log_dir = Path(parent_log_dir).expanduser().absolute()
+        if not self.parent_log_dir.is_dir():
+            raise UsageError(
+                f"Logs folder {str(self.parent_log_dir)!r} does not exist or is not a folder. "
+                "Pass the folder that holds the numbered run folders (e.g. 'logs')."
+            )
+        self.progress = progress
+        self._problems = Problems()
+        self._context = _Context(RunCache.from_setting(cache_dir), self._problems)
+        self._runs: list[Run] = []
+        self.refresh()
+
+    # -- reading
+    def refresh(self) -> Reader:
+        """Read the folder again (new runs, changed statuses); unchanged runs come from the cache."""
+        pairs = list_runs(str(self.parent_log_dir), self._problems)
+        progress = Progress(len(pairs), self.progress)
+        old = {run.log_id: run for run in self._runs}
+        runs = []
+        with self._context.cache.batch():
+            self._read(pairs, runs, old, progress)
+        progress.close()
+        self._runs = runs
+        return self
+
+    def _read(self, pairs: list, runs: list[Run], old: dict[int, Run], progress: Progress) -> None:
+        for done, (log_id, run_dir) in enumerate(pairs, start=1):
+            row, problems = read_run(run_dir, log_id, self._context.cache)
+            for problem in problems:
+                self._problems.add(problem)
+            row = with_effective_status(row, run_dir)
+            previous = old.get(log_id)
+            if previous is not None and previous.row == row:
+                runs.append(previous)  # keeps its loaded metrics
+            else:
+                runs.append(Run(log_id, run_dir, row, self._context))
+            progress.update(done)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem met so far, one message per damaged file or stray entry."""
+        return list(self._problems.messages)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __repr__(self) -> str:
+        return f"<Reader {str(self.parent_log_dir)!r}: {len(self)} runs>"
+
+    # -- fields
+    def _row_keys(self) -> dict[str, set[str]]:
+        types: dict[str, set[str]] = {}
+        for run in self._runs:
+            for key, value in run.row.items():
+                bucket = types.setdefault(key, set())
+                if value is not None:
+                    bucket.add(type(value).__name__)
+        return types
+
+    def _metric_fields(self) -> dict[str, set[str]]:
+        """``{"train.loss": {"train"}}``: metric keys, from each run's ``metrics/.keys``."""
+        found: dict[str, set[str]] = {}
+        for run in self._runs:
+            for name in run.log_names:
+                for key in run.metric_keys(name):
+                    found.setdefault(f"{name}.{key}", set()).add(name)
+        return found
+
+    def _fields(self, summaries: bool) -> pd.DataFrame:
+        import pandas as pd
+
+        records = []
+        for key, types in sorted(self._row_keys().items()):
+            source = key.split(".", 1)[0] if "." in key else "folder"
+            records.append((key, " | ".join(sorted(types)) or "null", source))
+        for key in sorted(self._metric_fields()):
+            if summaries:
+                for summary in _metrics.SUMMARIES:
+                    records.append((f"{key}.{summary}", "number", "metric summary"))
+            else:
+                records.append((key, "series (lazy)", "metric"))
+        return pd.DataFrame.from_records(records, columns=["field", "type", "source"]).set_index(
+            "field"
+        )
+
+    @property
+    def fields(self) -> pd.DataFrame:
+        """Every field of the runs: name, type(s) seen, and where it comes from."""
+        return self._fields(summaries=False)
+
+    @property
+    def searchable(self) -> pd.DataFrame:
+        """The fields a query can use: config/info columns and metric summaries."""
+        return self._fields(summaries=True)
+
+    # -- search
+    def search(
+        self,
+        query: str = "",
+        *,
+        as_pandas: bool = False,
+        refresh: bool = False,
+        query_string: Optional[str] = None,
+        asPandas: Optional[bool] = None,  # noqa: N803 - the seed tutorial's spelling
+    ) -> Union[RunTable, pd.DataFrame]:
+        """The runs matching ``query``, as a lazy ``RunTable`` (or a DataFrame with ``as_pandas``).
+
+        ``query`` uses ``== != < <= > >=``, ``in [..]``, ``& | ~ ( )`` over keys such as
+        ``config.optimizer.lr``, ``info.status`` or ``train.loss.last`` (see
+        ``docs/reader.md``). ``refresh=True`` re-reads the folder first.
+        Raises ``QueryError`` for a malformed query or an unknown key.
+        """
+        if query_string is not None:
+            query = query_string
+        if asPandas is not None:
+            as_pandas = asPandas
+        if refresh:
+            self.refresh()
+        tree = _query.parse(query)
+        leaves = _query.keys(tree)
+        if leaves:
+            known = set(self._row_keys())
+            if any(leaf.key not in known for leaf in leaves):
+                metric_keys = self._metric_fields()
+                _query.check_keys(query, tree, known, lambda key: _is_summary(key, metric_keys))
+        if isinstance(tree, _query.All):
+            runs = list(self._runs)
+        else:
+            with self._context.cache.batch():  # metric summaries are cached per run
+                runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
+        table = RunTable(runs)
+        return table.to_pandas() if as_pandas else table
+
+    def filter(self, query_string: str = "", result_format: str = "DataFrame") -> Any:
+        """MLXP's spelling of ``search`` (``result_format="pandas"`` gives a DataFrame)."""
+        return self.search(query_string, as_pandas=result_format == "pandas")
+
+    def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any):
+        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
+        return self.search(query).plot(metric, by=by, **kwargs)
+
+
+def _is_summary(key: str, metric_keys: Iterable[str]) -> bool:
+    """Whether ``key`` is ``<log>.<metric key>.<summary>`` for a metric some run has."""
+    base, _, summary = key.rpartition(".")
+    return summary in _metrics.SUMMARIES and base in metric_keys
+
+
+class _QueryRow:
+    """What the query evaluator sees of a run: its row, plus metric summaries on demand."""
+
+    __slots__ = ("run",)
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.run.row
+        if key in row:
+            return row[key]
+        base, _, summary = key.rpartition(".")
+        if summary not in _metrics.SUMMARIES:
+            return default
+        split = _metrics.split_metric_key(base, self.run.log_names)
+        if split is None:
+            return default
+        return self.run.summary(split[0]).get(f"{split[1]}.{summary}", default)

@@ -1,0 +1,204 @@
+"""Turning a logs folder into rows: one flat ``{key: value}`` dict per run.
+
+Only two files per run are parsed, ``metadata/config.yaml`` and
+``metadata/info.yaml`` (libyaml's C loader), and only when the per-run cache
+(``cache.py``) has no entry made from the same files. Metrics and artifacts are
+not opened here: they stay lazy.
+
+Damage costs only what is damaged, and every problem is reported once with the
+file it concerns (``Problems``): a stray file or folder is skipped, a run without
+``metadata/`` or with an empty, partial or missing YAML file keeps whatever could
+be read (status ``UNKNOWN`` when ``info.yaml`` says nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from typing import Any, Optional
+
+from .. import store
+from .cache import RunCache
+
+#: Entries of a logs folder that are not runs and need no warning.
+IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
+#: At most this many warnings per scan; ``Reader.problems`` keeps them all.
+MAX_WARNINGS = 20
+UNKNOWN = "UNKNOWN"
+
+
+class ReaderWarning(UserWarning):
+    """Part of a logs folder could not be read; the message names the file."""
+
+
+class Problems:
+    """Collects what could not be read and warns once per problem."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self._seen: set[str] = set()
+        self._warned = 0
+
+    def add(self, message: str) -> None:
+        if message in self._seen:
+            return
+        self._seen.add(message)
+        self.messages.append(message)
+        self._warned += 1
+        if self._warned <= MAX_WARNINGS:
+            warnings.warn(message, ReaderWarning, stacklevel=4)
+        elif self._warned == MAX_WARNINGS + 1:
+            warnings.warn(
+                "more problems were found; reader.problems lists all of them",
+                ReaderWarning,
+                stacklevel=4,
+            )
+
+
+class Progress:
+    """A one-line progress counter on stderr, shown only once reading takes over a second."""
+
+    def __init__(self, total: int, enabled: Optional[bool], label: str = "reading runs") -> None:
+        self.total = total
+        self.enabled = enabled is not False
+        self.label = label
+        self.start = time.perf_counter()
+        self._last = 0.0
+        self.shown = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled or done % 64:
+            return
+        now = time.perf_counter()
+        if now - self.start < 1.0 or now - self._last < 0.2:
+            return
+        self._last = now
+        self.shown = True
+        sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write(f"\r{self.label}: {self.total}/{self.total}\n")
+            sys.stderr.flush()
+
+
+def list_runs(parent: str, problems: Problems) -> list[tuple[int, str]]:
+    """``(log_id, run_dir)`` of every numeric folder of ``parent``, by id; strays are reported."""
+    runs = []
+    with os.scandir(parent) as it:
+        for entry in it:
+            name = entry.name
+            if store.RUN_ID.match(name) and entry.is_dir():
+                runs.append((int(name), entry.path))
+            elif not name.startswith(".") and name not in IGNORED_ENTRIES:
+                problems.add(
+                    f"{entry.path}: not a run folder (run folders are named by their "
+                    "numeric id); skipped"
+                )
+    runs.sort()
+    return runs
+
+
+def flatten(data: dict, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{prefix + "a.b": 1}`` (lists stay values)."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flatten(value, name + ".", out)
+        else:
+            out[name] = value
+    return out
+
+
+def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
+    """The mapping in a YAML file, and a problem message if it was damaged.
+
+    A file cut in the middle (a crash during a non-atomic write) keeps its longest
+    readable beginning; a missing, empty or non-mapping file gives ``{}``.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}, f"{path}: missing"
+    except OSError as exc:
+        return {}, f"{path}: cannot be read ({exc.strerror})"
+    if not text.strip():
+        return {}, f"{path}: empty"
+    try:
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError:
+        lines = text.splitlines()
+        for keep in range(len(lines) - 1, max(0, len(lines) - 50), -1):
+            try:
+                data = yaml.load(b"\n".join(lines[:keep]), Loader=loader)
+            except yaml.YAMLError:
+                continue
+            if isinstance(data, dict):
+                return data, f"{path}: damaged; kept the first {keep} of {len(lines)} lines"
+        return {}, f"{path}: not valid YAML; ignored"
+    if not isinstance(data, dict):
+        return {}, f"{path}: does not hold a mapping; ignored"
+    return data, None
+
+
+def _signature(path: str) -> Optional[list]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
+    """The flat row of one run and the problems met, from the cache when it is current."""
+    metadata = os.path.join(run_dir, store.METADATA)
+    config_path = os.path.join(metadata, store.CONFIG_FILE)
+    info_path = os.path.join(metadata, store.INFO_FILE)
+    signature = [_signature(config_path), _signature(info_path)]
+    entry = cache.get(run_dir, signature)
+    if entry is not None:
+        return entry["row"], entry["problems"]
+
+    if signature == [None, None] and not os.path.isdir(metadata):
+        row = {"log_id": log_id, "info.status": UNKNOWN}
+        return row, [f"{metadata}: missing; the run is listed with status {UNKNOWN}"]
+    problems = []
+    config, problem = load_yaml_tolerant(config_path)
+    if problem:
+        problems.append(problem)
+    info, problem = load_yaml_tolerant(info_path)
+    if problem:
+        problems.append(problem)
+    row: dict[str, Any] = {"log_id": log_id}
+    flatten(config, "config.", row)
+    flatten(info, "info.", row)
+    if not isinstance(row.get("info.status"), str) or not row["info.status"]:
+        row["info.status"] = UNKNOWN
+    cache.put(run_dir, signature, row=row, problems=problems)
+    return row, problems
+
+
+def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """Replace a RUNNING status by LOST when the run is dead (``store.effective_status``)."""
+    if row.get("info.status") != store.Status.RUNNING:
+        return row
+    info = {
+        "status": store.Status.RUNNING,
+        "pid": row.get("info.pid"),
+        "hostname": row.get("info.hostname"),
+        "heartbeat_interval": row.get("info.heartbeat_interval"),
+    }
+    from pathlib import Path
+
+    status = store.effective_status(Path(run_dir), info)
+    if status != store.Status.RUNNING:
+        row = dict(row)
+        row["info.status"] = status
+    return row

@@ -1,0 +1,419 @@
+"""The lazy result of a search: ``RunTable`` (many runs) and ``Run`` (one run, a mapping).
+
+A ``Run`` holds its config/info row in memory; its metric logs and artifacts are
+only touched when asked for: ``run["train.loss"]`` parses ``metrics/train.json``
+once (re-parsing only if the file changed since) and returns a numpy array;
+``run.artifacts["model.pkl"].load()`` opens the artifact.
+
+Analysis is pandas' job: ``RunTable.to_pandas()`` (config/info columns, metric
+columns on request), ``RunTable.metrics("train")`` (one long table for
+``groupby`` or seaborn), ``RunTable.diff()`` (the config columns that vary).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from ..errors import MlxlaunchError, UsageError, did_you_mean
+from . import metrics as _metrics
+from .scan import Problems
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .cache import RunCache
+
+ARTIFACTS_DIR = "artifacts"
+#: Rows shown by ``repr`` of a table (first and last halves).
+PREVIEW_ROWS = 20
+
+
+class Artifact:
+    """A handle on one artifact file; nothing is read until ``load()``."""
+
+    def __init__(self, run: Run, artifact_type: str, name: str) -> None:
+        self.run = run
+        self.type = artifact_type
+        self.name = name
+        self.path = os.path.join(run.path, ARTIFACTS_DIR, artifact_type, name)
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.type}:{self.name} of run {self.run.log_id} (not loaded)>"
+
+    def load(self) -> Any:
+        """Load the artifact with the logger's loader for its type."""
+        from ..logger import Logger
+
+        loader = getattr(Logger(self.run.path, self.run.log_id), "load_artifacts", None)
+        if loader is not None:
+            return loader(self.name, artifact_type=self.type)
+        if self.type == "numpy":
+            import numpy as np
+
+            return np.load(self.path, allow_pickle=False)
+        raise MlxlaunchError(
+            f"No loader for artifact type {self.type!r} ({self.path}); open the file yourself."
+        )
+
+
+class Run(Mapping):
+    """One run: a read-only mapping from keys (``config.*``, ``info.*``, metrics) to values.
+
+    Keys: every ``config.`` / ``info.`` column, ``log_id``, each metric log name
+    (``run["train"]`` is a DataFrame with a ``step`` column), each ``<log>.<key>``
+    (a numpy array, loaded on first access) and ``<log>.<key>.<summary>`` with a
+    summary in ``last first min max mean count``.
+    """
+
+    def __init__(self, log_id: int, path: str, row: dict[str, Any], context: _Context) -> None:
+        self.log_id = log_id
+        self.path = path
+        self.row = row
+        self._context = context
+        self._logs: dict[str, _metrics.MetricLog] = {}
+        self._log_names: Optional[list[str]] = None
+
+    # -- mapping protocol
+    def __getitem__(self, key: str) -> Any:
+        if key in self.row:
+            return self.row[key]
+        names = self.log_names
+        if key in names:
+            return self.log(key).frame()
+        split = _metrics.split_metric_key(key, names)
+        if split is not None:
+            log = self.log(split[0])
+            if split[1] in log.columns:
+                return log.columns[split[1]]
+            summary = self.summary(split[0])
+            if split[1] in summary:
+                return summary[split[1]]
+        known = list(self.row) + [f"{n}.{k}" for n in names for k in self.metric_keys(n)]
+        raise KeyError(f"run {self.log_id} has no key {key!r}.{did_you_mean(key, known)}")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.row
+        for name in self.log_names:
+            for key in self.metric_keys(name):
+                yield f"{name}.{key}"
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.log_id} {self.row.get('info.status')} at {self.path}>"
+
+    # -- parts
+    @property
+    def status(self) -> str:
+        return self.row.get("info.status", "UNKNOWN")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The config as a flat dict (``"optimizer.lr": 0.01``)."""
+        return {k[7:]: v for k, v in self.row.items() if k.startswith("config.")}
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {k[5:]: v for k, v in self.row.items() if k.startswith("info.")}
+
+    @property
+    def log_names(self) -> list[str]:
+        """Names of the run's metric logs (``metrics/<name>.json``)."""
+        if self._log_names is None:
+            self._log_names = _metrics.log_names(self.path)
+        return self._log_names
+
+    def metric_keys(self, name: str) -> list[str]:
+        """Keys of a metric log, from ``metrics/.keys`` (or the loaded log)."""
+        if name in self._logs:
+            return list(self._logs[name].columns)
+        return _metrics.logged_keys(self.path, name)
+
+    def log(self, name: str) -> _metrics.MetricLog:
+        """The parsed metric log ``name``: parsed once, again only if the file changed."""
+        cached = self._logs.get(name)
+        path = os.path.join(self.path, _metrics.METRICS_DIR, f"{name}.json")
+        if cached is not None and cached.signature == (_metrics.file_signature(path) or ()):
+            return cached
+        log = _metrics.read_log(self.path, name, live=self.status in ("RUNNING", "QUEUED"))
+        for problem in log.problems:
+            self._context.problems.add(problem)
+        self._logs[name] = log
+        return log
+
+    def metrics(self, name: str) -> pd.DataFrame:
+        """The metric log ``name`` as a DataFrame (``step`` + one column per key)."""
+        return self.log(name).frame()
+
+    def summary(self, name: str) -> dict[str, Any]:
+        """``{"loss.last": ..., "loss.min": ...}`` of a log, cached on disk per file version."""
+        path = os.path.join(self.path, _metrics.METRICS_DIR, f"{name}.json")
+        signature = list(_metrics.file_signature(path) or ())
+        cache_key = f"{self.path}#metrics/{name}"
+        entry = self._context.cache.get(cache_key, signature) if name not in self._logs else None
+        if entry is not None:
+            return entry["summary"]
+        log = self.log(name)
+        summary = log.summary()
+        self._context.cache.put(cache_key, list(log.signature), summary=summary)
+        return summary
+
+    @property
+    def artifacts(self) -> dict[str, Artifact]:
+        """Handles on the run's artifacts, by name (nothing is loaded)."""
+        return {a.name: a for a in _list_artifacts(self)}
+
+    def forget(self) -> None:
+        """Drop the metric logs loaded so far (to free memory)."""
+        self._logs.clear()
+
+
+def _list_artifacts(run: Run) -> list[Artifact]:
+    """From ``artifacts/.keys/artifacts.yaml`` when present (MLXP's nesting or a flat list),
+    else by walking ``artifacts/``."""
+    root = os.path.join(run.path, ARTIFACTS_DIR)
+    index = os.path.join(root, ".keys", "artifacts.yaml")
+    found: list[Artifact] = []
+    if os.path.exists(index):
+        from .scan import load_yaml_tolerant
+
+        data, problem = load_yaml_tolerant(index)
+        if problem:
+            run._context.problems.add(problem)
+        for artifact_type, entries in data.items():
+            if isinstance(entries, dict):  # MLXP: {type: {subdir: {basename: ""}}}
+                for sub, names in entries.items():
+                    for base in names if isinstance(names, (dict, list)) else [names]:
+                        sub_path = "" if sub in (".", "", None) else str(sub)
+                        found.append(
+                            Artifact(run, str(artifact_type), os.path.join(sub_path, str(base)))
+                        )
+            elif isinstance(entries, list):
+                found.extend(Artifact(run, str(artifact_type), str(n)) for n in entries)
+        if found:
+            return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel = os.path.relpath(dirpath, root)
+        if rel == ".":
+            continue
+        artifact_type, _, sub = rel.partition(os.sep)
+        for filename in sorted(filenames):
+            if not filename.startswith("."):
+                found.append(Artifact(run, artifact_type, os.path.join(sub, filename)))
+    return found
+
+
+class _Context:
+    """What runs of one Reader share: the cache and the problem collector."""
+
+    def __init__(self, cache: RunCache, problems: Problems) -> None:
+        self.cache = cache
+        self.problems = problems
+
+
+class RunTable(Sequence):
+    """An ordered, lazy collection of runs (the result of ``Reader.search``)."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self._runs = runs
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self._runs)
+
+    def __getitem__(self, index: Union[int, slice, str]) -> Any:
+        if isinstance(index, slice):
+            return RunTable(self._runs[index])
+        if isinstance(index, str):
+            import pandas as pd
+
+            return pd.Series(
+                [run.get(index) for run in self._runs],
+                index=self._index(),
+                name=index,
+                dtype=object,
+            )
+        return self._runs[index]
+
+    @property
+    def log_ids(self) -> list[int]:
+        return [run.log_id for run in self._runs]
+
+    def _index(self):
+        import pandas as pd
+
+        return pd.Index(self.log_ids, name="log_id")
+
+    def status_counts(self) -> dict[str, int]:
+        """``{"COMPLETE": 8, "LOST": 1, ...}``, most common first."""
+        return dict(Counter(run.status for run in self._runs).most_common())
+
+    def to_pandas(self, metrics: Sequence[str] = ()) -> pd.DataFrame:
+        """A DataFrame indexed by ``log_id`` with every config/info column.
+
+        ``metrics=["train.loss", "train.loss.last"]`` adds those columns, loading
+        the logs now (a series is a numpy array per cell, a summary a number).
+        """
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(
+            [{k: v for k, v in run.row.items() if k != "log_id"} for run in self._runs],
+            index=self._index(),
+        )
+        for key in [metrics] if isinstance(metrics, str) else metrics:
+            frame[key] = pd.Series(
+                [run.get(key) for run in self._runs], index=frame.index, dtype=object
+            )
+        return frame
+
+    def metrics(self, name: str, columns: Sequence[str] = ()) -> pd.DataFrame:
+        """One long DataFrame of the metric log ``name`` of every run.
+
+        Columns: ``log_id``, ``step``, the log's keys, then ``columns`` (e.g.
+        ``["config.optimizer.lr"]``) repeated on each row, ready for
+        ``groupby`` or ``seaborn.lineplot(..., hue="config.optimizer.lr")``.
+        """
+        import numpy as np
+        import pandas as pd
+
+        parts = []
+        for run in self._runs:
+            if name not in run.log_names:
+                continue
+            log = run.log(name)
+            if log.length == 0:
+                continue
+            data: dict[str, Any] = {
+                "log_id": np.full(log.length, run.log_id),
+                "step": np.arange(log.length),
+            }
+            data.update(log.columns)
+            for column in columns:
+                data[column] = [run.row.get(column)] * log.length
+            parts.append(pd.DataFrame(data))
+        if not parts:
+            known = sorted({n for run in self._runs for n in run.log_names})
+            raise UsageError(
+                f"No run here has a metric log {name!r}. Logs found: {', '.join(known) or 'none'}."
+                + did_you_mean(name, known)
+            )
+        return pd.concat(parts, ignore_index=True)
+
+    def diff(self) -> pd.DataFrame:
+        """The config columns whose value differs between these runs (indexed by ``log_id``)."""
+        frame = self.to_pandas()
+        varying = []
+        for column in frame.columns:
+            if not column.startswith("config."):
+                continue
+            values = {repr(v) for v in frame[column]}
+            if len(values) > 1:
+                varying.append(column)
+        return frame[varying]
+
+    def plot(
+        self,
+        metric: str,
+        by: Optional[str] = None,
+        x: str = "step",
+        ax: Any = None,
+        output: Any = None,
+    ):
+        """Draw ``metric`` (``"train.loss"``) against ``x`` for every run, one colour per ``by`` value.
+
+        Needs matplotlib (``pip install mlxlaunch[plot]``). Returns the axes; with
+        ``output`` the figure is also saved there.
+        """
+        try:
+            import matplotlib
+
+            if ax is None and output is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise UsageError("Plotting needs matplotlib: pip install 'mlxlaunch[plot]'.") from None
+        names = sorted({n for run in self._runs for n in run.log_names})
+        split = _metrics.split_metric_key(metric, names)
+        if split is None:
+            raise UsageError(
+                f"{metric!r} is not <log>.<key> of any run here; logs: {', '.join(names) or 'none'}."
+                + did_you_mean(metric.split(".")[0], names)
+            )
+        log_name, key = split
+        data = self.metrics(log_name, columns=[by] if by else [])
+        if key not in data.columns:
+            raise UsageError(
+                f"The log {log_name!r} has no key {key!r}."
+                + did_you_mean(key, [c for c in data.columns if c not in ("log_id", "step")])
+            )
+        if x not in data.columns:
+            raise UsageError(
+                f"No column {x!r} in the log {log_name!r}; use step or one of its keys."
+            )
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        colours = {}
+        if by:
+            groups = sorted({repr(v) for v in data[by]})
+            cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
+            colours = {
+                g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
+                for i, g in enumerate(groups)
+            }
+        labelled = set()
+        for _, curve in data.groupby("log_id", sort=True):
+            label = None
+            colour = None
+            if by:
+                group = repr(curve[by].iloc[0])
+                colour = colours[group]
+                label = None if group in labelled else f"{by}={curve[by].iloc[0]}"
+                labelled.add(group)
+            ax.plot(curve[x], curve[key], color=colour, label=label, linewidth=1, alpha=0.8)
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+        if by:
+            ax.legend(fontsize="small")
+        if output is not None:
+            ax.figure.tight_layout()
+            ax.figure.savefig(output)
+        return ax
+
+    # -- display
+    def preview(self) -> pd.DataFrame:
+        """The frame ``repr`` shows: status, the varying config columns, lazy placeholders."""
+        import pandas as pd
+
+        runs = self._runs
+        if len(runs) > PREVIEW_ROWS:
+            half = PREVIEW_ROWS // 2
+            runs = runs[:half] + runs[-half:]
+        shown = RunTable(runs)
+        frame = shown.diff() if len(self._runs) > 1 else shown.to_pandas()[[]]
+        frame.insert(0, "info.status", [run.status for run in runs])
+        names = sorted({n for run in runs for n in run.log_names})
+        for name in names:
+            frame[name] = ["<lazy>" if name in run.log_names else "" for run in runs]
+        n_artifacts = [len(run.artifacts) for run in runs]
+        if any(n_artifacts):
+            frame["artifacts"] = [f"<{n} lazy>" if n else "" for n in n_artifacts]
+        return pd.DataFrame(frame)
+
+    def __repr__(self) -> str:
+        if not self._runs:
+            return "RunTable: 0 runs"
+        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
+        return f"RunTable: {len(self)} runs ({counts})\n{self.preview().to_string()}"
+
+    def _repr_html_(self) -> str:
+        if not self._runs:
+            return "<p>RunTable: 0 runs</p>"
+        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
+        return f"<p>RunTable: {len(self)} runs ({counts})</p>" + self.preview()._repr_html_()
