@@ -68,8 +68,18 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
 class Composer:
     """Parses, expands and composes overrides against one config folder."""
 
-    def __init__(self, config_dir: Path, config_name: Optional[str]) -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        config_name: Optional[str],
+        schema: Optional[type] = None,
+        config_file: Optional[Path] = None,
+    ) -> None:
         self.config_dir = config_dir
+        #: ``@launch(schema=...)`` dataclass every point is checked against (``schema.py``)
+        self.schema = schema
+        #: a whole config read from a file (``@FILE`` argument) instead of the main YAML
+        self.config_file = config_file
         if config_name is not None and not (config_dir / f"{config_name}.yaml").is_file():
             if not config_dir.is_dir():
                 raise UsageError(
@@ -171,13 +181,17 @@ class Composer:
 
     def _base(self, group_overrides: list[str], where: str) -> Any:
         key = tuple(group_overrides)
+        if key not in self._base_cache and self.config_file is not None:
+            from .export import base_from_file
+
+            self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
         if key not in self._base_cache:
             from hydra import compose
             from hydra.errors import HydraException, MissingConfigException
 
             try:
-                self._base_cache[key] = compose(
-                    config_name=self.config_name, overrides=list(group_overrides)
+                self._base_cache[key] = self._typed(
+                    compose(config_name=self.config_name, overrides=list(group_overrides))
                 )
             except MissingConfigException as exc:
                 text = str(exc).split("Config search path")[0].strip()
@@ -196,6 +210,18 @@ class Composer:
                 raise ConfigError(f"Cannot compose {where}: {str(exc).strip()}") from None
         return self._base_cache[key]
 
+    def _typed(self, cfg: Any) -> Any:
+        """``cfg`` over the schema's defaults (the YAML and the command line win)."""
+        if self.schema is None:
+            return cfg
+        from omegaconf import OmegaConf
+
+        from .schema import defaults
+
+        merged = OmegaConf.merge(OmegaConf.create(defaults(self.schema)), cfg)
+        OmegaConf.set_struct(merged, True)
+        return merged
+
     def compose(self, point: Point, total: int, seed_required: bool = False) -> dict[str, Any]:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
         from hydra.errors import HydraException
@@ -204,6 +230,10 @@ class Composer:
 
         where = _describe(point.overrides, point.index, total)
         parsed = self.parse(point.overrides)
+        from .export import apply_file_override, is_file_reference
+
+        files = [o for o in parsed if is_file_reference(o)]  # key=@FILE
+        parsed = [o for o in parsed if not is_file_reference(o)]
         groups = [o.input_line for o in parsed if self.is_group(o)]
         values = [o for o in parsed if not self.is_group(o)]
         cfg = copy.deepcopy(self._base(groups, where))
@@ -212,13 +242,19 @@ class Composer:
                 ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
             except (HydraException, OmegaConfBaseException) as exc:
                 raise self._override_error(override, cfg, where, exc) from None
+        for override in files:
+            apply_file_override(cfg, override, where)
         try:
-            resolved = OmegaConf.to_container(cfg, resolve=True)
+            resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
             raise ConfigError(
                 f"Cannot resolve the config of {where}: {str(exc).splitlines()[0]}"
             ) from None
         assert isinstance(resolved, dict)
+        if self.schema is not None:
+            from .schema import validate
+
+            resolved = validate(resolved, self.schema, where)
         if seed_required and "seed" not in resolved:
             raise ConfigError(
                 f"A seeding_function was given but the config of {where} has no 'seed' key. "
@@ -228,6 +264,7 @@ class Composer:
 
     def _override_error(self, override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
         from omegaconf import OmegaConf
+        from omegaconf.errors import ValidationError
 
         key = override.key_or_group
         exists = (
@@ -243,6 +280,8 @@ class Composer:
         cause = exc.__cause__ or exc.__context__
         if cause is not None and str(cause).strip():
             message += " " + str(cause).strip().splitlines()[0]
+        if isinstance(cause, ValidationError):  # a typed (ConfigStore) key: the type's message
+            message = f"config key '{key}': {str(cause).strip().splitlines()[0]}"
         return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 

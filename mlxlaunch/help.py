@@ -1,46 +1,273 @@
-"""``python main.py --help``: what the task does, its config, groups and settings."""
+"""``python main.py --help``: what the task does, its config, groups, flags and settings.
+
+The help is built from what the command would really use, so it cannot drift
+from the code: the task's docstring; every key of the default config with its
+type, default and comment (the comment comes from the YAML line, or from the
+line above the field of an ``@launch(schema=...)`` dataclass); the config
+groups and their options (the files of ``configs/<group>/``); the launcher's
+flags; every launcher setting from ``settings.py``; and examples.
+"""
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .render import Block, Table, Text, print_blocks, render_plain
+
+#: The launcher's flags as ``--help`` lists them (``launch.FLAGS`` is the parser's list).
+FLAG_HELP: list[tuple[str, str]] = [
+    ("-h, --help", "show this help and exit"),
+    ("--cfg job|all, -c", "print the resolved config of every point and exit"),
+    (
+        "--dry-run",
+        "compose and check every point, show run ids, executor and job scripts; run nothing",
+    ),
+    (
+        "--to-yaml FILE",
+        "write the resolved config to FILE and exit ('{i}' in FILE: one file per point)",
+    ),
+    ("--to-json FILE", "same, as JSON"),
+    ("--to-toml FILE", "same, as TOML (needs tomli-w: pip install 'mlxlaunch[cli]')"),
+    ("--config-path DIR, -cp", "read the config from DIR (relative to the script's folder)"),
+    ("--config-name NAME, -cn", "use NAME.yaml (or a .yaml/.json/.toml file) as the main config"),
+    ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
+    ("--verbose", "show Python tracebacks for usage errors"),
+    ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),
+]
+
+EXAMPLES = """\
+python {script} optimizer.lr=0.01,0.1 seed=1,2      # a sweep of 4 points
+python {script} 'seed=range(0,5)' --dry-run          # show the 5 points, run nothing
+python {script} +launcher.logger.forced_log_id=3     # resume run 3
+python {script} model=@my_model.yaml                 # a config value read from a file
+python {script} --to-yaml exported.yaml              # export the resolved config
+python {script} +launcher.use_scheduler=true         # submit to the cluster"""
 
 
-def render_help(task: Callable[..., Any], composer: Any) -> str:
-    """Plain-text help for the decorated task."""
-    from .store import dump_yaml
+def show(value: Any) -> str:
+    """A config value as one would type it on the command line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else "''"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
 
-    lines = []
-    doc = inspect.getdoc(task)
-    script = task.__module__ if task.__module__ != "__main__" else "main.py"
-    lines.append(f"{task.__name__}: {doc or 'an mlxlaunch task'}")
-    lines.append("")
-    lines.append(
-        "Usage: python <script> [key=value ...] [+new_key=value ...] [key=a,b ...] [+launcher.<setting>=value ...]"
-    )
-    lines.append("")
+
+def _leaves(config: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(config, dict) and config:
+        out = []
+        for key, value in config.items():
+            out.extend(_leaves(value, f"{prefix}{key}."))
+        return out
+    return [(prefix.rstrip("."), config)]
+
+
+_KEY_LINE = re.compile(r"^(\s*)([A-Za-z_][\w\-]*)\s*:(.*)$")
+
+
+def _inline_comment(rest: str) -> str:
+    """The ``# comment`` after a YAML value, ignoring ``#`` inside quotes."""
+    quote = None
+    for i, ch in enumerate(rest):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or rest[i - 1] in " \t"):
+            return rest[i + 1 :].strip()
+    return ""
+
+
+def yaml_comments(path: Path, prefix: str = "") -> dict[str, str]:
+    """Comments of a block-style YAML file, by dotted key.
+
+    A key's comment is the one at the end of its line or, failing that, the
+    comment lines right above it. Good enough for config files; flow-style
+    mappings and multi-line strings are simply not annotated.
+    """
     try:
-        plan = composer.plan([])
-        lines.append("Config (defaults):")
-        lines.extend("  " + line for line in dump_yaml(plan.points[0].config).splitlines())
-    except Exception as exc:  # help must render even with a broken config
-        lines.append(f"Config: cannot be composed: {exc}")
-    groups = sorted(composer.config_loader.list_groups(""))
-    groups = [g for g in groups if g != "hydra"]
-    if groups:
-        lines.append("")
-        lines.append("Config groups (choose with group=option):")
-        for group in groups:
-            lines.append(f"  {group}: {' | '.join(composer.group_options(group))}")
-    from .settings import valid_keys
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    comments: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    pending: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            pending = []
+            continue
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        match = _KEY_LINE.match(line)
+        if not match:
+            pending = []
+            continue
+        indent, key, rest = len(match.group(1)), match.group(2), match.group(3)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path_key = prefix + ".".join([k for _, k in stack] + [key])
+        comment = _inline_comment(rest) or " ".join(pending)
+        if comment:
+            comments[path_key] = comment
+        pending = []
+        stack.append((indent, key))
+    return comments
 
-    lines.append("")
-    lines.append("Launcher settings (+launcher.<setting>=value; see docs/settings.md):")
-    lines.append("  " + ", ".join(valid_keys()))
-    lines.append("")
-    lines.append("Examples:")
-    lines.append("  python main.py optimizer.lr=0.01,0.1 seed=1,2     # a 4-point sweep")
-    lines.append("  python main.py +launcher.logger.forced_log_id=3   # resume run 3")
-    lines.append("  python main.py --cfg job                          # print the config")
-    _ = script
-    return "\n".join(lines)
+
+def _default_choices(config_file: Path) -> dict[str, str]:
+    """``{group: option}`` from the ``defaults`` list of the main config file."""
+    from .store import load_yaml
+
+    try:
+        data = load_yaml(config_file)
+    except (OSError, Exception):  # a broken YAML is reported by the composition itself
+        return {}
+    chosen = {}
+    for entry in (data or {}).get("defaults", []) if isinstance(data, dict) else []:
+        if isinstance(entry, dict):
+            for group, option in entry.items():
+                group = str(group).lstrip("+").split("@")[0].replace("override ", "").strip()
+                if isinstance(option, str):
+                    chosen[group] = option
+    return chosen
+
+
+def _config_block(composer: Any) -> list[Block]:
+    from . import schema as schema_mod
+
+    schema = getattr(composer, "schema", None)
+    config_dir: Path = composer.config_dir
+    main_file = config_dir / f"{composer.config_name}.yaml" if composer.config_name else None
+    comments: dict[str, str] = {}
+    types: dict[str, str] = {}
+    if schema is not None:
+        for key, type_name, _default, comment in schema_mod.rows(schema):
+            types[key] = type_name
+            if comment:
+                comments[key] = comment
+    if main_file is not None:
+        chosen = _default_choices(main_file)
+        for group, option in chosen.items():
+            comments.update(yaml_comments(config_dir / group / f"{option}.yaml", f"{group}."))
+        comments.update(yaml_comments(main_file))
+    source = (
+        str(main_file.relative_to(Path.cwd())) if main_file and _under_cwd(main_file) else main_file
+    )
+    title = f"Config ({source or 'no main config file'}; change with key=value):"
+    try:
+        config = composer.plan([]).points[0].config
+    except Exception as exc:  # noqa: BLE001 - help must render even with a broken config
+        return [Text(title, f"cannot be composed: {exc}")]
+    if not config:
+        return [Text(title, "(empty: add keys with +key=value)")]
+    rows = []
+    for key, value in _leaves(config):
+        type_name = types.get(key) or (type(value).__name__ if value is not None else "any")
+        rows.append([key, type_name, show(value), comments.get(key, "")])
+    return [Table(title, ["key", "type", "default", "comment"], rows)]
+
+
+def _under_cwd(path: Path) -> bool:
+    try:
+        path.relative_to(Path.cwd())
+        return True
+    except ValueError:
+        return False
+
+
+def _groups_block(composer: Any) -> list[Block]:
+    try:
+        groups = sorted(g for g in composer.config_loader.list_groups("") if g != "hydra")
+    except Exception:  # noqa: BLE001 - no config folder: no groups
+        return []
+    if not groups:
+        return []
+    chosen = {}
+    if composer.config_name:
+        chosen = _default_choices(composer.config_dir / f"{composer.config_name}.yaml")
+    rows = []
+    for group in groups:
+        options = composer.group_options(group)
+        default = f"default: {chosen[group]}" if group in chosen else "no default"
+        rows.append([f"{group}:", " | ".join(options), f"({group}/*.yaml, {default})"])
+    return [Table("Config groups (choose with group=option):", [], rows)]
+
+
+def _settings_block() -> Block:
+    import dataclasses
+    import typing
+
+    from . import schema as schema_mod
+    from .settings import Settings
+
+    rows = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = typing.get_type_hints(cls)
+        comments = schema_mod.field_comments(cls)
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if dataclasses.is_dataclass(hint):
+                walk(hint, f"{prefix}{f.name}.")
+                continue
+            default = schema_mod.field_default(f, hint)
+            rows.append(
+                [
+                    prefix + f.name,
+                    schema_mod.describe_type(hint),
+                    show(default),
+                    comments.get(f.name, ""),
+                ]
+            )
+
+    walk(Settings, "")
+    return Table(
+        "Launcher settings (+launcher.<key>=value, or configs/launcher.yaml; docs/settings.md):",
+        ["key", "type", "default", "comment"],
+        rows,
+    )
+
+
+def help_blocks(
+    task: Callable[..., Any], composer: Any, script: Optional[str] = None
+) -> list[Block]:
+    """The blocks ``--help`` prints, in order."""
+    script = script or os.path.basename(sys.argv[0]) or "main.py"
+    doc = inspect.getdoc(task) or "(no docstring: describe the task in its docstring)"
+    blocks: list[Block] = [
+        Text(f"{script}: {task.__name__}", doc),
+        Text(
+            "Usage:",
+            f"python {script} [key=value ...] [+new.key=value ...] [key=a,b ...] "
+            "[+launcher.<setting>=value ...] [flags]",
+        ),
+    ]
+    blocks.extend(_config_block(composer))
+    blocks.extend(_groups_block(composer))
+    blocks.append(Table("Flags:", [], [list(row) for row in FLAG_HELP]))
+    blocks.append(_settings_block())
+    blocks.append(Text("Examples:", EXAMPLES.format(script=script)))
+    return blocks
+
+
+def render_help(task: Callable[..., Any], composer: Any, script: Optional[str] = None) -> str:
+    """The help as plain text (what a pipe, a file or a test sees)."""
+    return render_plain(help_blocks(task, composer, script))
+
+
+def print_help(task: Callable[..., Any], composer: Any, stream: Any = None) -> None:
+    """Print the help to ``stream``: rich tables on a terminal, plain text otherwise."""
+    print_blocks(help_blocks(task, composer), stream)

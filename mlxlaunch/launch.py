@@ -37,10 +37,28 @@ class CommandLine:
     help: bool = False
     cfg: Optional[str] = None
     verbose: bool = False
+    dry_run: bool = False
+    #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
+    export: Optional[tuple[str, str]] = None
+    yes: bool = False
+    config_path: Optional[str] = None
+    config_name: Optional[str] = None
+    #: a bare ``@FILE`` argument: the whole config comes from this file
+    config_file: Optional[str] = None
 
 
-#: Flags the launcher understands; everything else is an override.
-FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose")
+#: Flags the launcher understands; everything else is an override (``help.py`` documents them).
+FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose", "--dry-run", "--yes", "-y")
+#: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
+VALUE_FLAGS = (
+    "--to-yaml",
+    "--to-json",
+    "--to-toml",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+)
 
 
 def parse_command_line(argv: list[str]) -> CommandLine:
@@ -54,6 +72,20 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             pass  # sweeps run without -m; accepted for Hydra users
         elif arg == "--verbose":
             cmd.verbose = True
+        elif arg == "--dry-run":
+            cmd.dry_run = True
+        elif arg in ("--yes", "-y"):
+            cmd.yes = True
+        elif arg.split("=", 1)[0] in VALUE_FLAGS:
+            flag, value, i = _flag_value(argv, i)
+            if flag.startswith("--to-"):
+                cmd.export = (flag[len("--to-") :], value)
+            elif flag in ("--config-path", "-cp"):
+                cmd.config_path = value
+            else:
+                cmd.config_name = value
+        elif arg.startswith("@"):
+            cmd.config_file = arg[1:]
         elif arg in ("--cfg", "-c") or arg.startswith("--cfg="):
             value = (
                 arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
@@ -66,13 +98,30 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             from .errors import did_you_mean
 
             raise UsageError(
-                f"Unknown option '{arg}'.{did_you_mean(arg, FLAGS)} "
-                f"Valid options: {', '.join(FLAGS)}; everything else is a config override."
+                f"Unknown option '{arg}'.{did_you_mean(arg, FLAGS + VALUE_FLAGS)} "
+                f"Valid options: {', '.join(FLAGS + VALUE_FLAGS)}; everything else is a "
+                "config override."
             )
         else:
             cmd.overrides.append(arg)
         i += 1
+    if cmd.export and (cmd.dry_run or cmd.cfg):
+        raise UsageError(
+            "--to-yaml/--to-json/--to-toml cannot be combined with --dry-run or --cfg."
+        )
     return cmd
+
+
+def _flag_value(argv: list[str], i: int) -> tuple[str, str, int]:
+    """``(flag, value, index of the value)`` for ``--flag VALUE`` or ``--flag=VALUE`` at ``i``."""
+    flag, eq, value = argv[i].partition("=")
+    if not eq:
+        if i + 1 >= len(argv) or (argv[i + 1].startswith("-") and argv[i + 1] != "-"):
+            raise UsageError(f"{flag} needs a value, e.g. {flag} out/config.yaml.")
+        value, i = argv[i + 1], i + 1
+    if not value:
+        raise UsageError(f"{flag} needs a non-empty value.")
+    return flag, value, i
 
 
 def _script_dir(task: Callable[..., Any]) -> Path:
@@ -91,18 +140,24 @@ def launch(
     config_path: str = "configs",
     config_name: str = "config",
     seeding_function: Optional[Callable[[Any], Any]] = None,
+    schema: Optional[type] = None,
 ) -> Callable[[Callable[..., Any]], Callable[[], None]]:
     """Decorate ``def task(ctx)`` so that calling it runs the command line's sweep.
 
     ``config_path`` (relative to the script's folder) holds ``<config_name>.yaml``
     and, optionally, ``launcher.yaml``. ``seeding_function(config.seed)`` is called
-    before the task in each run.
+    before the task in each run. ``schema`` (a dataclass) types the config: every
+    point is checked against it before anything runs (``docs/cli.md``).
     """
+    if schema is not None:
+        from .schema import check_schema
+
+        check_schema(schema)
 
     def decorator(task: Callable[..., Any]) -> Callable[[], None]:
         @functools.wraps(task)
         def main() -> None:
-            _main(task, config_path, config_name, seeding_function)
+            _main(task, config_path, config_name, seeding_function, schema)
 
         main.__wrapped_task__ = task  # type: ignore[attr-defined]
         return main
@@ -111,7 +166,11 @@ def launch(
 
 
 def _main(
-    task: Callable[..., Any], config_path: str, config_name: str, seeding_function: Any
+    task: Callable[..., Any],
+    config_path: str,
+    config_name: str,
+    seeding_function: Any,
+    schema: Optional[type] = None,
 ) -> None:
     verbose = "--verbose" in sys.argv[1:]
     try:
@@ -119,7 +178,9 @@ def _main(
         if run_dir:
             code = _run_job(Path(run_dir), task, seeding_function)
         else:
-            code = _run_command(task, config_path, config_name, seeding_function, sys.argv[1:])
+            code = _run_command(
+                task, config_path, config_name, seeding_function, sys.argv[1:], schema
+            )
     except MlxlaunchError as exc:
         if verbose:
             raise
@@ -147,6 +208,7 @@ def _run_command(
     config_name: str,
     seeding_function: Any,
     argv: list[str],
+    schema: Optional[type] = None,
 ) -> int:
     from . import store
     from .backends import resolve_preset
@@ -156,11 +218,11 @@ def _run_command(
     cmd = parse_command_line(argv)
     script_dir = _script_dir(task)
     config_dir = _resolve(script_dir, config_path)
-    with Composer(config_dir, config_name) as composer:
+    with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
         if cmd.help:
-            from .help import render_help
+            from .help import print_help
 
-            print(render_help(task, composer))
+            print_help(task, composer)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
         settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
@@ -188,6 +250,12 @@ def _run_command(
                 print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
             print(dump_yaml(point.config), end="")
         return 0
+    if cmd.export:
+        from .export import export_points
+
+        for path in export_points([p.config for p in plan.points], *cmd.export):
+            print(f"wrote {path}")
+        return 0
 
     from .executors import LaunchSpec, get_executor
     from .prepare import prepare_runs
@@ -201,6 +269,13 @@ def _run_command(
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
         parent_log_dir=parent,
     )
+    if cmd.dry_run:
+        from .dryrun import dry_run
+
+        return dry_run(plan, spec)
+    from .confirm import confirm_submission
+
+    confirm_submission(len(plan.points), settings, assume_yes=cmd.yes)
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     code_version = None
     if settings.use_version_manager:
@@ -216,6 +291,32 @@ def _run_command(
         code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)
     return summarize(results, parent, sweep_id)
+
+
+def _composer(
+    cmd: CommandLine, script_dir: Path, config_dir: Path, config_name: str, schema: Any
+) -> Any:
+    """The Composer for ``cmd``: --config-path/--config-name and a bare ``@FILE`` win."""
+    from .compose import Composer
+
+    config_file = Path(cmd.config_file) if cmd.config_file else None
+    if cmd.config_path:
+        config_dir = _resolve(script_dir, cmd.config_path)
+    name = cmd.config_name or config_name
+    if name.endswith(".yaml"):
+        name = name[: -len(".yaml")]
+    elif name.endswith((".json", ".toml", ".yml")):  # Hydra reads .yaml only: load it ourselves
+        config_file, name = config_file or config_dir / name, config_name
+    if cmd.config_name and config_file is None and not (config_dir / f"{name}.yaml").is_file():
+        from .errors import did_you_mean
+        from .export import EXTENSIONS
+
+        found = [p.name for p in config_dir.glob("*") if p.suffix in EXTENSIONS]
+        raise UsageError(
+            f"No config '{name}' in {config_dir}.{did_you_mean(name + '.yaml', found)} "
+            f"Config files there: {', '.join(sorted(found)) or 'none'}."
+        )
+    return Composer(config_dir, name, schema=schema, config_file=config_file)
 
 
 def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:

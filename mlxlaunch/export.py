@@ -1,0 +1,212 @@
+"""Configs in and out of files: ``--to-yaml/--to-json/--to-toml`` and ``@file`` arguments.
+
+Out: ``python main.py lr=0.1 --to-yaml cfg.yaml`` writes the resolved config of
+the point and runs nothing. A sweep writes one file per point and so needs
+``{i}`` in the file name (the point's number, from 1, as ``--dry-run`` shows
+it): ``--to-json 'out/point_{i}.json'``.
+
+In: an exported file gives the same config back, three ways:
+
+- ``python main.py @cfg.toml``: a bare ``@FILE`` argument is the whole config
+  (instead of the main YAML); value overrides still apply on top;
+- ``python main.py --config-path out --config-name cfg`` (YAML, Hydra's flags);
+- ``python main.py model=@configs/model_big.yaml``: ``KEY=@FILE`` sets one key
+  (or a whole config group) to the file's content. Quote the value
+  (``key='@text'``) to pass a string that starts with ``@``.
+
+Files are read by extension: ``.yaml``/``.yml``, ``.json``, ``.toml``. Paths are
+relative to the current folder, like any path typed in a shell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import ConfigError, UsageError, did_you_mean
+
+#: Export formats by flag.
+FORMATS = {"--to-yaml": "yaml", "--to-json": "json", "--to-toml": "toml"}
+#: Extensions a config file may have, and the format each one means.
+EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def load_config_file(path: str | Path) -> Any:
+    """The content of a YAML, JSON or TOML file, as plain data."""
+    path = Path(path).expanduser()
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(
+            f"Cannot read '{path}': unknown extension '{path.suffix}'. "
+            f"Use one of {', '.join(EXTENSIONS)}."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = ""
+        if path.parent.is_dir():
+            hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+        raise UsageError(f"Config file '{path}' does not exist.{hint}") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot read config file '{path}': {exc.strerror}.") from None
+    try:
+        if fmt == "json":
+            return json.loads(text)
+        if fmt == "toml":
+            return _toml_loads(text)
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(text, Loader=loader)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - each parser has its own error type
+        raise UsageError(f"Config file '{path}' is not valid {fmt.upper()}: {exc}") from None
+
+
+def _toml_loads(text: str) -> Any:
+    try:
+        import tomllib  # Python 3.11+
+    except ImportError:  # pragma: no cover - older Pythons
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise UsageError(
+                "Reading TOML needs Python 3.11+ or the 'tomli' package: pip install tomli."
+            ) from None
+    return tomllib.loads(text)
+
+
+def is_file_reference(override: Any) -> bool:
+    """Whether a parsed Hydra override is ``KEY=@FILE`` (unquoted, not a sweep)."""
+    value = getattr(override, "_value", None)
+    return isinstance(value, str) and value.startswith("@") and len(value) > 1
+
+
+def split_base_file(args: list[str]) -> tuple[Optional[Path], list[str]]:
+    """Take the bare ``@FILE`` argument (the whole config) out of ``args``."""
+    files = [a for a in args if a.startswith("@")]
+    if len(files) > 1:
+        raise UsageError(
+            f"Give at most one whole-config file (@FILE), got {', '.join(files)}. "
+            "Set single keys from files with key=@FILE."
+        )
+    if not files:
+        return None, args
+    return Path(files[0][1:]), [a for a in args if a != files[0]]
+
+
+def base_from_file(path: Path, groups: tuple[str, ...] = ()) -> Any:
+    """The whole config read from ``path`` (a bare ``@FILE``), as a struct OmegaConf config."""
+    from omegaconf import OmegaConf
+
+    if groups:
+        raise ConfigError(
+            f"The config comes from '{path}', which has no config groups: "
+            f"{', '.join(groups)} cannot be applied. Set its keys instead (e.g. model.size=2)."
+        )
+    data = load_config_file(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"Config file '{path}' must hold a mapping of keys, not a {type(data).__name__}."
+        )
+    cfg = OmegaConf.create(data)
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def apply_file_override(cfg: Any, override: Any, where: str) -> None:
+    """Set ``override``'s key in the OmegaConf ``cfg`` to the content of its ``@FILE``.
+
+    The value replaces the key's content (it is not merged), so the key ends up
+    exactly equal to the file: ``model=@big.yaml`` gives ``cfg.model == big.yaml``.
+    """
+    from omegaconf import OmegaConf, open_dict
+
+    from .compose import _all_keys
+
+    key = override.key_or_group
+    value = load_config_file(override._value[1:])
+    exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
+    if not exists and not (override.is_add() or override.is_force_add()):
+        raise ConfigError(
+            f"Unknown config key '{key}' in {where}.{did_you_mean(key, _all_keys(cfg))}\n"
+            f"To add a new key, write '+{override.input_line}'."
+        )
+    with open_dict(cfg):
+        OmegaConf.update(cfg, key, value, merge=False, force_add=True)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def dumps(config: dict[str, Any], fmt: str) -> str:
+    """``config`` as YAML, JSON or TOML text."""
+    if fmt == "yaml":
+        from .store import dump_yaml
+
+        return dump_yaml(config)
+    if fmt == "json":
+        return json.dumps(config, indent=2, allow_nan=True) + "\n"
+    try:
+        import tomli_w
+    except ImportError:
+        raise UsageError(
+            "--to-toml needs the 'tomli-w' package: pip install 'mlxlaunch[cli]' (or tomli-w)."
+        ) from None
+    null = _first_null(config)
+    if null is not None:
+        raise UsageError(
+            f"TOML has no null: config key '{null}' is null. "
+            "Export with --to-yaml or --to-json, or give the key a value."
+        )
+    return tomli_w.dumps(config)
+
+
+def _first_null(value: Any, prefix: str = "") -> Optional[str]:
+    if value is None:
+        return prefix.rstrip(".") or "(root)"
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found = _first_null(child, f"{prefix}{key}.")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, child in enumerate(value):
+            found = _first_null(child, f"{prefix.rstrip('.')}[{i}].")
+            if found is not None:
+                return found
+    return None
+
+
+def export_paths(pattern: str, n_points: int) -> list[Path]:
+    """The file of each point: ``pattern`` with ``{i}`` replaced by the point number (from 1)."""
+    if n_points > 1 and "{i}" not in pattern:
+        raise UsageError(
+            f"The command is a sweep of {n_points} points: put '{{i}}' in the file name to "
+            f"write one file per point, e.g. '{_with_i(pattern)}'."
+        )
+    return [Path(pattern.replace("{i}", str(i + 1))) for i in range(n_points)]
+
+
+def _with_i(pattern: str) -> str:
+    path = Path(pattern)
+    return str(path.with_name(f"{path.stem}_{{i}}{path.suffix}"))
+
+
+def export_points(configs: list[dict[str, Any]], fmt: str, pattern: str) -> list[Path]:
+    """Write each config to its file (atomically); return the paths written."""
+    from .store import atomic_write
+
+    paths = export_paths(pattern, len(configs))
+    texts = [dumps(config, fmt) for config in configs]  # fail before writing anything
+    for path, text in zip(paths, texts):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text)
+    return paths

@@ -1,0 +1,117 @@
+"""Printing ``--help`` and ``--dry-run``: plain text, or ``rich`` tables on a terminal.
+
+Commands build a list of blocks (a ``Table`` or a ``Text``) and hand it to
+``print_blocks``. On a terminal that supports it, and when ``rich`` (the ``cli``
+extra) is installed, the blocks are drawn with rich; otherwise (a pipe, a file,
+``TERM=dumb``, ``MLXLAUNCH_PLAIN=1``, no rich) they are printed as aligned plain
+text, which is also what tests and ``docs/cli.md`` show.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO, Union
+
+
+@dataclass
+class Table:
+    """A titled table; ``columns`` are the headers (empty: no header line)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class Text:
+    """A titled block of preformatted text, indented by two spaces unless ``indent`` is false.
+
+    ``indent=False`` is for text meant to be copied as it is (a job script).
+    """
+
+    title: str
+    body: str
+    indent: bool = True
+
+
+Block = Union[Table, Text]
+
+
+def use_rich(stream: TextIO) -> bool:
+    """Whether to draw with rich: a real terminal, not dumb, not opted out, rich installed."""
+    if os.environ.get("MLXLAUNCH_PLAIN") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        if not stream.isatty():
+            return False
+    except (AttributeError, ValueError):
+        return False
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _plain_table(table: Table) -> list[str]:
+    rows = [table.columns, *table.rows] if table.columns else list(table.rows)
+    if not rows:
+        return []
+    n = max(len(r) for r in rows)
+    widths = [max((len(r[i]) for r in rows if i < len(r)), default=0) for i in range(n)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return lines
+
+
+def render_plain(blocks: list[Block]) -> str:
+    """The blocks as plain text: a title line, then the content indented by two spaces."""
+    out: list[str] = []
+    for block in blocks:
+        if out:
+            out.append("")
+        if block.title:
+            out.append(block.title)
+        if isinstance(block, Table):
+            out.extend(_plain_table(block))
+        else:
+            pad = "  " if block.indent else ""
+            out.extend((pad + line).rstrip() for line in block.body.splitlines())
+    return "\n".join(out) + "\n"
+
+
+def _print_rich(blocks: list[Block], stream: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text as RichText
+
+    console = Console(file=stream)
+    for i, block in enumerate(blocks):
+        if i:
+            console.print()
+        if block.title:
+            console.print(RichText(block.title, style="bold"))
+        if isinstance(block, Table):
+            table = RichTable(show_header=bool(block.columns), box=None, padding=(0, 2, 0, 2))
+            for name in block.columns or [""] * max((len(r) for r in block.rows), default=0):
+                table.add_column(name, style="cyan" if not table.columns else None)
+            for row in block.rows:
+                table.add_row(*(RichText(cell) for cell in row))
+            console.print(table)
+        else:
+            pad = "  " if block.indent else ""
+            console.print(RichText("\n".join(pad + line for line in block.body.splitlines())))
+
+
+def print_blocks(blocks: list[Block], stream: Any = None) -> None:
+    """Print the blocks to ``stream`` (stdout by default), with rich when it fits."""
+    stream = stream or sys.stdout
+    if use_rich(stream):
+        _print_rich(blocks, stream)
+    else:
+        stream.write(render_plain(blocks))
+    stream.flush()
