@@ -189,6 +189,11 @@ def run_prepared(
         status, exit_code, error = Status.COMPLETE, 0, None
         ctx: Optional[Context] = None
         guard = _SignalGuard()
+        streams = None
+        if settings.logger.log_streams_to_file:
+            from .streams import start_tee
+
+            streams = start_tee(run_dir)
         heartbeat.start()
         try:
             with guard:
@@ -226,6 +231,10 @@ def run_prepared(
             error = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         finally:
             heartbeat.stop()
+            if ctx is not None and ctx.logger is not None:
+                ctx.logger.close()
+            if streams is not None:
+                streams.stop()
         finish_attempt(run_dir, info, status, exit_code, error, started)
         return RunResult(int(info["log_id"]), run_dir, status, exit_code)
     finally:
