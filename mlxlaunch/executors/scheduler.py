@@ -225,6 +225,8 @@ class SchedulerExecutor(Executor):
         env.pop("MLXLAUNCH_RUN_DIR", None)
         if cwd is not None:
             env["PWD"] = cwd  # oarsub takes the job's directory from $PWD, not getcwd()
+        if cwd is not None and not os.path.isdir(cwd):
+            raise SubmitError(f"The job's working folder {cwd} does not exist.")
         try:
             proc = subprocess.run(
                 argv, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
@@ -320,10 +322,11 @@ class SchedulerExecutor(Executor):
             except SubmitError as exc:
                 left = [d for c in chunks[k:] for d in c]
                 _mark_submit_failed(left, str(exc))
+                ids = " ".join(d.name for d in left)
                 raise SubmitError(
                     f"{exc}\n{len(left)} run(s) were not submitted and are marked "
-                    f"SUBMIT_FAILED; fix the problem, then run: mlxlaunch resubmit {parent} "
-                    f"'info.status == SUBMIT_FAILED'"
+                    f"SUBMIT_FAILED; fix the problem, then run: "
+                    f"mlxlaunch resubmit {shlex.quote(str(parent))} {ids}"
                 ) from None
             for i, run_dir in enumerate(chunk):
                 info = store.read_info(run_dir)

@@ -1,0 +1,344 @@
+"""Scheduler executors without a daemon: job scripts, settings checks, submit failures.
+
+The job scripts of all five schedulers are compared with golden files in
+``tests/golden/`` (regenerate with ``MLXLAUNCH_UPDATE_GOLDEN=1``). The script's
+shell body (index -> run folder, quoting, preemption forwarding, requeue) is
+checked by running the generated script with bash and a real task, with the
+array index set the way each scheduler sets it. Submission uses fake ``sbatch``
+/ ``scontrol`` programs on PATH here; ``test_slurm_cluster.py`` and
+``test_oar_cluster.py`` do the same against real daemons.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlxlaunch.errors import SettingsError
+from mlxlaunch.executors.scheduler import (
+    JobCommand,
+    SubmitError,
+    parse_time,
+    scheduler_executor,
+    validate,
+)
+from mlxlaunch.executors.slurm import SlurmExecutor
+from mlxlaunch.settings import SchedulerSettings
+
+GOLDEN = Path(__file__).parent / "golden"
+RUN_DIRS = [Path("/scratch/logs/1"), Path("/scratch/my logs/$HOME's 2")]
+COMMAND = JobCommand(
+    python="/opt/venv/bin/python",
+    script="/home/me/project/main.py",
+    workdir="/home/me/project",
+    env={"PYTHONPATH": "/home/me/lib"},
+)
+
+
+def full_settings(name: str) -> SchedulerSettings:
+    """Settings that exercise every directive the scheduler supports."""
+    s = SchedulerSettings(
+        name=name,
+        time="1-02:03:04",
+        cpus=4,
+        mem="16G",
+        gpus=2,
+        partition="gpu",
+        account="proj1",
+        qos="high",
+        extra=["--constraint=v100"] if name == "slurm" else [],
+        env=["module load cuda/12.1", "source /opt/venv/bin/activate"],
+        max_concurrent=3,
+        requeue=True,
+        signal_delay_s=300,
+        job_name="sweep1",
+    )
+    for key in scheduler_executor(name).unsupported:
+        setattr(s, key, getattr(SchedulerSettings(), key))
+    return s
+
+
+@pytest.mark.parametrize("name", ["slurm", "oar", "pbs", "sge", "lsf"])
+def test_job_script_matches_golden_file(name: str) -> None:
+    executor = scheduler_executor(name)
+    s = full_settings(name)
+    validate(s, executor.unsupported)
+    text = executor.job_script(RUN_DIRS, s, COMMAND, Path("/scratch/logs/.jobs"))
+    golden = GOLDEN / f"{name}.sh"
+    if os.environ.get("MLXLAUNCH_UPDATE_GOLDEN") == "1":
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_minimal_slurm_script_has_no_optional_directives() -> None:
+    text = scheduler_executor("slurm").job_script(
+        RUN_DIRS[:1], SchedulerSettings(name="slurm", signal_delay_s=0), COMMAND, Path("/o")
+    )
+    directives = [line for line in text.splitlines() if line.startswith("#SBATCH")]
+    assert directives == [
+        "#SBATCH --job-name=mlxlaunch",
+        "#SBATCH --array=0-0",
+        "#SBATCH --output=/o/slurm-%A_%a.out",
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --no-requeue",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("90", 5400),
+        ("10:30", 630),
+        ("01:00:00", 3600),
+        ("36:00:00", 129600),
+        ("2-00", 172800),
+        ("1-02:03", 93780),
+        ("1-02:03:04", 93784),
+    ],
+)
+def test_parse_time(text: str, seconds: int) -> None:
+    assert parse_time(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "field,value,words",
+    [
+        ("time", "1h", ["scheduler.time", "HH:MM:SS"]),
+        ("mem", "lots", ["scheduler.mem", "4G"]),
+        ("cpus", 0, ["scheduler.cpus", "at least 1"]),
+        ("partition", "gpu; rm -rf /", ["scheduler.partition", "letters"]),
+        ("env", ["echo a\necho b"], ["one line"]),
+    ],
+)
+def test_bad_settings_are_rejected_before_submission(field, value, words) -> None:
+    s = SchedulerSettings(name="slurm")
+    setattr(s, field, value)
+    with pytest.raises(SettingsError) as info:
+        validate(s)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_unsupported_setting_is_an_error() -> None:
+    with pytest.raises(SettingsError, match="scheduler.mem' is not supported by oar"):
+        validate(SchedulerSettings(name="oar", mem="4G"), scheduler_executor("oar").unsupported)
+
+
+def test_unknown_scheduler_suggests_the_closest() -> None:
+    with pytest.raises(SettingsError, match="Did you mean 'slurm'"):
+        scheduler_executor("slrum")
+    with pytest.raises(SettingsError, match="No scheduler chosen.*slurm, oar, pbs, sge, lsf"):
+        scheduler_executor("")
+
+
+@pytest.mark.parametrize(
+    "name,stdout,array,ids",
+    [
+        ("slurm", "4242\n", "4242", ["4242_0", "4242_1", "4242_2"]),
+        ("slurm", "4242;cluster2\n", "4242", ["4242_0", "4242_1", "4242_2"]),
+        (
+            "oar",
+            "[ADMISSION RULE] Modify resource description\nOAR_JOB_ID=11\nOAR_JOB_ID=12\n"
+            "OAR_JOB_ID=13\nOAR_ARRAY_ID=11\n",
+            "11",
+            ["11", "12", "13"],
+        ),
+        (
+            "pbs",
+            "77[].server1\n",
+            "77[].server1",
+            ["77[0].server1", "77[1].server1", "77[2].server1"],
+        ),
+        ("sge", "88.1-3:1\n", "88", ["88.1", "88.2", "88.3"]),
+        ("lsf", "Job <99> is submitted to queue <normal>.\n", "99", ["99[1]", "99[2]", "99[3]"]),
+    ],
+)
+def test_job_ids_are_parsed(name, stdout, array, ids) -> None:
+    sub = scheduler_executor(name).parse_submission(stdout, 3)
+    assert (sub.array_job_id, sub.job_ids) == (array, ids)
+
+
+def test_oar_submission_with_missing_job_ids_is_an_error() -> None:
+    with pytest.raises(SubmitError, match="1 OAR_JOB_ID line"):
+        scheduler_executor("oar").parse_submission("OAR_JOB_ID=5\n", 2)
+
+
+def test_query_output_is_parsed() -> None:
+    slurm = scheduler_executor("slurm")
+    assert slurm.parse_query("5_0|RUNNING\n5_1|PENDING\n") == {"5_0": "RUNNING", "5_1": "PENDING"}
+    assert slurm.query_argv(["5_0", "5_1", "6_0"])[-1] == "5,6"
+    oar = scheduler_executor("oar")
+    assert oar.parse_query('{"3": "Terminated", "4": "Waiting"}') == {
+        "3": "TERMINATED",
+        "4": "WAITING",
+    }
+    assert oar.query_argv(["3", "4"]) == ["oarstat", "-J", "-s", "-j", "3", "-j", "4"]
+    assert slurm.run_status("PENDING") == "QUEUED"
+    assert slurm.run_status("TIMEOUT") == "INTERRUPTED"
+    assert slurm.run_status("NODE_FAIL") == "FAILED"
+    assert slurm.run_status(None) is None
+
+
+# ---------------------------------------------------------------- the script, run by bash
+
+PREEMPT_TASK = """\
+import os, time
+from pathlib import Path
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    print("started", ctx.config.get("x"), flush=True)
+    if ctx.config.get("sleep"):
+        ctx.on_preempt(lambda: Path(ctx.info.log_dir, "hook.txt").write_text("saved"))
+        Path(ctx.info.log_dir, "ready").write_text("1")
+        time.sleep(ctx.config.sleep)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _prepare(project, *overrides: str) -> list[Path]:
+    """Prepared, unsubmitted run folders (a real launch with a fake sbatch on PATH)."""
+    project.write("main.py", PREEMPT_TASK)
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", "echo 1234")
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(
+        [sys.executable, "main.py", *overrides, "+launcher.use_scheduler=true",
+         "+launcher.scheduler.name=slurm"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "submitted" in proc.stdout and "1234" in proc.stdout
+    return [project.logs / str(i) for i in project.run_ids()]
+
+
+def _fake(bin_dir: Path, name: str, body: str) -> Path:
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text(f'#!/bin/bash\necho "$0 $*" >> {bin_dir}/calls.log\n{body}\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def _array_script(run_dir: Path) -> Path:
+    from mlxlaunch.store import read_info
+
+    return Path(read_info(run_dir)["scheduler"]["script"])
+
+
+def test_array_index_picks_the_run_folder_and_quoted_values_reach_it(project) -> None:
+    from mlxlaunch.store import read_config, read_info
+
+    value = "5$HOME 'a' `b`"
+    dirs = _prepare(project, "+x=" + repr(value).replace("\\", ""), "+y=1,2")
+    assert len(dirs) == 2
+    infos = [read_info(d) for d in dirs]
+    assert [i["scheduler"]["job_id"] for i in infos] == ["1234_0", "1234_1"]
+    assert [i["scheduler"]["array_index"] for i in infos] == [0, 1]
+    assert all(i["status"] == "QUEUED" for i in infos)
+    script = _array_script(dirs[0])
+    env = dict(project.env(), SLURM_ARRAY_TASK_ID="1")
+    proc = subprocess.run(
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert read_info(dirs[1])["status"] == "COMPLETE"
+    assert read_info(dirs[0])["status"] == "QUEUED"  # index 1 ran the second folder only
+    assert read_config(dirs[1])["x"] == value
+    assert (dirs[1] / "log.stdout").read_text() == f"started {value}\n"
+    assert proc.stdout == ""  # the job's output goes to the run folder
+
+
+def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> None:
+    from mlxlaunch.store import read_info
+
+    (run_dir,) = _prepare(project, "+sleep=60")
+    script = _array_script(run_dir)
+    text = script.read_text().replace("#SBATCH --no-requeue", "#SBATCH --requeue")
+    # the same script as with requeue: true, whose requeue line calls scontrol
+    text = text.replace('exit "$code"', 'if [ "$preempted" = 1 ]; then\n'
+                        '  scontrol requeue "$SLURM_JOB_ID"\nfi\nexit "$code"')  # fmt: skip
+    script.write_text(text)
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "scontrol", "exit 0")
+    env = dict(project.env(), SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="777")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    job = subprocess.Popen(["bash", str(script)], env=env)
+    deadline = time.time() + 30
+    while not (run_dir / "ready").exists():
+        assert time.time() < deadline and job.poll() is None, "the task never started"
+        time.sleep(0.05)
+    job.send_signal(signal.SIGUSR2)  # what Slurm's --signal=B:USR2@N does
+    assert job.wait(timeout=30) == 140
+    info = read_info(run_dir)
+    assert (info["status"], info["exit_code"]) == ("INTERRUPTED", 140)
+    assert info["error"] == "interrupted by SIGUSR2"
+    assert (run_dir / "hook.txt").read_text() == "saved"
+    assert "scontrol requeue 777" in (bin_dir / "calls.log").read_text()
+
+
+def test_failing_sbatch_marks_runs_submit_failed_and_exits_nonzero(project) -> None:
+    from mlxlaunch.store import read_info
+
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", "echo 'sbatch: error: Invalid partition name specified' >&2; exit 1")
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(
+        [sys.executable, "main.py", "optimizer.lr=0.1,0.2", "+launcher.use_scheduler=true",
+         "+launcher.scheduler.name=slurm", "+launcher.scheduler.partition=nope"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Invalid partition name specified" in proc.stderr
+    assert "SUBMIT_FAILED" in proc.stderr and "mlxlaunch resubmit" in proc.stderr
+    for i in project.run_ids():
+        info = read_info(project.logs / str(i))
+        assert info["status"] == "SUBMIT_FAILED"
+        assert "Invalid partition" in info["error"]
+        assert "scheduler" not in info
+
+
+class _TinyArrays(SlurmExecutor):
+    """Slurm with a MaxArraySize of 2, to check the split without 1,000 runs."""
+
+    def max_array_size(self) -> int:
+        return 2
+
+
+def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatch) -> None:
+    from mlxlaunch.store import read_info, write_info
+
+    bin_dir = tmp_path / "bin"
+    counter = tmp_path / "n"
+    counter.write_text("100")
+    _fake(bin_dir, "sbatch", f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo $n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    dirs = []
+    for i in range(5):
+        d = tmp_path / "logs" / str(i + 1)
+        (d / "metadata").mkdir(parents=True)
+        write_info(d, {"status": "QUEUED", "log_id": i + 1})
+        dirs.append(d)
+    executor = _TinyArrays()
+    command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    subs = executor.submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
+    assert [s.array_job_id for s in subs] == ["101", "102", "103"]
+    assert [read_info(d)["scheduler"]["job_id"] for d in dirs] == [
+        "101_0", "101_1", "102_0", "102_1", "103_0",
+    ]  # fmt: skip
+    assert executor.calls == 3
+    scripts = sorted((tmp_path / "logs" / ".jobs").glob("*.sh"))
+    assert ["--array=0-1" in s.read_text() for s in scripts] == [True, True, False]
+    assert "--array=0-0" in scripts[2].read_text()
