@@ -294,6 +294,24 @@ def is_complete(snapshot: Path) -> bool:
     return (snapshot / SNAPSHOT_MARKER).is_file()
 
 
+def make_work_dir(folder: Path) -> None:
+    """Create the snapshot folder; when this call creates it, make git ignore it.
+
+    The snapshot folder usually sits inside the user's repository. A
+    ``.gitignore`` holding ``*`` inside it (as pytest does for its cache) keeps a
+    later ``git add -A`` of theirs from committing snapshots, without editing any
+    file of theirs. A folder that already existed is left as it is: it may be
+    theirs (``parent_work_dir: .`` must not hide their repository from git).
+    """
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return
+    store.atomic_write(
+        folder / ".gitignore", "# made by mlxlaunch: code snapshots are never committed\n*\n"
+    )
+
+
 def ensure_snapshot(repo: Any, commit: str, tree: Optional[str], parent: Path) -> Path:
     """The folder holding ``commit`` (plus ``tree``'s changes, if given); made if missing.
 
@@ -454,11 +472,12 @@ def prepare_code(spec: Any) -> CodeVersion:
     if changes:
         policy = choose_policy(settings, changes, root)
     if policy == "fail":
-        how = (
-            "on_dirty=fail"
-            if settings.on_dirty == "fail"
-            else f"on_dirty=ask without a terminal, so non_interactive={settings.non_interactive}"
-        )
+        if settings.on_dirty == "fail":
+            how = "on_dirty=fail"
+        elif _is_terminal(sys.stdin):
+            how = "you answered fail"
+        else:
+            how = f"on_dirty=ask without a terminal, so non_interactive={settings.non_interactive}"
         raise DirtyTreeError(
             f"The git repository {root} has uncommitted changes ({how}):\n"
             f"{_describe_changes(changes)}\n"
@@ -475,11 +494,11 @@ def prepare_code(spec: Any) -> CodeVersion:
     if policy == "commit":
         _commit_changes(repo, excludes, changes, _command_line())
 
+    make_work_dir(work_parent)
     commit = repo.head.commit.hexsha
     tree: Optional[str] = None
     diff = b""
     if policy == "snapshot_dirty":
-        work_parent.mkdir(parents=True, exist_ok=True)
         tree = working_tree(repo, excludes, work_parent)
         if tree == repo.head.commit.tree.hexsha:
             tree = None  # the changes cancel out (e.g. only a mode change git ignores)
@@ -493,7 +512,8 @@ def prepare_code(spec: Any) -> CodeVersion:
     if not (snapshot_root / rel_script).is_file():
         raise VersionManagerError(
             f"The script {rel_script} is not in commit {commit[:12]} (untracked or ignored?). "
-            f"Commit it, or use +launcher.version_manager.on_dirty=snapshot_dirty."
+            f"Commit it, or use +launcher.version_manager.on_dirty=snapshot_dirty (files "
+            f"that .gitignore excludes are never in a snapshot)."
         )
     spec.script = snapshot_root / rel_script
     cwd = Path.cwd().resolve()

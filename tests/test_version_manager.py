@@ -152,8 +152,10 @@ def test_clean_tree_runs_the_snapshot_and_records_git(repo: Any) -> None:
 def test_own_outputs_inside_the_repository_do_not_make_it_dirty(repo: Any) -> None:
     assert launch(repo).returncode == 0
     assert (repo.logs / "1").is_dir() and (repo.root / ".mlxlaunch-work").is_dir()
-    # logs/ and .mlxlaunch-work/ are now untracked folders of the repository...
-    assert "?? logs/" in git(repo.root, "status", "--porcelain")
+    # logs/ is now an untracked folder of the repository; the snapshot folder hides itself
+    # from git with a .gitignore of its own
+    status = git(repo.root, "status", "--porcelain")
+    assert "?? logs/" in status and ".mlxlaunch-work" not in status
     # ...yet a strict policy still finds the tree clean, and .gitignore was not created
     proc = launch(repo, "+launcher.version_manager.on_dirty=fail")
     assert proc.returncode == 0, proc.stderr
@@ -179,6 +181,7 @@ def test_dirty_tree_with_fail_lists_the_files_and_runs_nothing(repo: Any) -> Non
     assert "on_dirty=fail|commit|snapshot_dirty|ignore" in proc.stderr
     assert printed(proc) == []
     assert repo.run_ids() == []
+    assert not (repo.root / ".mlxlaunch-work").exists()
 
 
 def test_commit_policy_makes_one_commit_with_a_clear_message(repo: Any) -> None:
