@@ -91,6 +91,7 @@ class RunCache:
         self.folder = folder / "runs" if folder is not None else None
         self._ready = False
         self._pending: Optional[list[tuple[Path, str]]] = None
+        self._writers: list[threading.Thread] = []
 
     @classmethod
     def from_setting(cls, cache_dir: Union[None, bool, str, os.PathLike]) -> RunCache:
@@ -148,6 +149,13 @@ class RunCache:
             if items:
                 writer = threading.Thread(target=self._write, args=(items,), name="mlxlaunch-cache")
                 writer.start()
+                self._writers = [w for w in self._writers if w.is_alive()] + [writer]
+
+    def wait(self) -> None:
+        """Block until the background writes started so far are done."""
+        for writer in self._writers:
+            writer.join()
+        self._writers = []
 
     def _write(self, items: list[tuple[Path, str]]) -> None:
         for path, text in items:

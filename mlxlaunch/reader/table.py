@@ -188,7 +188,8 @@ def _list_artifacts(run: Run) -> list[Artifact]:
             if isinstance(entries, dict):  # MLXP: {type: {subdir: {basename: ""}}}
                 for sub, names in entries.items():
                     for base in names if isinstance(names, (dict, list)) else [names]:
-                        sub_path = "" if sub in (".", "", None) else str(sub)
+                        # MLXP's folder key: "" at the top, ".a.b" for a/b/
+                        sub_path = "/".join(str(sub or "").split(".")[1:])
                         found.append(
                             Artifact(run, str(artifact_type), os.path.join(sub_path, str(base)))
                         )
@@ -361,7 +362,7 @@ class RunTable(Sequence):
             _, ax = plt.subplots(figsize=(7, 4.5))
         colours = {}
         if by:
-            groups = sorted({repr(v) for v in data[by]})
+            groups = sorted({str(v) for v in data[by]})
             cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
             colours = {
                 g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
@@ -372,7 +373,7 @@ class RunTable(Sequence):
             label = None
             colour = None
             if by:
-                group = repr(curve[by].iloc[0])
+                group = str(curve[by].iloc[0])
                 colour = colours[group]
                 label = None if group in labelled else f"{by}={curve[by].iloc[0]}"
                 labelled.add(group)

@@ -1,0 +1,222 @@
+"""The Reader on mlxlaunch run folders: search, lazy metrics, statuses, caching, artifacts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+
+import pytest
+from test_reader_layouts import snapshot, write_metrics, write_run
+
+from mlxlaunch.reader import QueryError, Reader, ReaderWarning, RunTable
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def logs(tmp_path):
+    logs = tmp_path / "logs"
+    for log_id in range(1, 7):
+        write_run(
+            logs,
+            log_id,
+            config={
+                "seed": log_id % 2,
+                "optimizer": {"lr": [0.1, 0.01, 0.001][log_id % 3], "name": "sgd"},
+            },
+            status="FAILED" if log_id == 6 else "COMPLETE",
+            metrics={"train": [{"loss": 1.0 / (log_id * (s + 1)), "epoch": s} for s in range(4)]},
+        )
+    return logs
+
+
+def quiet_reader(path, **kw) -> Reader:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReaderWarning)  # a clean folder gives no warning
+        return Reader(path, **kw)
+
+
+def test_len_fields_searchable_and_search(logs):
+    reader = quiet_reader(logs)
+    assert len(reader) == 6
+    fields = reader.fields
+    assert fields.loc["config.optimizer.lr", "type"] == "float"
+    assert fields.loc["config.optimizer.lr", "source"] == "config"
+    assert fields.loc["info.status", "source"] == "info"
+    assert fields.loc["train.loss", "source"] == "metric"
+    assert "train.loss.last" in reader.searchable.index
+    runs = reader.search("config.optimizer.lr <= 1e-2 & info.status == 'COMPLETE'")
+    assert isinstance(runs, RunTable)
+    assert runs.log_ids == [1, 2, 4, 5]
+    assert reader.search("").log_ids == list(range(1, 7))
+    assert reader.search("~(config.seed == 1) | info.status in ['FAILED']").log_ids == [2, 4, 6]
+    frame = reader.search("config.seed == 0", as_pandas=True)
+    assert list(frame.index) == [2, 4, 6] and frame.index.name == "log_id"
+    assert reader.search(query_string="config.seed == 0", asPandas=True).equals(frame)
+
+
+def test_unknown_key_is_a_query_error_with_suggestion(logs):
+    reader = quiet_reader(logs)
+    with pytest.raises(QueryError, match="Did you mean.*'config.optimizer.lr'"):
+        reader.search("config.optimizer.lrr < 1")
+    with pytest.raises(QueryError, match="Unknown key 'train.los.last'") as info:
+        reader.search("info.status == 'COMPLETE' & train.los.last < 1")
+    assert info.value.column == len("info.status == 'COMPLETE' & ")
+    with pytest.raises(QueryError, match="Expected a value"):
+        reader.search("config.seed ==")
+
+
+def test_metric_summaries_in_queries(logs):
+    reader = quiet_reader(logs)
+    assert reader.search("train.loss.last < 0.05").log_ids == [6]  # 1 / (6 * 4)
+    assert reader.search("train.loss.max >= 0.5").log_ids == [1, 2]
+    assert reader.search("train.epoch.count == 4").log_ids == list(range(1, 7))
+    assert reader.search("train.loss.min == 'low'").log_ids == []  # a number never equals a string
+    # A second reader answers from the summaries cached per run.
+    again = quiet_reader(logs)
+    assert again.search("train.loss.last < 0.05").log_ids == [6]
+
+
+def test_lazy_metrics_loaded_once_and_reloaded_when_the_file_grows(logs):
+    runs = quiet_reader(logs).search("config.seed == 1")
+    run = runs[0]
+    assert run._logs == {}, "metrics were read before being asked for"
+    loss = run["train.loss"]
+    assert list(loss) == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
+    assert run["train.loss"] is loss, "the series was parsed twice"
+    write_metrics(logs / "1", "train", [{"loss": 0.1, "epoch": 4}])
+    assert len(run["train.loss"]) == 5
+    assert list(run["train"].columns) == ["step", "loss", "epoch"]
+    assert run["train.loss.last"] == pytest.approx(0.1)
+    assert run["config.optimizer.lr"] == 0.01
+    with pytest.raises(KeyError, match="Did you mean.*'train.loss'"):
+        run["train.losss"]
+
+
+def test_to_pandas_metrics_diff(logs):
+    runs = quiet_reader(logs).search("info.status == 'COMPLETE'")
+    frame = runs.to_pandas()
+    assert "config.optimizer.lr" in frame and "train.loss" not in frame
+    frame = runs.to_pandas(metrics=["train.loss", "train.loss.last"])
+    assert len(frame.loc[3, "train.loss"]) == 4
+    assert frame.loc[2, "train.loss.last"] == pytest.approx(1 / 8)
+    long = runs.metrics("train", columns=["config.optimizer.lr"])
+    assert list(long.columns) == ["log_id", "step", "loss", "epoch", "config.optimizer.lr"]
+    assert len(long) == 5 * 4
+    means = long.groupby("config.optimizer.lr")["loss"].mean()
+    assert len(means) == 3
+    assert list(runs.diff().columns) == ["config.seed", "config.optimizer.lr"]
+    assert runs[1:3].log_ids == [2, 3]
+    assert list(runs["config.seed"]) == [1, 0, 1, 0, 1]
+    with pytest.raises(Exception, match="Logs found: train"):
+        runs.metrics("eval")
+
+
+def test_repr_shows_placeholders_not_loaded_metrics(logs):
+    runs = quiet_reader(logs).search("")
+    text = repr(runs)
+    assert text.startswith("RunTable: 6 runs (5 COMPLETE, 1 FAILED)")
+    assert "<lazy>" in text and "config.optimizer.lr" in text
+    assert "<table" in runs._repr_html_()
+    assert all(run._logs == {} for run in runs), "rendering loaded metrics"
+
+
+def test_lost_and_queued_statuses(tmp_path):
+    logs = tmp_path / "logs"
+    write_run(logs, 1, status="QUEUED", info={"hostname": None, "pid": None})
+    stale = write_run(logs, 2, status="RUNNING", info={"heartbeat_interval": 1.0})
+    (stale / "heartbeat").touch()
+    old = time.time() - 3600
+    os.utime(stale / "heartbeat", (old, old))
+    fresh = write_run(logs, 3, status="RUNNING", info={"heartbeat_interval": 1.0})
+    (fresh / "heartbeat").touch()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    write_run(
+        logs, 4, status="RUNNING", info={"hostname": socket.gethostname(), "pid": int(dead.stdout)}
+    )
+    reader = quiet_reader(logs)
+    assert [run.status for run in reader.search()] == ["QUEUED", "LOST", "RUNNING", "LOST"]
+    assert reader.search("info.status == 'LOST'").log_ids == [2, 4]
+    assert reader.search("info.status == 'QUEUED'").log_ids == [1]
+
+
+def test_cache_is_outside_the_logs_folder_and_follows_the_files(logs, tmp_path):
+    before = snapshot(logs)
+    reader = quiet_reader(logs)
+    reader._context.cache.wait()
+    assert snapshot(logs) == before, "the reader wrote in the logs folder"
+    entries = list((tmp_path / "cache" / "runs").glob("*.json"))
+    assert len(entries) == 6
+    # a status change is seen (size/mtime/inode differ), by a new reader and by refresh()
+    write_run(logs, 3, status="FAILED", config={"seed": 1, "optimizer": {"lr": 0.1, "name": "sgd"}})
+    assert reader.search("info.status == 'FAILED'").log_ids == [6]
+    assert reader.search("info.status == 'FAILED'", refresh=True).log_ids == [3, 6]
+    assert quiet_reader(logs).search("info.status == 'FAILED'").log_ids == [3, 6]
+    # damaged cache entries are ignored and rewritten
+    for entry in entries:
+        entry.write_text("{not json")
+    assert quiet_reader(logs).search("config.seed == 0").log_ids == [2, 4, 6]
+
+
+def test_cache_location_settings(logs, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLXLAUNCH_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    quiet_reader(logs)._context.cache.wait()
+    assert len(list((tmp_path / "xdg" / "mlxlaunch" / "runs").glob("*.json"))) == 6
+    quiet_reader(logs, cache_dir=tmp_path / "explicit")._context.cache.wait()
+    assert len(list((tmp_path / "explicit" / "runs").glob("*.json"))) == 6
+    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg2"))
+    assert len(quiet_reader(logs)) == 6
+    assert not (tmp_path / "xdg2").exists()
+
+
+def test_unwritable_cache_does_not_break_reading(logs, tmp_path):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("")
+    reader = quiet_reader(logs, cache_dir=blocker / "sub")
+    reader._context.cache.wait()
+    assert reader.search("config.seed == 1").log_ids == [1, 3, 5]
+
+
+def test_missing_logs_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="does not exist"):
+        Reader(tmp_path / "nope")
+
+
+def test_artifacts_are_lazy_handles(logs):
+    np = pytest.importorskip("numpy")
+    from mlxlaunch.logger import Logger
+
+    logger = Logger(logs / "2", 2)
+    logger.log_artifacts(np.arange(3), artifact_name="sub/w.npy", artifact_type="numpy")
+    logger.close()
+    run = quiet_reader(logs).search("log_id == 2")[0]
+    handle = run.artifacts["sub/w.npy"]
+    assert "not loaded" in repr(handle)
+    assert list(handle.load()) == [0, 1, 2]
+    assert "artifacts" in repr(quiet_reader(logs).search("log_id <= 2"))
+
+
+def test_plot_method_writes_a_png(logs, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "curves.png"
+    reader = quiet_reader(logs)
+    reader.plot("train.loss", "info.status == 'COMPLETE'", by="config.optimizer.lr", output=out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(Exception, match="no key 'los'"):
+        reader.plot("train.los")
+
+
+def test_progress_line_only_when_slow(logs, capsys):
+    quiet_reader(logs)
+    assert "reading runs" not in capsys.readouterr().err
