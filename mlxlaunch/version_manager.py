@@ -44,6 +44,13 @@ DIFF_FILE = "git.diff"
 REQUIREMENTS_FILE = "requirements.txt"
 #: The policy recorded when the tree had nothing uncommitted.
 CLEAN = "clean"
+#: What each answer to the ``ask`` prompt does (the policies are ``settings.DIRTY_POLICIES``).
+POLICY_HELP = {
+    "fail": "stop here; nothing runs",
+    "commit": "commit them (one commit on the current branch), then run",
+    "snapshot_dirty": "run them as they are, recording the diff next to the commit",
+    "ignore": "run the last commit without them",
+}
 #: How many changed files an error message or a prompt lists before "... and N more".
 MAX_LISTED = 20
 
@@ -167,11 +174,7 @@ def choose_policy(
     choices = [p for p in DIRTY_POLICIES if p != "ask"]
     sys.stderr.write(
         f"mlxlaunch: the git repository {repo_root} has uncommitted changes:\n"
-        f"{_describe_changes(changes)}\n"
-        "  fail           stop here; nothing runs\n"
-        "  commit         commit them (one commit on the current branch), then run\n"
-        "  snapshot_dirty run them as they are, recording the diff next to the commit\n"
-        "  ignore         run the last commit without them\n"
+        f"{_describe_changes(changes)}\n" + "".join(f"  {c:<15}{POLICY_HELP[c]}\n" for c in choices)
     )
     while True:
         sys.stderr.write(f"What to do? [{'/'.join(choices)}] ")

@@ -239,6 +239,12 @@ def test_ignore_runs_the_last_commit_and_lists_what_was_left_out(repo: Any) -> N
     assert not (repo.logs / "1" / "metadata" / vm.DIFF_FILE).exists()
 
 
+def test_every_policy_but_ask_is_explained_at_the_prompt() -> None:
+    from mlxlaunch.settings import DIRTY_POLICIES
+
+    assert set(vm.POLICY_HELP) == set(DIRTY_POLICIES) - {"ask"}
+
+
 def test_a_bad_policy_is_a_usage_error_listing_the_valid_ones(repo: Any) -> None:
     proc = launch(repo, "+launcher.version_manager.on_dirty=comit")
     assert proc.returncode == 2
