@@ -81,7 +81,7 @@ class Composer:
         #: a whole config read from a file (``@FILE`` argument) instead of the main YAML
         self.config_file = config_file
         if config_name is not None and not (config_dir / f"{config_name}.yaml").is_file():
-            if not config_dir.is_dir():
+            if not config_dir.is_dir() and schema is None and config_file is None:
                 raise UsageError(
                     f"Config folder {config_dir} does not exist. Create it with a "
                     f"{config_name}.yaml, or pass config_path= to @mlxlaunch.launch."
@@ -93,11 +93,14 @@ class Composer:
 
     # -- Hydra's global state: entered once per command ----------------------------------
     def __enter__(self) -> Composer:
-        from hydra import initialize_config_dir
+        from hydra import initialize, initialize_config_dir
 
-        self._hydra_ctx = initialize_config_dir(
-            config_dir=str(self.config_dir), version_base=None, job_name="mlxlaunch"
-        )
+        if self.config_dir.is_dir():
+            self._hydra_ctx = initialize_config_dir(
+                config_dir=str(self.config_dir), version_base=None, job_name="mlxlaunch"
+            )
+        else:  # a schema or a config file, and no config folder: nothing to search
+            self._hydra_ctx = initialize(config_path=None, version_base=None, job_name="mlxlaunch")
         self._hydra_ctx.__enter__()
         from hydra.core.global_hydra import GlobalHydra
         from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -186,6 +189,7 @@ class Composer:
 
             self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
         if key not in self._base_cache:
+            import yaml
             from hydra import compose
             from hydra.errors import HydraException, MissingConfigException
 
@@ -196,8 +200,8 @@ class Composer:
             except MissingConfigException as exc:
                 text = str(exc).split("Config search path")[0].strip()
                 hint = ""
-                for text in group_overrides:
-                    group, _, option = text.lstrip("+~").partition("=")
+                for line in group_overrides:
+                    group, _, option = line.lstrip("+~").partition("=")
                     group = group.split("@")[0]
                     options = self.group_options(group) if option else []
                     if options and option not in options:
@@ -205,9 +209,13 @@ class Composer:
                             f"\nValid options for '{group}': {', '.join(options)}."
                             + did_you_mean(option, options)
                         )
+                if hint:  # Hydra's own list of options is replaced by ours
+                    text = text.splitlines()[0]
                 raise ConfigError(f"Cannot compose {where}: {text}{hint}") from None
             except HydraException as exc:
                 raise ConfigError(f"Cannot compose {where}: {str(exc).strip()}") from None
+            except yaml.YAMLError as exc:  # a config file of the folder is not valid YAML
+                raise ConfigError(f"Cannot compose {where}: invalid YAML {exc}") from None
         return self._base_cache[key]
 
     def _typed(self, cfg: Any) -> Any:

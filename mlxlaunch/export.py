@@ -207,6 +207,9 @@ def export_points(configs: list[dict[str, Any]], fmt: str, pattern: str) -> list
     paths = export_paths(pattern, len(configs))
     texts = [dumps(config, fmt) for config in configs]  # fail before writing anything
     for path, text in zip(paths, texts):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, text)
+        except OSError as exc:
+            raise UsageError(f"Cannot write '{path}': {exc.strerror or exc}.") from None
     return paths

@@ -163,10 +163,13 @@ def _config_block(composer: Any) -> list[Block]:
         for group, option in chosen.items():
             comments.update(yaml_comments(config_dir / group / f"{option}.yaml", f"{group}."))
         comments.update(yaml_comments(main_file))
-    source = (
-        str(main_file.relative_to(Path.cwd())) if main_file and _under_cwd(main_file) else main_file
-    )
-    title = f"Config ({source or 'no main config file'}; change with key=value):"
+    sources = []
+    if main_file is not None:
+        shown = main_file.relative_to(Path.cwd()) if _under_cwd(main_file) else main_file
+        sources.append(str(shown))
+    if schema is not None:
+        sources.append(f"schema {schema.__name__}")
+    title = f"Config ({' over '.join(sources) or 'no config file'}; change with key=value):"
     try:
         config = composer.plan([]).points[0].config
     except Exception as exc:  # noqa: BLE001 - help must render even with a broken config

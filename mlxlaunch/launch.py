@@ -27,6 +27,8 @@ from .settings import SETTINGS_FILE
 
 #: Set by executors for a job/worker process: the prepared run folder to run.
 ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
+#: ``MLXLAUNCH_RUN_DIR`` value of a standby worker: it imports, then reads its run folder on stdin.
+STANDBY_RUN_DIR = "-"
 
 
 @dataclass
@@ -175,6 +177,10 @@ def _main(
     verbose = "--verbose" in sys.argv[1:]
     try:
         run_dir = os.environ.pop(ENV_RUN_DIR, None)
+        if run_dir == STANDBY_RUN_DIR:
+            run_dir = _wait_for_run_dir()
+            if not run_dir:
+                return  # the parallel executor no longer needs this worker
         if run_dir:
             code = _run_job(Path(run_dir), task, seeding_function)
         else:
@@ -189,6 +195,19 @@ def _main(
         code = exc.exit_code
     if code:
         sys.exit(code)
+
+
+def _wait_for_run_dir() -> str:
+    """Standby worker of the parallel executor: import what a run needs, then read its folder.
+
+    The script's own imports are done by now too, so the worker starts its run
+    at once when the point before it on the same worker slot ends.
+    """
+    import omegaconf  # noqa: F401
+
+    from . import logger, runner  # noqa: F401
+
+    return sys.stdin.readline().strip()
 
 
 def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> int:
