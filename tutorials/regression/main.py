@@ -5,6 +5,9 @@ Pure Python, so it runs anywhere. Try:
     python main.py                                   # one run in logs/1
     python main.py optimizer.lr=0.01,0.1 seed=1,2    # a 4-point sweep
     python main.py +launcher.logger.forced_log_id=1 num_epoch=20   # resume run 1
+
+Each epoch saves a checkpoint; starting a run again with its id (a forced log id)
+continues from its last checkpoint instead of starting over.
 """
 
 import math
@@ -30,9 +33,19 @@ def predict(weights: list[float], x: float) -> float:
 def train(ctx: mlxlaunch.Context) -> None:
     """Fit a polynomial of degree model.num_layers to sin(2x) with SGD."""
     cfg = ctx.config
-    data = make_data(cfg.data.n_samples, cfg.data.noise)
+    data = make_data(cfg.data.n_samples, cfg.data.noise)  # the same data on every attempt
     weights = [0.0] * (cfg.model.num_layers + 1)
-    for epoch in range(cfg.num_epoch):
+    start = 0
+    if ctx.logger is not None:
+        try:  # a run started again with +launcher.logger.forced_log_id=N resumes here
+            ckpt = ctx.logger.load_checkpoint("last_ckpt")
+            start, weights = ckpt["epoch"] + 1, ckpt["weights"]
+            random.setstate(ckpt["rng"])  # the shuffles go on as if never stopped
+            print(f"resuming run {ctx.info.log_id} at epoch {start}")
+        except FileNotFoundError:
+            pass  # no checkpoint yet: start from scratch
+    loss = float("nan")
+    for epoch in range(start, cfg.num_epoch):
         random.shuffle(data)
         total = 0.0
         for x, y in data:
@@ -42,6 +55,8 @@ def train(ctx: mlxlaunch.Context) -> None:
         loss = total / len(data)
         if ctx.logger is not None:
             ctx.logger.log_metrics({"loss": loss, "epoch": epoch}, log_name="train")
+            state = {"epoch": epoch, "weights": weights, "rng": random.getstate()}
+            ctx.logger.log_checkpoint(state, log_name="last_ckpt")
     print(f"run {ctx.info.log_id}: final loss {loss:.4f}")
 
 
