@@ -20,8 +20,12 @@ PARALLEL_TASK = """\
 import os, sys, time
 import mlxlaunch
 
-if os.environ.get("MLXLAUNCH_RUN_DIR") and os.environ.get("CRASH_WORKER"):
-    sys.exit(3)  # a worker that dies before running its folder
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.environ.get("MLXLAUNCH_RUN_DIR"):  # a worker (or a standby, with "-"): record it
+    with open(os.path.join(HERE, "workers.txt"), "a") as f:
+        f.write(f"{os.getpid()} {os.environ['MLXLAUNCH_RUN_DIR']}\\n")
+    if os.environ.get("CRASH_WORKER"):
+        sys.exit(3)  # a worker that dies before running its folder
 
 @mlxlaunch.launch(config_path="configs")
 def main(ctx):
@@ -43,6 +47,10 @@ def main(ctx):
     while len(os.listdir(started)) < ctx.config.barrier:
         if time.time() > deadline:
             raise RuntimeError("the other workers never started")
+        time.sleep(0.02)
+    while ctx.config.get("wait_standby") and " -" not in open(os.path.join(HERE, "workers.txt")).read():
+        if time.time() > deadline:
+            raise RuntimeError("no standby worker started")
         time.sleep(0.02)
     if ctx.config.get("fail"):
         raise ValueError("asked to fail")
@@ -68,6 +76,20 @@ def seen(project, log_id: int) -> dict:
     return json.loads(path.read_text().splitlines()[0])
 
 
+def workers(project) -> list[tuple[int, str]]:
+    """``(pid, MLXLAUNCH_RUN_DIR)`` of every worker process the script was started in."""
+    lines = (project.root / "workers.txt").read_text().splitlines()
+    return [(int(pid), run_dir) for pid, run_dir in (line.split(" ", 1) for line in lines)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def statuses(project) -> dict[int, str]:
     return {i: project.info(i)["status"] for i in project.run_ids()}
 
@@ -84,6 +106,19 @@ def test_points_run_concurrently_in_separate_workers(pproject):
     assert os.getpid() not in {r["pid"] for r in records}
     running = [r["running"] for r in records]
     assert max(running) == 2 and all(n <= 2 for n in running), running  # never above n_workers
+    # two points started directly, the next two in standbys started meanwhile; none wasted
+    assert sorted(d for _, d in workers(pproject)) == ["-", "-"] + sorted(
+        str(pproject.logs / str(i)) for i in (1, 2)
+    )
+
+
+def test_the_next_worker_starts_while_the_point_before_it_runs(pproject):
+    # point 1 waits until the standby worker for point 2 exists: it must start meanwhile
+    proc = pproject.run("+launcher.gpus=[0]", "+wait_standby=true,false")
+    assert proc.returncode == 0, describe(proc)
+    (standby_pid,) = [pid for pid, d in workers(pproject) if d == "-"]
+    assert pproject.info(2)["pid"] == standby_pid  # the standby ran point 2
+    assert pproject.info(2)["status"] == "COMPLETE"
 
 
 def test_gpus_are_pinned_one_per_worker(pproject):
@@ -117,6 +152,8 @@ def test_fail_fast_stops_launching_after_the_first_failure(pproject):
     assert statuses(pproject) == {1: "COMPLETE", 2: "FAILED", 3: "QUEUED", 4: "QUEUED"}
     assert "1 FAILED (id 2)" in proc.stderr
     assert not (pproject.logs / "3" / "metrics").exists()  # never started
+    assert [d for _, d in workers(pproject)].count("-") == 2  # the standby of point 3 ...
+    assert not any(alive(pid) for pid, _ in workers(pproject))  # ... was stopped
 
 
 def test_without_fail_fast_every_point_runs(pproject):

@@ -7,6 +7,12 @@ and records its own outcome in the folder's ``info.yaml``. This process only
 hands out points to at most ``n_workers`` workers at a time and reads the
 outcomes back.
 
+Standby workers: while a point runs, the worker for the next point on the same
+slot is already started (``MLXLAUNCH_RUN_DIR=-``): it imports the script and
+waits for its run folder on stdin. Each point still gets a fresh interpreter,
+but its start-up (imports of torch & co.) overlaps the point before it. Only as
+many standbys start as there are points left; unused ones are stopped.
+
 GPU pinning: worker slot ``i`` gets ``CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]``,
 so with ``gpus=[0, 1]`` and two workers each worker sees one GPU.
 
@@ -18,12 +24,13 @@ Ctrl-C in the terminal reaches them once, through the launcher.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -87,7 +94,9 @@ class ParallelExecutor(Executor):
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         results: list[Optional[RunResult]] = [None] * len(runs)
         finished: queue.Queue[_Worker] = queue.Queue()
-        running: dict[int, _Worker] = {}  # slot -> worker
+        running: dict[int, _Worker] = {}  # slot -> the worker running a point there
+        standbys: dict[int, subprocess.Popen] = {}  # slot -> a worker waiting for its point
+        use_standbys = self._can_use_standbys(spec)
         pending = list(enumerate(runs))
         stop_signal: list[int] = []  # the signals received, in order
 
@@ -106,7 +115,11 @@ class ParallelExecutor(Executor):
                 while pending and not stopping and len(running) < self.n_workers:
                     slot = min(set(range(self.n_workers)) - set(running))
                     index, run = pending.pop(0)
-                    running[slot] = self._start(slot, index, run, spec, finished)
+                    worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
+                    running[slot] = worker
+                    _watch(worker, finished)
+                if use_standbys and not stopping:
+                    self._fill_standbys(standbys, len(pending), spec)
                 if not running:
                     break
                 try:
@@ -117,9 +130,41 @@ class ParallelExecutor(Executor):
                 results[worker.index] = _outcome(worker)
         finally:
             _restore_handlers(previous)
+            _dismiss(standbys.values())
         for index, run in pending:
             results[index] = RunResult(run.log_id, run.log_dir, Status.QUEUED)
         return [r for r in results if r is not None]
+
+    # Standby workers: while a point runs, the worker of the next point on the same
+    # slot starts and imports the script, then waits for its run folder on stdin.
+    # Its start-up then overlaps the running point instead of adding to it.
+
+    def _can_use_standbys(self, spec: LaunchSpec) -> bool:
+        """Standbys work when the run folder is the only thing the job command varies."""
+        from ..launch import ENV_RUN_DIR, STANDBY_RUN_DIR
+
+        return spec.job_command(Path(STANDBY_RUN_DIR))[1] == {ENV_RUN_DIR: STANDBY_RUN_DIR}
+
+    def _fill_standbys(
+        self, standbys: dict[int, subprocess.Popen], n_pending: int, spec: LaunchSpec
+    ) -> None:
+        """Start one standby per slot, but no more than the points still to run."""
+        from ..launch import STANDBY_RUN_DIR
+
+        for slot in range(self.n_workers):
+            if len(standbys) >= n_pending:
+                return
+            if slot not in standbys:
+                standbys[slot] = self._spawn(slot, spec, Path(STANDBY_RUN_DIR), standby=True)
+
+    def _spawn(self, slot: int, spec: LaunchSpec, run_dir: Path, standby: bool) -> subprocess.Popen:
+        return subprocess.Popen(
+            spec.job_command(run_dir)[0],
+            cwd=spec.workdir,
+            env=self.worker_env(slot, spec, run_dir),
+            stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
+            start_new_session=True,  # terminal signals reach workers through the launcher only
+        )
 
     def _start(
         self,
@@ -127,24 +172,41 @@ class ParallelExecutor(Executor):
         index: int,
         run: PreparedRun,
         spec: LaunchSpec,
-        finished: queue.Queue[_Worker],
+        standby: Optional[subprocess.Popen],
     ) -> _Worker:
-        command, _ = spec.job_command(run.log_dir)
-        process = subprocess.Popen(
-            command,
-            cwd=spec.workdir,
-            env=self.worker_env(slot, spec, run.log_dir),
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # terminal signals reach workers through the launcher only
-        )
-        worker = _Worker(slot, index, run, process)
+        """Run ``run`` in ``slot``: hand it to the slot's standby, or start a worker for it."""
+        if standby is None:
+            return _Worker(slot, index, run, self._spawn(slot, spec, run.log_dir, standby=False))
+        assert standby.stdin is not None
+        # a standby that died while starting (the script fails at import) gets a broken
+        # pipe here; its exit code is then reported by _outcome like any worker's
+        with contextlib.suppress(BrokenPipeError):
+            standby.stdin.write(f"{run.log_dir}\n".encode())
+            standby.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):
+            standby.stdin.close()
+        return _Worker(slot, index, run, standby)
 
-        def wait() -> None:
-            process.wait()
-            finished.put(worker)
 
-        threading.Thread(target=wait, name=f"mlxlaunch-worker-{slot}", daemon=True).start()
-        return worker
+def _watch(worker: _Worker, finished: queue.Queue[_Worker]) -> None:
+    """Put ``worker`` on ``finished`` when its process exits (from a small thread)."""
+
+    def wait() -> None:
+        worker.process.wait()
+        finished.put(worker)
+
+    threading.Thread(target=wait, name=f"mlxlaunch-worker-{worker.slot}", daemon=True).start()
+
+
+def _dismiss(standbys: Iterable[subprocess.Popen]) -> None:
+    """Stop standbys that will get no point: they have not touched any run folder."""
+    for process in standbys:
+        with contextlib.suppress(BrokenPipeError):
+            assert process.stdin is not None
+            process.stdin.close()  # at its stdin read: end of file, it exits at once
+        _send(process, signal.SIGTERM)  # still importing: no need to wait for it
+    for process in standbys:
+        process.wait()
 
 
 def _send(process: subprocess.Popen, signum: int) -> None:
