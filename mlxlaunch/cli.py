@@ -16,7 +16,7 @@ from typing import Optional
 from .errors import MlxlaunchError
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit"]
+COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit", "runs", "plot"]
 
 
 def build_parser() -> argparse.ArgumentParser:

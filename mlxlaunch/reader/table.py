@@ -209,6 +209,13 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     return found
 
 
+def _sort_key(value: Any) -> tuple:
+    """Numbers first, in numeric order, then anything else by its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
 class _Context:
     """What runs of one Reader share: the cache and the problem collector."""
 
@@ -326,17 +333,14 @@ class RunTable(Sequence):
         x: str = "step",
         ax: Any = None,
         output: Any = None,
+        logy: bool = False,
     ):
         """Draw ``metric`` (``"train.loss"``) against ``x`` for every run, one colour per ``by`` value.
 
         Needs matplotlib (``pip install mlxlaunch[plot]``). Returns the axes; with
-        ``output`` the figure is also saved there.
+        ``output`` the figure is also saved there; ``logy`` uses a log-scale y axis.
         """
         try:
-            import matplotlib
-
-            if ax is None and output is not None:
-                matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
             raise UsageError("Plotting needs matplotlib: pip install 'mlxlaunch[plot]'.") from None
@@ -362,7 +366,8 @@ class RunTable(Sequence):
             _, ax = plt.subplots(figsize=(7, 4.5))
         colours = {}
         if by:
-            groups = sorted({str(v) for v in data[by]})
+            values = {v.item() if hasattr(v, "item") else v for v in data[by]}
+            groups = [str(v) for v in sorted(values, key=_sort_key)]
             cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
             colours = {
                 g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
@@ -380,6 +385,8 @@ class RunTable(Sequence):
             ax.plot(curve[x], curve[key], color=colour, label=label, linewidth=1, alpha=0.8)
         ax.set_xlabel(x)
         ax.set_ylabel(metric)
+        if logy:
+            ax.set_yscale("log")
         if by:
             ax.legend(fontsize="small")
         if output is not None:

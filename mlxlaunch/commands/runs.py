@@ -1,0 +1,122 @@
+"""``mlxlaunch runs LOGDIR [QUERY]``: list the runs of a logs folder that match a query.
+
+Examples::
+
+    mlxlaunch runs logs
+    mlxlaunch runs logs "config.optimizer.lr <= 1e-2 & info.status == 'COMPLETE'"
+    mlxlaunch runs logs "train.loss.last < 0.1" --columns config.optimizer.lr,train.loss.last
+    mlxlaunch runs logs --format csv > runs.csv
+
+The first line counts the matching runs by status; the table shows ``log_id``,
+the status, and either ``--columns`` or the config columns that vary. The query
+language is described in ``docs/reader.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from typing import Any
+
+from ..errors import UsageError, did_you_mean
+
+FORMATS = ("table", "csv", "json")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list the runs of a logs folder matching a query",
+        description=__doc__.splitlines()[0],
+        epilog="Query: == != < <= > >= in [..] & | ~ ( ) over config.*, info.*, <log>.<key>.last|min|max|...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "logdir", metavar="LOGDIR", help="the folder holding the numbered run folders"
+    )
+    parser.add_argument(
+        "query", metavar="QUERY", nargs="?", default="", help="a query (default: all runs)"
+    )
+    add_reader_options(parser)
+    parser.add_argument(
+        "--columns",
+        "-c",
+        action="append",
+        default=[],
+        metavar="KEY[,KEY...]",
+        help="columns to show (repeatable); default: the config columns that vary",
+    )
+    parser.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format")
+    parser.set_defaults(func=run)
+
+
+def add_reader_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``runs`` and ``plot``."""
+    parser.add_argument(
+        "--no-cache", action="store_true", help="do not use or fill the metadata cache"
+    )
+
+
+def open_reader(args: argparse.Namespace):
+    """A Reader on ``args.logdir``; its warnings are printed as ``mlxlaunch: warning: ...``."""
+    from ..reader import Reader
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reader = Reader(args.logdir, cache_dir=False if args.no_cache else None)
+    print_warnings(caught)
+    return reader
+
+
+def print_warnings(caught: list) -> None:
+    for warning in caught:
+        print(f"mlxlaunch: warning: {warning.message}", file=sys.stderr)
+
+
+def _columns(args: argparse.Namespace, runs: Any, reader: Any) -> list[str]:
+    wanted = [c.strip() for item in args.columns for c in item.split(",") if c.strip()]
+    if not wanted:
+        return list(runs.diff().columns) if len(runs) > 1 else []
+    known = set(reader.searchable.index) | set(reader.fields.index)
+    for column in wanted:
+        if column not in known:
+            raise UsageError(
+                f"Unknown column {column!r}.{did_you_mean(column, known)} "
+                f"'mlxlaunch runs {args.logdir} --format json' shows every field of the runs."
+            )
+    return wanted
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    reader = open_reader(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = reader.search(args.query)
+        columns = _columns(args, runs, reader)
+        if args.format == "json" and not args.columns:
+            frame = runs.to_pandas()
+        else:
+            frame = pd.DataFrame(
+                {c: [r.get(c) for r in runs] for c in ["info.status", *columns]},
+                index=pd.Index(runs.log_ids, name="log_id"),
+            )
+    print_warnings(caught)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout)
+        return 0
+    if args.format == "json":
+        records = [{"log_id": i, **row} for i, row in zip(frame.index, frame.to_dict("records"))]
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    counts = ", ".join(f"{n} {status}" for status, n in runs.status_counts().items())
+    print(f"{len(runs)} of {len(reader)} runs" + (f": {counts}" if counts else ""))
+    if len(runs):
+        with pd.option_context(
+            "display.max_rows", None, "display.max_columns", None, "display.width", 200
+        ):
+            print(frame.to_string())
+    return 0

@@ -1,0 +1,181 @@
+"""Damaged input costs only what is damaged, with one warning naming the file."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pytest
+from test_reader_layouts import write_run
+
+from mlxlaunch.reader import Reader, ReaderWarning
+
+GOOD = [{"loss": 1.0, "epoch": 0}, {"loss": 0.5, "epoch": 1}, {"loss": 0.25, "epoch": 2}]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def logs(tmp_path):
+    logs = tmp_path / "logs"
+    for log_id in (1, 2, 3):
+        write_run(logs, log_id, metrics={"train": GOOD})
+    return logs
+
+
+def read(logs, **kw):
+    """A Reader, with the ReaderWarnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reader = Reader(logs, **kw)
+        runs = reader.search("")
+        for run in runs:
+            for name in run.log_names:
+                run.log(name)
+    return reader, runs, [str(w.message) for w in caught if issubclass(w.category, ReaderWarning)]
+
+
+def only_warning(messages, path):
+    assert len(messages) == 1, messages
+    assert str(path) in messages[0]
+    return messages[0]
+
+
+def test_truncated_last_line_loses_only_that_line(logs):
+    path = logs / "2" / "metrics" / "train.json"
+    with open(path, "a") as f:
+        f.write('{"loss": 0.1, "ep')
+    reader, runs, messages = read(logs)
+    assert "last line is truncated" in only_warning(messages, path)
+    assert list(runs[1]["train.loss"]) == [1.0, 0.5, 0.25]
+    assert len(reader) == 3 and list(runs[0]["train.loss"]) == [1.0, 0.5, 0.25]
+
+
+def test_truncated_last_line_of_a_live_run_is_silent(tmp_path):
+    logs = tmp_path / "logs"
+    run = write_run(logs, 1, status="RUNNING", metrics={"train": GOOD})
+    (run / "heartbeat").touch()
+    with open(run / "metrics" / "train.json", "a") as f:
+        f.write('{"loss": 0.1, "ep')  # the writer is between two bytes of a record
+    _, runs, messages = read(logs)
+    assert messages == []
+    assert len(runs[0]["train.loss"]) == 3
+
+
+def test_complete_last_line_without_newline_is_kept(logs):
+    path = logs / "1" / "metrics" / "train.json"
+    with open(path, "a") as f:
+        f.write('{"loss": 0.1, "epoch": 3}')
+    _, runs, messages = read(logs)
+    assert messages == []
+    assert list(runs[0]["train.loss"]) == [1.0, 0.5, 0.25, 0.1]
+
+
+def test_bad_middle_line_loses_only_that_line(logs):
+    path = logs / "3" / "metrics" / "train.json"
+    lines = path.read_text().splitlines()
+    lines.insert(1, '{"loss": 0.7, "epo')
+    lines.insert(3, "[1, 2]")
+    path.write_text("\n".join(lines) + "\n")
+    _, runs, messages = read(logs)
+    assert len(messages) == 2 and all(str(path) in m for m in messages)
+    assert "line 2" in messages[0] and "line 4" in messages[1]
+    assert list(runs[2]["train.loss"]) == [1.0, 0.5, 0.25]
+    assert list(runs[2]["train.epoch"]) == [0, 1, 2]
+
+
+def test_non_numeric_values_keep_their_column(logs):
+    path = logs / "1" / "metrics" / "train.json"
+    with open(path, "a") as f:
+        f.write('{"loss": "nan-ish", "epoch": 3}\n{"loss": NaN, "epoch": 4}\n')
+    _, runs, messages = read(logs)
+    assert messages == []
+    loss = runs[0]["train.loss"]
+    assert loss.dtype == object and loss[3] == "nan-ish" and loss[4] != loss[4]
+    assert runs[0]["train.epoch"].dtype.kind == "f"
+
+
+def test_empty_info_yaml(logs):
+    path = logs / "2" / "metadata" / "info.yaml"
+    path.write_text("")
+    reader, runs, messages = read(logs)
+    assert "empty" in only_warning(messages, path)
+    assert runs[1].status == "UNKNOWN" and runs[1]["config.seed"] == 2
+    assert reader.search("info.status == 'UNKNOWN'").log_ids == [2]
+    assert reader.search("info.status == 'COMPLETE'").log_ids == [1, 3]
+
+
+def test_partial_info_yaml_keeps_its_readable_beginning(logs):
+    path = logs / "2" / "metadata" / "info.yaml"
+    text = path.read_text()
+    cut = text.index("hostname")
+    path.write_text(text[:cut] + 'hostname: "unterminated\n')
+    _, runs, messages = read(logs)
+    assert "damaged; kept the first" in only_warning(messages, path)
+    assert runs[1].status == "COMPLETE" and runs[1]["info.attempt"] == 1
+    assert "info.hostname" not in runs[1].row
+
+
+def test_partial_config_yaml(logs):
+    path = logs / "1" / "metadata" / "config.yaml"
+    path.write_text("seed: 1\noptimizer:\n  lr: [0.1,\n")
+    _, runs, messages = read(logs)
+    only_warning(messages, path)
+    assert runs[0]["config.seed"] == 1 and runs[0].status == "COMPLETE"
+
+
+def test_missing_config_yaml(logs):
+    path = logs / "3" / "metadata" / "config.yaml"
+    path.unlink()
+    reader, runs, messages = read(logs)
+    assert "missing" in only_warning(messages, path)
+    assert runs[2].status == "COMPLETE" and "config.seed" not in runs[2].row
+    assert reader.search("config.seed >= 1").log_ids == [1, 2]
+
+
+def test_missing_metadata_folder(logs):
+    shutil.rmtree(logs / "3" / "metadata")
+    reader, runs, messages = read(logs)
+    only_warning(messages, logs / "3" / "metadata")
+    assert runs.log_ids == [1, 2, 3] and runs[2].status == "UNKNOWN"
+    assert len(runs[2]["train.loss"]) == 3, "its metrics are still readable"
+
+
+def test_stray_folders_and_files(logs):
+    (logs / "notes.txt").write_text("hello")
+    (logs / "old_runs").mkdir()
+    (logs / "7").write_text("a file with a numeric name")
+    (logs / "007").mkdir()
+    (logs / ".hidden").mkdir()  # dot entries (editors, sync tools) are ignored silently
+    _, runs, messages = read(logs)
+    assert runs.log_ids == [1, 2, 3]
+    assert len(messages) == 4
+    for name in ("notes.txt", "old_runs", "7", "007"):
+        assert sum(str(logs / name) + ":" in m for m in messages) == 1, name
+
+
+def test_each_problem_warns_once_and_again_from_the_cache(logs):
+    (logs / "2" / "metadata" / "info.yaml").write_text("")
+    reader, _, messages = read(logs)
+    assert len(messages) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reader.refresh()
+        reader.search("")
+    assert [w for w in caught if issubclass(w.category, ReaderWarning)] == []
+    reader._context.cache.wait()
+    again, _, messages = read(logs)  # from the cache entry: the problem is still reported
+    assert len(messages) == 1 and again.problems == messages
+
+
+def test_many_problems_are_capped(tmp_path):
+    logs = tmp_path / "logs"
+    for log_id in range(1, 31):
+        write_run(logs, log_id)
+        (logs / str(log_id) / "metadata" / "info.yaml").write_text("")
+    reader, runs, messages = read(logs)
+    assert len(runs) == 30 and len(reader.problems) == 30
+    assert len(messages) == 21 and "reader.problems lists all" in messages[-1]
