@@ -1,0 +1,156 @@
+"""Slurm executor against a real Slurm 22.05 daemon started by ``tests/cluster``.
+
+The shared conformance suite runs on Slurm (arrays, a failing point, quoted
+overrides, results read back from the run folders); then what only a scheduler
+does: status reconciled in one batched squeue call, cancel, a rejected sbatch,
+resubmit of a failed run in its own folder, and a requeue after the time limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster.cluster_project import ClusterProject
+from cluster.fixtures import start_cluster
+from executor_suite import SUITE_TASK, ExecutorSuite
+
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("slurm")]
+
+SLURM = ["+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    yield from start_cluster("slurm")
+
+
+@pytest.fixture
+def cproject(slurm_cluster: dict[str, Any], request) -> ClusterProject:
+    return ClusterProject(slurm_cluster, f"{request.node.name[:40]}-{next(_names)}")
+
+
+class TestSlurmExecutor(ExecutorSuite):
+    """The conformance suite, with every sweep submitted to Slurm as a job array."""
+
+    launcher_overrides = SLURM
+    synchronous = False
+
+    @pytest.fixture
+    def suite_project(self, cproject: ClusterProject) -> ClusterProject:
+        cproject.write("main.py", SUITE_TASK)
+        return cproject
+
+    def wait_until_finished(self, project: Any, ids: list[int]) -> None:
+        project.wait_until(ids, ("COMPLETE", "FAILED", "INTERRUPTED", "SUBMIT_FAILED"), 120)
+
+    def launch(self, project: Any, *args: str):
+        proc = super().launch(project, *args)
+        assert proc.returncode == 0, self.describe(proc)
+        assert "submitted" in proc.stdout and "mlxlaunch status" in proc.stdout
+        return proc
+
+
+def test_runs_record_their_job_ids_and_write_their_streams(cproject: ClusterProject) -> None:
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2,0.3", "+launcher.scheduler.max_concurrent=2")
+    assert proc.returncode == 0, proc.stderr
+    ids = cproject.run_ids()
+    cproject.wait_until(ids, ("COMPLETE",), 120)
+    scheds = [cproject.info(i)["scheduler"] for i in ids]
+    array = scheds[0]["array_job_id"]
+    assert array in proc.stdout
+    assert [s["job_id"] for s in scheds] == [f"{array}_{k}" for k in range(3)]
+    assert {s["name"] for s in scheds} == {"slurm"}
+    script = Path(scheds[0]["script"]).read_text()
+    assert "#SBATCH --array=0-2%2" in script
+    for i in ids:
+        run_dir = cproject.logs / str(i)
+        assert (run_dir / "log.stdout").read_text().endswith("done\n")
+        assert (run_dir / "log.stderr").exists()
+        assert cproject.info(i)["hostname"]  # set by the job, not by the submitter
+
+
+def test_status_reconciles_in_one_call_and_cancel_interrupts(cproject: ClusterProject) -> None:
+    from mlxlaunch.commands.status import load_runs, reconcile
+
+    for _ in range(2):  # two arrays: still one squeue call
+        proc = cproject.run(*SLURM, "+sleep=300", "optimizer.lr=0.1,0.2")
+        assert proc.returncode == 0, proc.stderr
+    ids = cproject.run_ids()
+    assert len(ids) == 4
+    cproject.wait_until(ids, ("RUNNING",), 60)
+    runs = load_runs(cproject.logs)
+    assert reconcile(runs) == 1
+    assert {r.job_state for r in runs} == {"RUNNING"}
+    status = cproject.cli("status", str(cproject.logs))
+    assert status.returncode == 0, status.stderr
+    assert "4 run(s): 4 RUNNING" in status.stdout
+
+    cancel = cproject.cli("cancel", str(cproject.logs), "1", "3-4")
+    assert cancel.returncode == 0, cancel.stderr
+    assert "cancelled 3 run(s): 1, 3, 4" in cancel.stdout
+    cproject.wait_until([1, 3, 4], ("INTERRUPTED",), 60)
+    assert cproject.info(1)["exit_code"] == 143
+    assert cproject.info(2)["status"] == "RUNNING"
+    status = cproject.cli("status", str(cproject.logs), "info.status == 'INTERRUPTED'")
+    assert "3 run(s): 3 INTERRUPTED" in status.stdout, status.stdout
+    cproject.cli("cancel", str(cproject.logs), "2")
+    cproject.wait_until([2], ("INTERRUPTED",), 60)
+
+
+def test_rejected_sbatch_exits_nonzero_and_marks_submit_failed(cproject: ClusterProject) -> None:
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2", "+launcher.scheduler.cpus=64")
+    assert proc.returncode == 1
+    assert "sbatch" in proc.stderr and "SUBMIT_FAILED" in proc.stderr
+    for i in cproject.run_ids():
+        info = cproject.info(i)
+        assert info["status"] == "SUBMIT_FAILED"
+        assert "sbatch" in info["error"]
+
+
+def test_resubmit_reruns_a_failed_run_in_its_own_folder(cproject: ClusterProject) -> None:
+    flag = cproject.write("fail.flag", "")
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2", f"+fail_if={flag}")
+    assert proc.returncode == 0, proc.stderr
+    cproject.wait_until([1, 2], ("FAILED",), 120)
+    flag.unlink()
+    again = cproject.cli("resubmit", str(cproject.logs), "info.status == 'FAILED'")
+    assert again.returncode == 0, again.stderr
+    assert "resubmitted 2 run(s): 1, 2" in again.stdout
+    cproject.wait_until([1, 2], ("COMPLETE",), 120)
+    assert cproject.run_ids() == [1, 2]
+    for i in (1, 2):
+        info = cproject.info(i)
+        assert info["attempt"] == 2
+        assert (cproject.logs / str(i) / "metadata" / "attempts" / "1.yaml").exists()
+
+
+@pytest.mark.slow
+def test_time_limit_preempts_checkpoints_and_requeues_the_same_folder(
+    cproject: ClusterProject,
+) -> None:
+    # time=1 min, signal 30 s before: Slurm checks limits every ~30 s and may
+    # signal up to 60 s early, so only "before the limit" is asserted.
+    proc = cproject.run(
+        *SLURM, "+sleep=600", "+launcher.scheduler.time=1",
+        "+launcher.scheduler.signal_delay_s=30", "+launcher.scheduler.requeue=true",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cproject.wait_until([1], ("COMPLETE",), 240)
+    info = cproject.info(1)
+    assert info["attempt"] == 2
+    first = __import__("yaml").safe_load(
+        (cproject.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text()
+    )
+    assert (first["status"], first["exit_code"]) == ("INTERRUPTED", 140)
+    assert first["error"] == "interrupted by SIGUSR2"
+    assert first["duration_s"] < 90
+    out = (cproject.logs / "1" / "log.stdout").read_text()
+    step = int((cproject.logs / "1" / "checkpoint.txt").read_text())
+    assert f"checkpoint at step {step}" in out
+    assert f"attempt 2 starts at step {step}" in out  # appended, not truncated
+    assert out.index("attempt 1") < out.index("attempt 2")
+    assert cproject.run_ids() == [1]
