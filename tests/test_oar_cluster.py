@@ -1,0 +1,88 @@
+"""OAR executor against a real OAR 2.5 server started by ``tests/cluster``.
+
+OAR starts about 1.5 jobs/s on this machine, so only part of the conformance
+suite runs here (6 jobs in all): a single run, a failing point in an array, a
+quoted override (OAR passes no environment to jobs: the script sets it), and a
+cancelled job that ``mlxlaunch status`` reconciles with one ``oarstat`` call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster.cluster_project import ClusterProject
+from cluster.fixtures import start_cluster
+from executor_suite import SUITE_TASK, ExecutorSuite
+
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("oar")]
+
+OAR = ["+launcher.use_scheduler=true", "+launcher.scheduler.name=oar"]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def oar_cluster():
+    yield from start_cluster("oar")
+
+
+@pytest.fixture
+def cproject(oar_cluster: dict[str, Any], request) -> ClusterProject:
+    return ClusterProject(oar_cluster, f"{request.node.name[:40]}-{next(_names)}")
+
+
+class TestOarExecutor(ExecutorSuite):
+    """Part of the conformance suite, each sweep one ``oarsub --array`` job."""
+
+    launcher_overrides = OAR
+    synchronous = False
+    # left out to keep the OAR job count small; they run on Slurm and locally
+    test_sweep_2x2_gives_4_runs_with_their_configs = None
+    test_dollar_override_reaches_the_run_verbatim = None
+    test_results_are_read_back_from_the_run_folders = None
+
+    @pytest.fixture
+    def suite_project(self, cproject: ClusterProject) -> ClusterProject:
+        cproject.write("main.py", SUITE_TASK)
+        return cproject
+
+    def wait_until_finished(self, project: Any, ids: list[int]) -> None:
+        project.wait_until(ids, ("COMPLETE", "FAILED", "INTERRUPTED", "SUBMIT_FAILED"), 180)
+
+    def launch(self, project: Any, *args: str):
+        proc = super().launch(project, *args)
+        assert proc.returncode == 0, self.describe(proc)
+        ids = project.run_ids()
+        scheds = [project.info(i)["scheduler"] for i in ids]
+        # one OAR_JOB_ID per subjob, indices from 1
+        assert [s["array_index"] for s in scheds] == list(range(1, len(ids) + 1))
+        job_ids = [s["job_id"] for s in scheds]
+        assert all(j.isdigit() for j in job_ids) and len(set(job_ids)) == len(ids)
+        assert scheds[0]["array_job_id"] in proc.stdout
+        return proc
+
+
+def test_cancelled_job_is_reconciled_with_one_oarstat_call(cproject: ClusterProject) -> None:
+    from mlxlaunch.commands.status import load_runs, reconcile
+
+    proc = cproject.run(*OAR, "+sleep=300")
+    assert proc.returncode == 0, proc.stderr
+    cproject.wait_until([1], ("RUNNING",), 120)
+    runs = load_runs(cproject.logs)
+    assert reconcile(runs) == 1
+    assert runs[0].job_state == "RUNNING"
+    cancel = cproject.cli("cancel", str(cproject.logs), "1")
+    assert cancel.returncode == 0, cancel.stderr
+
+    def reconciled() -> bool:
+        status = cproject.cli("status", str(cproject.logs))
+        return "1 run(s): 1 INTERRUPTED" in status.stdout
+
+    from cluster.fixtures import wait_for
+
+    wait_for(reconciled, 120, lambda: f"status to show INTERRUPTED: {cproject.info(1)}", 2)
+    info = cproject.info(1)
+    assert info["status"] == "INTERRUPTED"
+    assert Path(info["log_dir"]).name == "1"
