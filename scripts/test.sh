@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 .venv/bin/ruff check mlxlaunch tests benchmarks
-.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" -q -ra "$@"
+# --dist loadgroup: the tests of one cluster (xdist_group "slurm"/"oar") share a worker
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -q -ra "$@"
