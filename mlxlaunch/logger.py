@@ -79,23 +79,41 @@ def check_log_name(log_name: str) -> None:
         )
 
 
+def default_max_open_files() -> int:
+    """How many metrics files a Logger keeps open: 128, or less under a low ``ulimit -n``."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 32
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 128
+    return max(4, min(128, soft // 8))
+
+
 class AppendFiles:
     """Append-only files of one folder, kept open: at most ``max_open`` at once.
 
     Each ``write`` is one ``os.write`` on an ``O_APPEND`` descriptor, so a line
     reaches the file whole (the kernel's page cache) as soon as the call returns.
-    When a file is (re)opened and does not end with a newline (a previous process
-    died mid-write, or the disk filled up), a newline is written first, so the
-    damaged line stays alone and every later record is a line of its own.
+    When more than ``max_open`` files are in use, the least recently written one
+    is closed. When a file is first opened and does not end with a newline (a
+    previous process died mid-write, or the disk filled up), a newline is written
+    first, so the damaged line stays alone and every later record is a line of
+    its own.
     """
 
-    def __init__(self, folder: Path, suffix: str, max_open: int = 32) -> None:
+    def __init__(self, folder: Path, suffix: str, max_open: Optional[int] = None) -> None:
+        if max_open is None:
+            max_open = default_max_open_files()
         if max_open < 1:
             raise ValueError(f"max_open must be at least 1, got {max_open}.")
         self.folder = folder
         self.suffix = suffix
         self.max_open = max_open
         self._fds: OrderedDict[str, int] = OrderedDict()
+        self._complete: set[str] = set()  # files known to end with a newline (we wrote them)
 
     def write(self, name: str, data: bytes) -> None:
         """Append ``data`` (one or more complete lines) to ``<folder>/<name><suffix>``."""
@@ -109,7 +127,8 @@ class AppendFiles:
             while written < len(data):  # short writes happen only on full disks or signals
                 written += os.write(fd, data[written:])
         except BaseException:
-            self._close(name)  # the next open ends a partial line with a newline
+            self._close(name)
+            self._complete.discard(name)  # the next open ends a partial line with a newline
             raise
 
     def _open(self, name: str) -> int:
@@ -120,13 +139,15 @@ class AppendFiles:
         except FileNotFoundError:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, flags, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                os.write(fd, b"\n")
-        except BaseException:
-            os.close(fd)
-            raise
+        if name not in self._complete:
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    os.write(fd, b"\n")
+            except BaseException:
+                os.close(fd)
+                raise
+            self._complete.add(name)
         while len(self._fds) >= self.max_open:
             _, old = self._fds.popitem(last=False)
             os.close(old)
@@ -155,10 +176,14 @@ class Logger:
     ``Logger(log_dir, log_id)`` is what the runner gives the task as ``ctx.logger``;
     it also works on any existing run folder, e.g. to load a run's artifacts from
     a notebook. Safe to use from several threads of one process. Call ``close()``
-    (the runner does) to release the open metrics files.
+    (the runner does) to release the open metrics files. ``max_open_files``
+    bounds how many metrics files stay open at once (default: 128, or an eighth
+    of ``ulimit -n`` when that is lower).
     """
 
-    def __init__(self, log_dir: Union[str, Path], log_id: int, *, max_open_files: int = 32) -> None:
+    def __init__(
+        self, log_dir: Union[str, Path], log_id: int, *, max_open_files: Optional[int] = None
+    ) -> None:
         self.log_dir = Path(log_dir)
         self.log_id = log_id
         self.metrics_dir = self.log_dir / "metrics"

@@ -187,23 +187,38 @@ def test_step_and_timestamp_fields(tmp_path):
         logger.log_metrics({"_step": 1}, log_name="train", step=2)
 
 
-def test_fifty_log_names_do_not_exhaust_file_handles(tmp_path):
-    def open_fds() -> int:
-        return len(os.listdir("/proc/self/fd"))
-
+def open_fds() -> int:
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("needs /proc to count open files")
-    logger = Logger(tmp_path, 1)
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("max_open", [None, 8])
+def test_fifty_log_names_do_not_exhaust_file_handles(tmp_path, max_open):
+    logger = Logger(tmp_path, 1, max_open_files=max_open)
+    cap = logger._files.max_open
+    assert cap <= 128
     baseline = open_fds()
     for step in range(3):
         for i in range(50):
             logger.log_metrics({"step": step, "i": i}, log_name=f"log{i}")
-    assert open_fds() - baseline <= 32
+    assert open_fds() - baseline <= cap
     logger.close()
     assert open_fds() <= baseline
     for i in range(50):
         rows = read_lines(tmp_path / "metrics" / f"log{i}.json")
         assert rows == [{"step": s, "i": i} for s in range(3)]
+
+
+def test_the_default_cap_follows_ulimit(monkeypatch):
+    import resource
+
+    from mlxlaunch import logger as logger_module
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 4096))
+    assert logger_module.default_max_open_files() == 32
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert logger_module.default_max_open_files() == 128
 
 
 def test_logging_after_close_reopens(tmp_path):
