@@ -40,17 +40,18 @@ def _override_keys(overrides: list[str]) -> list[str]:
 
 
 def differing_keys(points: list[Any]) -> list[str]:
-    """Leaf keys worth a column: those that vary between points or that an override sets."""
+    """Leaf keys worth a column: those an override sets (in the command's order), then
+    those that vary between points (in config order)."""
     leaves = [_leaves(p.config) for p in points]
     keys: list[str] = []
-    for i, flat in enumerate(leaves):
-        named = _override_keys(points[i].overrides)
-        for key in flat:
-            if key in keys:
-                continue
-            varies = any(other.get(key, KeyError) != flat[key] for other in leaves)
-            set_here = any(key == k or key.startswith(k + ".") for k in named)
-            if varies or set_here:
+    for point, flat in zip(points, leaves):
+        for named in _override_keys(point.overrides):
+            keys.extend(
+                k for k in flat if k not in keys and (k == named or k.startswith(named + "."))
+            )
+    for flat in leaves:
+        for key, value in flat.items():
+            if key not in keys and any(other.get(key, KeyError) != value for other in leaves):
                 keys.append(key)
     return keys
 

@@ -1,0 +1,161 @@
+"""The prompt before submitting more than ``confirm_above`` scheduler jobs."""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlxlaunch.confirm import confirm_submission, needs_confirmation
+from mlxlaunch.errors import Aborted
+from mlxlaunch.settings import Settings
+
+
+class _Terminal(io.StringIO):
+    """A stdin that says it is a terminal and holds the user's answer."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _settings(use_scheduler: bool = True, confirm_above: int = 2) -> Settings:
+    settings = Settings(use_scheduler=use_scheduler, confirm_above=confirm_above)
+    settings.scheduler.name = "slurm"
+    return settings
+
+
+def test_asks_only_for_scheduler_launches_above_the_threshold_on_a_terminal():
+    tty = _Terminal()
+    assert needs_confirmation(3, _settings(), False, tty)
+    assert not needs_confirmation(2, _settings(), False, tty)  # not more than confirm_above
+    assert not needs_confirmation(3, _settings(use_scheduler=False), False, tty)
+    assert not needs_confirmation(3, _settings(), True, tty)  # --yes
+    assert not needs_confirmation(3, _settings(), False, io.StringIO())  # not a terminal
+    closed = io.StringIO()
+    closed.close()
+    assert not needs_confirmation(3, _settings(), False, closed)
+
+
+@pytest.mark.parametrize(
+    "answer,accepted", [("y\n", True), ("YES\n", True), ("n\n", False), ("\n", False), ("", False)]
+)
+def test_only_yes_goes_ahead(answer, accepted):
+    err = io.StringIO()
+    if accepted:
+        confirm_submission(5, _settings(), stdin=_Terminal(answer), stderr=err)
+    else:
+        with pytest.raises(Aborted, match="Nothing was submitted"):
+            confirm_submission(5, _settings(), stdin=_Terminal(answer), stderr=err)
+    assert err.getvalue() == (
+        "About to submit 5 jobs to slurm (more than confirm_above=2). Continue? [y/N] "
+    )
+
+
+def _fake_sbatch(root: Path) -> tuple[Path, Path]:
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    marker = root / "sbatch-calls"
+    script = bin_dir / "sbatch"
+    script.write_text(f"#!/bin/sh\necho called >> {marker}\necho 4242\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return bin_dir, marker
+
+
+def _run_on_terminal(project, args: list[str], answers: list[str], path: str) -> tuple[int, str]:
+    """Run main.py with a pseudo-terminal as stdin/stdout/stderr; answer each prompt."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = project.env()
+    env["PATH"] = path
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", *args],
+        cwd=project.root,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    out, deadline, answered = b"", time.time() + 120, 0
+    while time.time() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if out.count(b"[y/N] ") > answered:
+            os.write(
+                master, (answers[answered] if answered < len(answers) else "n").encode() + b"\n"
+            )
+            answered += 1
+        if not ready and proc.poll() is not None:
+            break
+    code = proc.wait(timeout=30)
+    os.close(master)
+    return code, out.decode().replace("\r\n", "\n")
+
+
+SWEEP = ["seed=1,2,3", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
+
+
+def test_declining_on_a_terminal_creates_and_submits_nothing(project):
+    bin_dir, marker = _fake_sbatch(project.root)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    code, out = _run_on_terminal(project, SWEEP + ["+launcher.confirm_above=2"], ["n"], path)
+    assert "About to submit 3 jobs to slurm (more than confirm_above=2). Continue? [y/N] n" in out
+    assert "Nothing was submitted and no run folder was created" in out
+    assert code == 1
+    assert not marker.exists() and not project.logs.exists()
+
+
+def test_below_the_threshold_nobody_is_asked(project):
+    bin_dir, marker = _fake_sbatch(project.root)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    code, out = _run_on_terminal(project, SWEEP, [], path)  # 3 jobs <= 100
+    assert "[y/N]" not in out, out
+    assert code == 0 and marker.read_text() == "called\n"
+
+
+def test_without_a_terminal_the_launch_goes_ahead_without_asking(project):
+    bin_dir, marker = _fake_sbatch(project.root)
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(
+        [sys.executable, "main.py", *SWEEP, "+launcher.confirm_above=2"],
+        cwd=project.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[y/N]" not in proc.stdout + proc.stderr
+    assert marker.read_text() == "called\n"  # one array for the three points
+    assert sorted(project.run_ids()) == [1, 2, 3]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="executors/scheduler.py asks again in its own _confirm(), which --yes does not "
+    "reach; remove that duplicate (confirm.py asks before any folder exists)",
+)
+def test_yes_skips_every_question_on_a_terminal(project):
+    bin_dir, marker = _fake_sbatch(project.root)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    args = SWEEP + ["+launcher.confirm_above=2", "--yes"]
+    code, out = _run_on_terminal(project, args, ["y"], path)
+    assert "[y/N]" not in out, out
+    assert code == 0 and marker.exists()
