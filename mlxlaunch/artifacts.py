@@ -21,12 +21,8 @@ after a crash, sees the previous artifact or the new one, never half of one.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import shutil
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Optional
@@ -173,6 +169,9 @@ def _import_module(module: str, file: Optional[str]) -> Any:
         return main  # the running script itself: never import it a second time
     if module in sys.modules:
         return sys.modules[module]
+    import importlib
+    import importlib.util
+
     if file and os.path.isfile(file):
         # a script is imported from its file, with its folder on sys.path for its own imports
         spec = importlib.util.spec_from_file_location(module, file)
@@ -500,6 +499,8 @@ def _fsync(path: Path) -> None:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         try:
@@ -510,7 +511,7 @@ def _remove(path: Path) -> None:
 
 def temporary_name(path: Path) -> Path:
     """A unique temporary name next to ``path`` that keeps its suffix (``np.save`` adds one)."""
-    return path.with_name(f"{TMP_PREFIX}{os.getpid()}.{uuid.uuid4().hex[:8]}.{path.name}")
+    return path.with_name(f"{TMP_PREFIX}{os.getpid()}.{os.urandom(4).hex()}.{path.name}")
 
 
 def save_atomically(artifact_type: ArtifactType, obj: Any, path: Path) -> None:
@@ -542,7 +543,7 @@ def save_atomically(artifact_type: ArtifactType, obj: Any, path: Path) -> None:
 def _replace_dir(tmp: Path, path: Path) -> None:
     old = None
     if path.exists():
-        old = path.with_name(f"{TMP_PREFIX}old.{os.getpid()}.{uuid.uuid4().hex[:8]}.{path.name}")
+        old = path.with_name(f"{TMP_PREFIX}old.{os.getpid()}.{os.urandom(4).hex()}.{path.name}")
         os.replace(path, old)
     os.replace(tmp, path)
     if old is not None:

@@ -234,10 +234,10 @@ class Logger:
             metrics = _with_fields(metrics, step, timestamp)
         record, line = encode_record(metrics)
         with self._lock:
-            self._files.write(log_name, line)
             known = self._keys.get(log_name)
             if known is None or not record.keys() <= known.keys():
-                self._update_keys(log_name, record)
+                self._update_keys(log_name, record)  # first: the keys file lists every key
+            self._files.write(log_name, line)
 
     def _update_keys(self, log_name: str, record: dict[str, Any]) -> None:
         from .store import atomic_write, dump_yaml, load_yaml
@@ -249,9 +249,7 @@ class Logger:
             known = {}
             try:
                 previous = load_yaml(path)
-            except (FileNotFoundError, ValueError):
-                previous = None
-            except Exception:  # a damaged keys file is rebuilt from what we log now
+            except Exception:  # missing, or damaged: rebuilt from what is logged now
                 previous = None
             if isinstance(previous, (dict, list)):
                 known.update((str(k), "") for k in previous)
@@ -313,8 +311,8 @@ class Logger:
         name = check_artifact_name(artifact_name)
         kind = self._artifact_type(artifact_type)
         path = self.artifacts_dir / artifact_type / name
+        save_atomically(kind, artifact, path)  # not under the lock: metrics go on meanwhile
         with self._lock:
-            save_atomically(kind, artifact, path)
             self._index.add(artifact_type, name)
         return path
 
@@ -385,9 +383,9 @@ class Logger:
         if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
             raise ValueError(f"keep must be a positive number of checkpoints, got {keep!r}.")
         path = self._checkpoint_path(log_name)
+        remove_stale_temporaries(path.parent, path.name)
+        save_atomically(BUILTIN_TYPES[CHECKPOINT_TYPE], checkpoint, path)
         with self._lock:
-            remove_stale_temporaries(path.parent, path.name)
-            save_atomically(BUILTIN_TYPES[CHECKPOINT_TYPE], checkpoint, path)
             self._index.add(CHECKPOINT_TYPE, check_artifact_name(log_name, "log_name"))
             if keep is not None:
                 self._keep_history(path, keep)
