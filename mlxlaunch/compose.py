@@ -314,6 +314,11 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
                 f"Cannot apply '{override.input_line}' to {where}: a resumed run keeps its "
                 "config groups and cannot be swept; pass plain key=value overrides."
             )
+        from .export import apply_file_override, is_file_reference
+
+        if is_file_reference(override):  # key=@FILE
+            apply_file_override(cfg, override, where)
+            continue
         try:
             ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
         except (HydraException, OmegaConfBaseException) as exc:

@@ -255,6 +255,10 @@ def _run_command(
             config = store.read_config(resumed)
             if overrides:
                 config = apply_overrides(config, overrides, f"run {resumed.name}")
+            if schema is not None:
+                from .schema import validate
+
+                config = validate(config, schema, f"run {resumed.name}")
             if seeding_function is not None and "seed" not in config:
                 raise UsageError(f"Run {resumed.name} has no 'seed' in its config; pass +seed=<int>.")
             points = [Point(0, overrides, config)]

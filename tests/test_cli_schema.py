@@ -213,3 +213,13 @@ def test_describe_type_and_check_schema():
     assert describe_type(Color) == "red | blue"
     with pytest.raises(UsageError, match="takes a dataclass type"):
         check_schema(dict)
+
+
+def test_resuming_a_typed_run_checks_the_new_overrides(typed):
+    typed.run(check=True)
+    typed.write("lr.yaml", "lr: 0.5\nname: adam\n")
+    proc = typed.run("+launcher.logger.forced_log_id=1", "optimizer.lr=abc")
+    assert proc.returncode == 2
+    assert "Invalid config of run 1: Config key 'optimizer.lr' expects float" in proc.stderr
+    proc = typed.run("+launcher.logger.forced_log_id=1", "optimizer=@lr.yaml", check=True)
+    assert "RAN 1 0.5 relu" in proc.stdout
