@@ -88,6 +88,7 @@ def test_minimal_slurm_script_has_no_optional_directives() -> None:
         "#SBATCH --output=/o/slurm-%A_%a.out",
         "#SBATCH --cpus-per-task=1",
         "#SBATCH --no-requeue",
+        "#SBATCH --hold",  # released once every run recorded its job id
     ]
 
 
@@ -211,6 +212,7 @@ def _prepare(project, *overrides: str) -> list[Path]:
     project.write("main.py", PREEMPT_TASK)
     bin_dir = project.root / "bin"
     _fake(bin_dir, "sbatch", "echo 1234")
+    _fake(bin_dir, "scontrol", "exit 0")
     env = project.env()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     proc = subprocess.run(
@@ -220,6 +222,7 @@ def _prepare(project, *overrides: str) -> list[Path]:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "submitted" in proc.stdout and "1234" in proc.stdout
+    assert "scontrol release 1234" in (bin_dir / "calls.log").read_text()
     return [project.logs / str(i) for i in project.run_ids()]
 
 
@@ -324,6 +327,7 @@ def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatc
     counter = tmp_path / "n"
     counter.write_text("100")
     _fake(bin_dir, "sbatch", f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo $n")
+    _fake(bin_dir, "scontrol", "exit 0")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     dirs = []
     for i in range(5):
@@ -338,7 +342,10 @@ def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatc
     assert [read_info(d)["scheduler"]["job_id"] for d in dirs] == [
         "101_0", "101_1", "102_0", "102_1", "103_0",
     ]  # fmt: skip
-    assert executor.calls == 3
+    assert executor.calls == 6  # one sbatch and one release per array
+    calls = (bin_dir / "calls.log").read_text()
+    for array in ("101", "102", "103"):
+        assert f"scontrol release {array}\n" in calls
     scripts = sorted((tmp_path / "logs" / ".jobs").glob("*.sh"))
     assert ["--array=0-1" in s.read_text() for s in scripts] == [True, True, False]
     assert "--array=0-0" in scripts[2].read_text()

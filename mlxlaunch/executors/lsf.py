@@ -21,6 +21,7 @@ class LsfExecutor(SchedulerExecutor):
     directive = "#BSUB"
     index_expr = "$LSB_JOBINDEX"
     index_base = 1
+    hold_directive = "-H"
     unsupported = ("qos",)
     queued_states = frozenset({"PEND", "PSUSP"})
     running_states = frozenset({"RUN", "USUSP", "SSUSP"})
@@ -57,6 +58,9 @@ class LsfExecutor(SchedulerExecutor):
             raise SubmitError(f"bsub printed no job id: {stdout.strip()!r}")
         job = m.group(1)
         return Submission(job, [f"{job}[{i}]" for i in range(1, n_tasks + 1)])
+
+    def release_argv(self, submission: Submission) -> list[str]:
+        return ["bresume", submission.array_job_id]
 
     def requeue_lines(self) -> list[str]:
         return ["exit 99  # requeued by the job's -Q 99"]

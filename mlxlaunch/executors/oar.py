@@ -25,6 +25,7 @@ class OarExecutor(SchedulerExecutor):
     directive = "#OAR"
     index_expr = "$OAR_ARRAY_INDEX"
     index_base = 1
+    hold_directive = "--hold"
     unsupported = ("mem", "qos", "max_concurrent")
     queued_states = frozenset({"WAITING", "HOLD", "TOLAUNCH", "TOACKRESERVATION", "LAUNCHING"})
     running_states = frozenset({"RUNNING", "FINISHING", "SUSPENDED", "RESUMING"})
@@ -67,6 +68,9 @@ class OarExecutor(SchedulerExecutor):
             )
         array = re.search(r"^\s*OAR_ARRAY_ID\s*=\s*(\d+)\s*$", stdout, re.MULTILINE)
         return Submission(array.group(1) if array else ids[0], ids)
+
+    def release_argv(self, submission: Submission) -> list[str]:
+        return ["oarresume", *submission.job_ids]
 
     def requeue_lines(self) -> list[str]:
         return ["exit 99  # OAR resubmits an idempotent job that exits with 99"]

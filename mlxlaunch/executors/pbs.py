@@ -20,6 +20,7 @@ class PbsExecutor(SchedulerExecutor):
     # Torque sets PBS_ARRAYID, PBS Pro PBS_ARRAY_INDEX
     index_expr = "${PBS_ARRAYID:-$PBS_ARRAY_INDEX}"
     index_base = 0
+    hold_directive = "-h"
     unsupported = ("qos",)
     queued_states = frozenset({"Q", "H", "W", "T"})
     running_states = frozenset({"R", "E", "B"})
@@ -50,6 +51,9 @@ class PbsExecutor(SchedulerExecutor):
             raise SubmitError(f"qsub printed no array job id: {stdout.strip()!r}")
         job, server = m.groups()
         return Submission(f"{job}[]{server}", [f"{job}[{i}]{server}" for i in range(n_tasks)])
+
+    def release_argv(self, submission: Submission) -> list[str]:
+        return ["qrls", submission.array_job_id]
 
     def requeue_lines(self) -> list[str]:
         return ['qrerun "$PBS_JOBID"']

@@ -20,6 +20,7 @@ class SgeExecutor(SchedulerExecutor):
     directive = "#$"
     index_expr = "$SGE_TASK_ID"
     index_base = 1
+    hold_directive = "-h"
     unsupported = ("qos",)
     queued_states = frozenset({"QW", "HQW", "HRWQ", "T"})
     running_states = frozenset({"R", "RR", "S", "RT"})
@@ -56,6 +57,9 @@ class SgeExecutor(SchedulerExecutor):
             raise SubmitError(f"qsub printed no job id: {stdout.strip()!r}")
         job = m.group(1)
         return Submission(job, [f"{job}.{i}" for i in range(1, n_tasks + 1)])
+
+    def release_argv(self, submission: Submission) -> list[str]:
+        return ["qrls", submission.array_job_id]
 
     def requeue_lines(self) -> list[str]:
         return ["exit 99  # SGE reschedules a job that exits with 99"]

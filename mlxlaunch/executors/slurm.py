@@ -38,6 +38,7 @@ class SlurmExecutor(SchedulerExecutor):
     directive = "#SBATCH"
     index_expr = "$SLURM_ARRAY_TASK_ID"
     index_base = 0
+    hold_directive = "--hold"
     queued_states = frozenset(
         {
             "PENDING",
@@ -92,6 +93,9 @@ class SlurmExecutor(SchedulerExecutor):
             raise SubmitError(f"sbatch printed no job id: {stdout.strip()!r}")
         job = m.group(1)
         return Submission(job, [f"{job}_{i}" for i in range(n_tasks)])
+
+    def release_argv(self, submission: Submission) -> list[str]:
+        return ["scontrol", "release", submission.array_job_id]
 
     def requeue_lines(self) -> list[str]:
         return ['scontrol requeue "$SLURM_JOB_ID"']
