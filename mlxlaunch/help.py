@@ -205,7 +205,9 @@ def _groups_block(composer: Any) -> list[Block]:
     for group in groups:
         options = composer.group_options(group)
         default = f"default: {chosen[group]}" if group in chosen else "no default"
-        rows.append([f"{group}:", " | ".join(options), f"({group}/*.yaml, {default})"])
+        folder = composer.config_dir / group
+        shown = folder.relative_to(Path.cwd()) if _under_cwd(folder) else folder
+        rows.append([f"{group}:", " | ".join(options), f"({shown}/*.yaml, {default})"])
     return [Table("Config groups (choose with group=option):", [], rows)]
 
 

@@ -86,6 +86,7 @@ def render_plain(blocks: list[Block]) -> str:
 
 def _print_rich(blocks: list[Block], stream: TextIO) -> None:
     from rich.console import Console
+    from rich.padding import Padding
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
@@ -96,12 +97,14 @@ def _print_rich(blocks: list[Block], stream: TextIO) -> None:
         if block.title:
             console.print(RichText(block.title, style="bold"))
         if isinstance(block, Table):
-            table = RichTable(show_header=bool(block.columns), box=None, padding=(0, 2, 0, 2))
+            table = RichTable(
+                show_header=bool(block.columns), box=None, padding=(0, 2, 0, 0), pad_edge=False
+            )
             for name in block.columns or [""] * max((len(r) for r in block.rows), default=0):
                 table.add_column(name, style="cyan" if not table.columns else None)
             for row in block.rows:
                 table.add_row(*(RichText(cell) for cell in row))
-            console.print(table)
+            console.print(Padding(table, (0, 0, 0, 2), expand=False))
         else:
             pad = "  " if block.indent else ""
             console.print(RichText("\n".join(pad + line for line in block.body.splitlines())))

@@ -67,7 +67,7 @@ def test_help_lists_docstring_keys_types_defaults_comments_groups(project):
     assert _row(out, "lr") == ["lr", "float", "0.001", "learning rate of the optimizer"]
     assert _row(out, "name") == ["name", "str", "a # not a comment"]
     assert _row(out, "model.width") == ["model.width", "int", "8", "hidden units"]
-    assert "model:  large | small  (model/*.yaml, default: small)" in out
+    assert "model:  large | small  (configs/model/*.yaml, default: small)" in out
     assert "the task ran" not in out
     assert not project.logs.exists(), "--help must not create run folders"
 
