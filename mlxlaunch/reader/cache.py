@@ -2,7 +2,7 @@
 
 Parsing two YAML files per run is most of a first search's cost; reading one small
 JSON file instead is most of a repeated one's. Each run gets its own cache file,
-``<cache dir>/runs/<sha1 of the run folder's real path>.json``, holding the
+``<cache dir>/runs/<sha1 of the run folder's resolved path>.json``, holding the
 flattened config/info row and the signature (size, mtime, inode) of the files it
 came from. An entry whose signature differs from the files on disk is ignored and
 rewritten, so the cache never needs clearing: deleting the folder only costs speed.
@@ -104,7 +104,8 @@ class RunCache:
     def _path(self, run_dir: str) -> Optional[Path]:
         if self.folder is None:
             return None
-        digest = hashlib.sha1(os.path.realpath(run_dir).encode()).hexdigest()
+        # run_dir is already resolved by the Reader (its parent is resolved once, not per run)
+        digest = hashlib.sha1(run_dir.encode()).hexdigest()
         return self.folder / f"{digest}.json"
 
     def get(self, run_dir: str, signature: list) -> Optional[dict[str, Any]]:

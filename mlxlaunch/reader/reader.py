@@ -40,7 +40,7 @@ class Reader:
         cache_dir: Union[None, bool, str, os.PathLike] = None,
         progress: Optional[bool] = None,
     ) -> None:
-        self.parent_log_dir = Path(parent_log_dir).expanduser().absolute()
+        self.parent_log_dir = Path(parent_log_dir).expanduser().resolve()
         if not self.parent_log_dir.is_dir():
             raise UsageError(
                 f"Logs folder {str(self.parent_log_dir)!r} does not exist or is not a folder. "
@@ -50,6 +50,7 @@ class Reader:
         self._problems = Problems()
         self._context = _Context(RunCache.from_setting(cache_dir), self._problems)
         self._runs: list[Run] = []
+        self._known: Optional[set[str]] = None  # keys of all rows, computed on first search
         self.refresh()
 
     # -- reading
@@ -63,6 +64,7 @@ class Reader:
             self._read(pairs, runs, old, progress)
         progress.close()
         self._runs = runs
+        self._known = None
         return self
 
     def _read(self, pairs: list, runs: list[Run], old: dict[int, Run], progress: Progress) -> None:
@@ -90,6 +92,14 @@ class Reader:
         return f"<Reader {str(self.parent_log_dir)!r}: {len(self)} runs>"
 
     # -- fields
+    def _known_keys(self) -> set[str]:
+        if self._known is None:
+            known: set[str] = set()
+            for run in self._runs:
+                known.update(run.row)
+            self._known = known
+        return self._known
+
     def _row_keys(self) -> dict[str, set[str]]:
         types: dict[str, set[str]] = {}
         for run in self._runs:
@@ -161,7 +171,7 @@ class Reader:
         tree = _query.parse(query)
         leaves = _query.keys(tree)
         if leaves:
-            known = set(self._row_keys())
+            known = self._known_keys()
             if any(leaf.key not in known for leaf in leaves):
                 metric_keys = self._metric_fields()
                 _query.check_keys(query, tree, known, lambda key: _is_summary(key, metric_keys))

@@ -20,6 +20,7 @@ import warnings
 from typing import Any, Optional
 
 from .. import store
+from . import fastyaml
 from .cache import RunCache
 
 #: Entries of a logs folder that are not runs and need no warning.
@@ -27,6 +28,7 @@ IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
 #: At most this many warnings per scan; ``Reader.problems`` keeps them all.
 MAX_WARNINGS = 20
 UNKNOWN = "UNKNOWN"
+_UNPARSED = object()
 
 
 class ReaderWarning(UserWarning):
@@ -116,7 +118,8 @@ def flatten(data: dict, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
 def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     """The mapping in a YAML file, and a problem message if it was damaged.
 
-    A file cut in the middle (a crash during a non-atomic write) keeps its longest
+    The common case (PyYAML's plain block output) goes through ``fastyaml``;
+    anything else through libyaml. A file cut in the middle (a crash during a non-atomic write) keeps its longest
     readable beginning; a missing, empty or non-mapping file gives ``{}``.
     """
     import yaml
@@ -132,7 +135,12 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     if not text.strip():
         return {}, f"{path}: empty"
     try:
-        data = yaml.load(text, Loader=loader)
+        data = fastyaml.load(text.decode("utf-8"))
+    except (fastyaml.Unsupported, UnicodeDecodeError):
+        data = _UNPARSED
+    try:
+        if data is _UNPARSED:
+            data = yaml.load(text, Loader=loader)
     except yaml.YAMLError:
         lines = text.splitlines()
         for keep in range(len(lines) - 1, max(0, len(lines) - 50), -1):
@@ -158,9 +166,9 @@ def _signature(path: str) -> Optional[list]:
 
 def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
     """The flat row of one run and the problems met, from the cache when it is current."""
-    metadata = os.path.join(run_dir, store.METADATA)
-    config_path = os.path.join(metadata, store.CONFIG_FILE)
-    info_path = os.path.join(metadata, store.INFO_FILE)
+    metadata = f"{run_dir}/{store.METADATA}"
+    config_path = f"{metadata}/{store.CONFIG_FILE}"
+    info_path = f"{metadata}/{store.INFO_FILE}"
     signature = [_signature(config_path), _signature(info_path)]
     entry = cache.get(run_dir, signature)
     if entry is not None:
