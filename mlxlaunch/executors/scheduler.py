@@ -25,7 +25,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -293,9 +292,7 @@ class SchedulerExecutor(Executor):
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         """Submit ``runs`` as job arrays; return them QUEUED (raise if a submit failed)."""
         s = spec.settings.scheduler
-        validate(s, self.unsupported)
-        if runs:
-            _confirm(len(runs), spec.settings.confirm_above, self.name)
+        validate(s, self.unsupported)  # (launch.py asked for confirmation above confirm_above)
         command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
         dirs = [r.log_dir for r in runs]
         submitted = self.submit(dirs, s, command, spec.parent_log_dir) if command else []
@@ -389,17 +386,6 @@ class SchedulerExecutor(Executor):
         if state in self.stopped_states:
             return Status.INTERRUPTED
         return Status.FAILED
-
-
-def _confirm(n: int, limit: int, name: str) -> None:
-    """Ask before submitting more than ``limit`` jobs (only when stdin is a terminal)."""
-    if n <= limit or not sys.stdin.isatty():
-        return
-    answer = input(f"Submit {n} jobs to {name}? [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        from ..errors import UsageError
-
-        raise UsageError("Submission cancelled; the prepared run folders stay QUEUED.")
 
 
 def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
