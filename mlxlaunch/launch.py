@@ -313,7 +313,9 @@ def _run_command(
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)
-    return summarize(results, parent, sweep_id)
+    code = summarize(results, parent, sweep_id)
+    stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
+    return code or (128 + stopped_by if stopped_by else 0)
 
 
 def _composer(

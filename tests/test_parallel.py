@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +28,8 @@ if os.environ.get("MLXLAUNCH_RUN_DIR"):  # a worker (or a standby, with "-"): re
         f.write(f"{os.getpid()} {os.environ['MLXLAUNCH_RUN_DIR']}\\n")
     if os.environ.get("CRASH_WORKER"):
         sys.exit(3)  # a worker that dies before running its folder
+    if os.environ.get("SLOW_IMPORT"):
+        time.sleep(60)  # heavy imports: the worker has not started its run yet
 
 @mlxlaunch.launch(config_path="configs")
 def main(ctx):
@@ -152,8 +156,9 @@ def test_fail_fast_stops_launching_after_the_first_failure(pproject):
     assert statuses(pproject) == {1: "COMPLETE", 2: "FAILED", 3: "QUEUED", 4: "QUEUED"}
     assert "1 FAILED (id 2)" in proc.stderr
     assert not (pproject.logs / "3" / "metrics").exists()  # never started
-    assert [d for _, d in workers(pproject)].count("-") == 2  # the standby of point 3 ...
-    assert not any(alive(pid) for pid, _ in workers(pproject))  # ... was stopped
+    # the standby started for point 3 (if it got as far as recording itself) was stopped
+    assert [d for _, d in workers(pproject)].count("-") <= 2
+    assert not any(alive(pid) for pid, _ in workers(pproject))
 
 
 def test_without_fail_fast_every_point_runs(pproject):
@@ -208,6 +213,34 @@ def test_signal_interrupts_workers_and_keeps_unstarted_points_queued(pproject, s
     assert "2 INTERRUPTED" in err and "3 QUEUED" in err
 
 
+def test_a_signal_while_workers_are_still_starting_leaves_their_points_queued(pproject):
+    env = dict(pproject.env(), SLOW_IMPORT="1")
+    launcher = subprocess.Popen(
+        [sys.executable, "main.py", "+launcher.n_workers=2", "+p=1,2,3"],
+        cwd=pproject.root,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        workers_file = pproject.root / "workers.txt"
+        wait_for(
+            lambda: workers_file.exists() and len(workers_file.read_text().splitlines()) >= 2,
+            "two workers importing",
+        )
+        launcher.send_signal(signal.SIGTERM)
+        _, err = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 143, err
+    assert statuses(pproject) == {1: "QUEUED", 2: "QUEUED", 3: "QUEUED"}, err
+    assert all(pproject.info(i)["attempt"] == 0 for i in (1, 2, 3))
+    assert "3 QUEUED" in err
+    assert not any(alive(pid) for pid, _ in workers(pproject))
+
+
 def test_a_killed_worker_is_recorded_as_failed_and_the_others_go_on(pproject):
     launcher = pproject.popen("+launcher.n_workers=2", "+sleep=60,0,0")
     try:
@@ -226,9 +259,6 @@ def test_a_killed_worker_is_recorded_as_failed_and_the_others_go_on(pproject):
 
 def test_a_worker_that_cannot_start_fails_its_point_with_a_reason(pproject):
     env = dict(pproject.env(), CRASH_WORKER="1")
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, "main.py", "+launcher.n_workers=2", "+p=1,2"],
         cwd=pproject.root,

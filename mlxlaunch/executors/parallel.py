@@ -54,6 +54,8 @@ class _Worker:
     index: int
     run: PreparedRun
     process: subprocess.Popen
+    #: the launcher forwarded SIGINT/SIGTERM to it
+    signalled: bool = False
 
 
 class ParallelExecutor(Executor):
@@ -74,6 +76,9 @@ class ParallelExecutor(Executor):
             )
         self.n_workers = n_workers
         self.gpus = [str(g) for g in gpus]
+        #: the signal (SIGINT/SIGTERM) that stopped the last launch, if any; the command
+        #: exits 128 + it even when no run had started yet
+        self.stopped_by: Optional[int] = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ParallelExecutor:
@@ -99,26 +104,31 @@ class ParallelExecutor(Executor):
         use_standbys = self._can_use_standbys(spec)
         pending = list(enumerate(runs))
         stop_signal: list[int] = []  # the signals received, in order
+        self.stopped_by = None
 
         def on_signal(signum: int, frame: Any) -> None:
             stop_signal.append(signum)
+            self.stopped_by = self.stopped_by or signum
             for worker in list(running.values()):
-                _send(worker.process, signum)
+                _forward(worker, signum)
+
+        def stopping(results: list[Optional[RunResult]]) -> bool:
+            """No new point starts after a signal, or after a failure with ``fail_fast``."""
+            failed = any(r is not None and r.status == Status.FAILED for r in results)
+            return bool(stop_signal) or (spec.settings.fail_fast and failed)
 
         previous = _install_handlers(on_signal)
         try:
             while pending or running:
-                stopping = bool(stop_signal) or (
-                    spec.settings.fail_fast
-                    and any(r is not None and r.status == Status.FAILED for r in results)
-                )
-                while pending and not stopping and len(running) < self.n_workers:
+                while pending and len(running) < self.n_workers and not stopping(results):
                     slot = min(set(range(self.n_workers)) - set(running))
                     index, run = pending.pop(0)
                     worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
                     running[slot] = worker
+                    if stop_signal and not worker.signalled:  # arrived while it was starting
+                        _forward(worker, stop_signal[-1])
                     _watch(worker, finished)
-                if use_standbys and not stopping:
+                if use_standbys and not stopping(results):
                     self._fill_standbys(standbys, len(pending), spec)
                 if not running:
                     break
@@ -209,6 +219,11 @@ def _dismiss(standbys: Iterable[subprocess.Popen]) -> None:
         process.wait()
 
 
+def _forward(worker: _Worker, signum: int) -> None:
+    worker.signalled = True
+    _send(worker.process, signum)
+
+
 def _send(process: subprocess.Popen, signum: int) -> None:
     try:
         process.send_signal(signum)
@@ -235,6 +250,9 @@ def _outcome(worker: _Worker) -> RunResult:
     status = info.get("status")
     if status in Status.FINISHED:
         return RunResult(run.log_id, run.log_dir, status, info.get("exit_code"))
+    if status == Status.QUEUED and worker.signalled:
+        # stopped by the forwarded signal before its run started: it stays QUEUED
+        return RunResult(run.log_id, run.log_dir, Status.QUEUED)
     # The worker died before recording an outcome: it could not start (bad script,
     # import error) or was killed (SIGKILL, OOM). It is gone, so the run failed.
     if code is not None and code < 0:
