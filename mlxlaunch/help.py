@@ -133,7 +133,7 @@ def _default_choices(config_file: Path) -> dict[str, str]:
 
     try:
         data = load_yaml(config_file)
-    except (OSError, Exception):  # a broken YAML is reported by the composition itself
+    except Exception:  # noqa: BLE001 - a broken YAML is reported by the composition itself
         return {}
     chosen = {}
     for entry in (data or {}).get("defaults", []) if isinstance(data, dict) else []:

@@ -58,10 +58,10 @@ def parse_doc(text: str) -> tuple[dict[str, str], list[tuple[str, str, str | Non
     return files, commands
 
 
-def _env() -> dict[str, str]:
+def _env(config_home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("MLXLAUNCH_RUN_DIR", None)
-    env.pop("XDG_CONFIG_HOME", None)
+    env["XDG_CONFIG_HOME"] = str(config_home)  # no user-level backend presets
     env["PYTHONPATH"] = str(REPO)
     env["PYTHONUNBUFFERED"] = "1"  # stdout and stderr interleave as on a terminal
     env["MLXLAUNCH_PLAIN"] = "1"
@@ -176,10 +176,11 @@ def test_wildcards_match_what_they_should_and_nothing_else():
 @pytest.mark.slow
 def test_every_command_of_the_page_prints_what_the_page_shows(tmp_path: Path):
     files, commands = parse_doc(DOC.read_text())
-    write_project(files, tmp_path)
-    env = _env()
+    root = tmp_path / "project"
+    write_project(files, root)
+    env = _env(tmp_path / "config-home")
     for command, expected, answer in commands:
-        actual = run_command(command, tmp_path, answer, env)
+        actual = run_command(command, root, answer, env)
         assert matches(expected, actual), (
             f"docs/cli.md is out of date for:\n$ {command}\n"
             f"--- page shows:\n{expected}\n--- command printed:\n{actual}"
@@ -191,9 +192,9 @@ if __name__ == "__main__":  # print the actual transcript, to update the page
 
     files, commands = parse_doc(DOC.read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = Path(tmp) / "project"
         write_project(files, root)
         for command, expected, answer in commands:
-            actual = run_command(command, root, answer, _env())
+            actual = run_command(command, root, answer, _env(Path(tmp) / "config-home"))
             flag = "" if matches(expected, actual) else "   <-- differs"
             print(f"$ {command}{flag}\n{actual}\n")
