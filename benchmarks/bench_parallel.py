@@ -15,6 +15,7 @@ work (worker start-up, scheduling), not CPU contention.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,8 @@ def main() -> None:
         ideal_par = args.sleep * -(-args.points // args.workers)
         print(
             f"{args.points} points sleeping {args.sleep:g} s, {args.workers} workers "
-            f"(ideal: {args.sleep * args.points:.1f} s sequential, {ideal_par:.1f} s parallel)"
+            f"(ideal: {args.sleep * args.points:.1f} s sequential, {ideal_par:.1f} s parallel); "
+            f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         sequential = timed([py, "ours.py", sweep], root)
         print(f"mlxlaunch sequential            {sequential:6.2f} s")
