@@ -41,19 +41,23 @@ def _override_keys(overrides: list[str]) -> list[str]:
 
 def differing_keys(points: list[Any]) -> list[str]:
     """Leaf keys worth a column: those an override sets (in the command's order), then
-    those that vary between points (in config order)."""
+    those that vary between points (in config order). Linear in points x keys."""
     leaves = [_leaves(p.config) for p in points]
-    keys: list[str] = []
+    keys: dict[str, None] = {}  # an ordered set
     for point, flat in zip(points, leaves):
         for named in _override_keys(point.overrides):
-            keys.extend(
-                k for k in flat if k not in keys and (k == named or k.startswith(named + "."))
-            )
+            for key in flat:
+                if key == named or key.startswith(named + "."):
+                    keys.setdefault(key)
+    every: dict[str, None] = {}
     for flat in leaves:
-        for key, value in flat.items():
-            if key not in keys and any(other.get(key, KeyError) != value for other in leaves):
-                keys.append(key)
-    return keys
+        every.update(dict.fromkeys(flat))
+    for key in every:
+        if key not in keys:
+            first = leaves[0].get(key, KeyError)
+            if any(flat.get(key, KeyError) != first for flat in leaves):
+                keys.setdefault(key)
+    return list(keys)
 
 
 def points_block(points: list[Any], ids: list[str]) -> Table:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -145,7 +146,7 @@ def _default_choices(config_file: Path) -> dict[str, str]:
     return chosen
 
 
-def _config_block(composer: Any) -> list[Block]:
+def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
     from . import schema as schema_mod
 
     schema = getattr(composer, "schema", None)
@@ -160,6 +161,7 @@ def _config_block(composer: Any) -> list[Block]:
                 comments[key] = comment
     if main_file is not None:
         chosen = _default_choices(main_file)
+        chosen.update(_group_choices(composer, overrides))
         for group, option in chosen.items():
             comments.update(yaml_comments(config_dir / group / f"{option}.yaml", f"{group}."))
         comments.update(yaml_comments(main_file))
@@ -169,9 +171,12 @@ def _config_block(composer: Any) -> list[Block]:
         sources.append(str(shown))
     if schema is not None:
         sources.append(f"schema {schema.__name__}")
-    title = f"Config ({' over '.join(sources) or 'no config file'}; change with key=value):"
+    shown_with = f" with {' '.join(overrides)}" if overrides else ""
+    title = (
+        f"Config ({' over '.join(sources) or 'no config file'}{shown_with}; change with key=value):"
+    )
     try:
-        config = composer.plan([]).points[0].config
+        config = composer.plan(list(overrides)).points[0].config
     except Exception as exc:  # noqa: BLE001 - help must render even with a broken config
         return [Text(title, f"cannot be composed: {exc}")]
     if not config:
@@ -181,6 +186,17 @@ def _config_block(composer: Any) -> list[Block]:
         type_name = types.get(key) or (type(value).__name__ if value is not None else "any")
         rows.append([key, type_name, show(value), comments.get(key, "")])
     return [Table(title, ["key", "type", "default", "comment"], rows)]
+
+
+def _group_choices(composer: Any, overrides: Sequence[str]) -> dict[str, str]:
+    """``{group: option}`` chosen by ``group=option`` overrides (first option of a sweep)."""
+    chosen = {}
+    for text in overrides:
+        key, eq, value = text.partition("=")
+        key = key.lstrip("+")
+        if eq and not key.startswith("~") and (composer.config_dir / key).is_dir():
+            chosen[key] = value.split(",")[0]
+    return chosen
 
 
 def _under_cwd(path: Path) -> bool:
@@ -247,9 +263,13 @@ def _settings_block() -> Block:
 
 
 def help_blocks(
-    task: Callable[..., Any], composer: Any, script: Optional[str] = None
+    task: Callable[..., Any],
+    composer: Any,
+    script: Optional[str] = None,
+    overrides: Sequence[str] = (),
 ) -> list[Block]:
-    """The blocks ``--help`` prints, in order."""
+    """The blocks ``--help`` prints, in order; the config is shown with ``overrides`` applied
+    (the first point of a sweep), so ``python main.py model=vit --help`` shows vit's keys."""
     script = script or os.path.basename(sys.argv[0]) or "main.py"
     doc = inspect.getdoc(task) or "(no docstring: describe the task in its docstring)"
     blocks: list[Block] = [
@@ -260,7 +280,7 @@ def help_blocks(
             "[+launcher.<setting>=value ...] [flags]",
         ),
     ]
-    blocks.extend(_config_block(composer))
+    blocks.extend(_config_block(composer, overrides))
     blocks.extend(_groups_block(composer))
     blocks.append(Table("Flags:", [], [list(row) for row in FLAG_HELP]))
     blocks.append(_settings_block())
@@ -268,11 +288,18 @@ def help_blocks(
     return blocks
 
 
-def render_help(task: Callable[..., Any], composer: Any, script: Optional[str] = None) -> str:
+def render_help(
+    task: Callable[..., Any],
+    composer: Any,
+    script: Optional[str] = None,
+    overrides: Sequence[str] = (),
+) -> str:
     """The help as plain text (what a pipe, a file or a test sees)."""
-    return render_plain(help_blocks(task, composer, script))
+    return render_plain(help_blocks(task, composer, script, overrides))
 
 
-def print_help(task: Callable[..., Any], composer: Any, stream: Any = None) -> None:
+def print_help(
+    task: Callable[..., Any], composer: Any, overrides: Sequence[str] = (), stream: Any = None
+) -> None:
     """Print the help to ``stream``: rich tables on a terminal, plain text otherwise."""
-    print_blocks(help_blocks(task, composer), stream)
+    print_blocks(help_blocks(task, composer, overrides=overrides), stream)

@@ -241,7 +241,7 @@ def _run_command(
         if cmd.help:
             from .help import print_help
 
-            print_help(task, composer)
+            print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
         settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)

@@ -186,3 +186,14 @@ def test_plain_rendering_aligns_columns_and_rich_is_used_on_a_terminal(monkeypat
     terminal = _FakeTerminal()
     print_blocks(blocks, terminal)
     assert terminal.getvalue() == render_plain(blocks)
+
+
+def test_help_shows_the_config_with_the_command_line_overrides(project):
+    _help_project(project)
+    project.write("configs/model/large.yaml", "width: 512  # wide\nheads: 4\n")
+    out = project.run("model=large", "lr=0.5,0.7", "--help", check=True).stdout
+    assert "Config (configs/config.yaml with model=large lr=0.5,0.7;" in out
+    assert _row(out, "model.width") == ["model.width", "int", "512", "wide"]
+    assert _row(out, "model.heads")[:3] == ["model.heads", "int", "4"]
+    assert _row(out, "lr")[:3] == ["lr", "float", "0.5"]  # the first point of the sweep
+    assert not project.logs.exists()
