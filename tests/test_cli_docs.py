@@ -127,13 +127,13 @@ def _run_on_tty(cmd: str, root: Path, answer: str, env: dict[str, str]) -> str:
 
 def normalise(out: str, root: Path) -> str:
     out = out.replace(str(root.resolve()), SHOWN_ROOT).replace(str(root), SHOWN_ROOT)
-    return "\n".join(line.rstrip() for line in out.splitlines())
+    return "\n".join(line.rstrip() for line in out.splitlines()).rstrip("\n")
 
 
 def pattern(expected: str) -> re.Pattern[str]:
     """A regex for the expected output, with the page's ``...`` wildcards."""
     parts = []
-    for line in expected.splitlines():
+    for line in expected.rstrip("\n").splitlines():
         line = line.rstrip()
         if line == "...":
             parts.append(r"(?:[^\n]*\n)*?")
