@@ -220,3 +220,20 @@ def test_plot_method_writes_a_png(logs, tmp_path):
 def test_progress_line_only_when_slow(logs, capsys):
     quiet_reader(logs)
     assert "reading runs" not in capsys.readouterr().err
+
+
+def test_progress_line_appears_after_a_second(capsys, monkeypatch):
+    from mlxlaunch.reader import scan
+
+    clock = iter([100.0, 100.5, 101.5, 101.6])
+    monkeypatch.setattr(scan.time, "perf_counter", lambda: next(clock))
+    progress = scan.Progress(256, None)  # started at t=100
+    progress.update(64)  # t=100.5: under a second, nothing
+    assert capsys.readouterr().err == ""
+    progress.update(128)  # t=101.5
+    progress.close()
+    assert capsys.readouterr().err == "\rreading runs: 128/256\rreading runs: 256/256\n"
+    hidden = scan.Progress(256, False)
+    hidden.update(64)
+    hidden.close()
+    assert capsys.readouterr().err == ""
