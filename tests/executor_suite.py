@@ -167,3 +167,17 @@ class ExecutorSuite:
             ("optimizer.lr=0.1", "num_epoch=3"): [0.1, 0.05, 0.1 / 3],
             ("optimizer.lr=0.5", "num_epoch=3"): [0.5, 0.25, 0.5 / 3],
         }
+
+    def test_results_are_read_back_with_the_reader(self, suite_project: Any) -> None:
+        from mlxlaunch.reader import Reader
+
+        proc = self.launch_and_wait(suite_project, "optimizer.lr=0.1,0.5", "+fail=false,true")
+        assert len(suite_project.run_ids()) == 4
+        reader = Reader(suite_project.logs, cache_dir=False, progress=False)
+        done = reader.search("info.status == 'COMPLETE'")
+        assert sorted(run.config["optimizer.lr"] for run in done) == [0.1, 0.5]
+        (run,) = reader.search("config.optimizer.lr == 0.5 & info.status == 'COMPLETE'")
+        assert list(run.metrics("train")["loss"]) == [0.5, 0.25]
+        assert reader.search("info.status == 'FAILED'").status_counts() == {"FAILED": 2}
+        if self.synchronous:
+            assert proc.returncode == 1, self.describe(proc)
