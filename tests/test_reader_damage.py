@@ -179,3 +179,13 @@ def test_many_problems_are_capped(tmp_path):
     reader, runs, messages = read(logs)
     assert len(runs) == 30 and len(reader.problems) == 30
     assert len(messages) == 21 and "reader.problems lists all" in messages[-1]
+
+
+def test_missing_keys_file_still_lets_queries_use_the_metric(logs):
+    (logs / "2" / "metrics" / ".keys" / "train.yaml").unlink()
+    for log_id in (1, 3):
+        (logs / str(log_id) / "metrics" / ".keys" / "train.yaml").write_text("")
+    reader, _, messages = read(logs)
+    assert messages == []
+    assert reader.search("train.loss.last < 0.3").log_ids == [1, 2, 3]
+    assert "train.epoch" in reader.fields.index

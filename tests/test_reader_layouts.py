@@ -163,3 +163,24 @@ def test_reads_an_mlxp_folder_unchanged(tmp_path):
     frame = reader.search(query_string="info.status == 'RUNNING'", asPandas=True)
     assert list(frame.index) == [3] and frame.loc[3, "config.optimizer.lr"] == 0.001
     assert snapshot(logs) == before, "the reader wrote in the logs folder"
+
+
+def test_a_killed_mlxp_run_on_this_host_shows_as_lost(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import yaml
+
+    from mlxlaunch import Reader
+
+    logs = tmp_path / "logs"
+    run = write_mlxp_run(logs, 1, 0.1, status="RUNNING")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    info = yaml.safe_load((run / "metadata" / "info.yaml").read_text())
+    info.update(hostname=socket.gethostname(), process_id=int(dead.stdout))
+    (run / "metadata" / "info.yaml").write_text(yaml.dump(info))
+    write_mlxp_run(logs, 2, 0.1, status="RUNNING")  # another host: nothing to check, stays RUNNING
+    assert [r.status for r in Reader(logs).search()] == ["LOST", "RUNNING"]

@@ -182,19 +182,25 @@ def log_names(run_dir: str) -> list[str]:
 
 
 def logged_keys(run_dir: str, name: str) -> list[str]:
-    """Keys of a log from ``metrics/.keys/<name>.yaml`` (our list or MLXP's mapping)."""
+    """Keys of a log from ``metrics/.keys/<name>.yaml`` (our list or MLXP's mapping).
+
+    Without a readable keys file, the keys of the log's first record.
+    """
     path = os.path.join(run_dir, METRICS_DIR, ".keys", f"{name}.yaml")
     try:
         from ..store import load_yaml
 
         data = load_yaml(path)
     except Exception:
+        data = None
+    if isinstance(data, (dict, list)) and data:
+        return [str(k) for k in data]
+    try:
+        with open(os.path.join(run_dir, METRICS_DIR, f"{name}.json"), "rb") as f:
+            first = json_loads(f.readline())
+    except (OSError, ValueError):
         return []
-    if isinstance(data, dict):
-        return [str(k) for k in data]
-    if isinstance(data, list):
-        return [str(k) for k in data]
-    return []
+    return [str(k) for k in first] if isinstance(first, dict) else []
 
 
 def split_metric_key(key: str, names: list[str]) -> Optional[tuple[str, str]]:

@@ -199,7 +199,7 @@ def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:
         return row
     info = {
         "status": store.Status.RUNNING,
-        "pid": row.get("info.pid"),
+        "pid": row.get("info.pid", row.get("info.process_id")),  # ours, or MLXP's
         "hostname": row.get("info.hostname"),
         "heartbeat_interval": row.get("info.heartbeat_interval"),
     }

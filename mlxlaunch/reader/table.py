@@ -91,6 +91,10 @@ class Run(Mapping):
             summary = self.summary(split[0])
             if split[1] in summary:
                 return summary[split[1]]
+        if self._log_names is not None:  # a live run may have started a new log since
+            self._log_names = None
+            if self.log_names != names:
+                return self[key]
         known = list(self.row) + [f"{n}.{k}" for n in names for k in self.metric_keys(n)]
         raise KeyError(f"run {self.log_id} has no key {key!r}.{did_you_mean(key, known)}")
 
