@@ -72,6 +72,13 @@ def test_runs_record_their_job_ids_and_write_their_streams(cproject: ClusterProj
         assert (run_dir / "log.stderr").exists()
         assert cproject.info(i)["hostname"]  # set by the job, not by the submitter
 
+    from mlxlaunch import Reader
+
+    reader = Reader(cproject.logs, cache_dir=False, progress=False)
+    df = reader.search("info.status == 'COMPLETE' & train.lr.last > 0.15", as_pandas=True)
+    got = sorted(zip(df["config.optimizer.lr"], df["info.scheduler.job_id"]))
+    assert got == [(0.2, f"{array}_1"), (0.3, f"{array}_2")]
+
 
 def test_status_reconciles_in_one_call_and_cancel_interrupts(cproject: ClusterProject) -> None:
     from mlxlaunch.commands.status import load_runs, reconcile
