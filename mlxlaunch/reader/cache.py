@@ -90,7 +90,7 @@ class RunCache:
     def __init__(self, folder: Optional[Path]) -> None:
         self.folder = folder / "runs" if folder is not None else None
         self._ready = False
-        self._pending: Optional[list[tuple[Path, str]]] = None
+        self._pending: Optional[list[tuple[str, str]]] = None
         self._writers: list[threading.Thread] = []
 
     @classmethod
@@ -101,12 +101,13 @@ class RunCache:
             return cls(default_cache_dir())
         return cls(Path(cache_dir).expanduser())
 
-    def _path(self, run_dir: str) -> Optional[Path]:
+    def _path(self, run_dir: str) -> Optional[str]:
         if self.folder is None:
             return None
-        # run_dir is already resolved by the Reader (its parent is resolved once, not per run)
+        # run_dir is already resolved by the Reader (its parent is resolved once, not per run);
+        # plain strings, not Path objects: this runs 10,000 times per search
         digest = hashlib.sha1(run_dir.encode()).hexdigest()
-        return self.folder / f"{digest}.json"
+        return f"{self.folder}/{digest}.json"
 
     def get(self, run_dir: str, signature: list) -> Optional[dict[str, Any]]:
         """The entry of ``run_dir`` if it was made from files with ``signature``."""
@@ -158,13 +159,13 @@ class RunCache:
             writer.join()
         self._writers = []
 
-    def _write(self, items: list[tuple[Path, str]]) -> None:
+    def _write(self, items: list[tuple[str, str]]) -> None:
         for path, text in items:
             try:
                 if not self._ready:
-                    path.parent.mkdir(parents=True, exist_ok=True)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
                     self._ready = True
-                tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
                 with open(tmp, "w", encoding="utf-8") as f:
                     f.write(text)
                 os.replace(tmp, path)
