@@ -237,3 +237,9 @@ def test_progress_line_appears_after_a_second(capsys, monkeypatch):
     hidden.update(64)
     hidden.close()
     assert capsys.readouterr().err == ""
+
+
+def test_unknown_metric_column_is_a_clear_error(logs):
+    runs = quiet_reader(logs).search("")
+    with pytest.raises(Exception, match="No run here has 'train.los'.*Did you mean.*'train.loss'"):
+        runs.to_pandas(metrics=["train.los"])

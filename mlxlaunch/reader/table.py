@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..errors import MlxlaunchError, UsageError, did_you_mean
 from . import metrics as _metrics
-from .scan import Problems
+from .scan import Problems, Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -280,9 +280,19 @@ class RunTable(Sequence):
             index=self._index(),
         )
         for key in [metrics] if isinstance(metrics, str) else metrics:
-            frame[key] = pd.Series(
-                [run.get(key) for run in self._runs], index=frame.index, dtype=object
-            )
+            progress = Progress(len(self._runs), None, label=f"loading {key}")
+            values = []
+            for done, run in enumerate(self._runs, start=1):
+                values.append(run.get(key))
+                progress.update(done)
+            progress.close()
+            if all(v is None for v in values) and not any(key in run.row for run in self._runs):
+                known = sorted({k for run in self._runs[:100] for k in run})
+                raise UsageError(
+                    f"No run here has {key!r}.{did_you_mean(key, known)} Metric columns are "
+                    "<log>.<key> (a series) or <log>.<key>.<summary> (last, min, max, ...)."
+                )
+            frame[key] = pd.Series(values, index=frame.index, dtype=object)
         return frame
 
     def metrics(self, name: str, columns: Sequence[str] = ()) -> pd.DataFrame:
@@ -296,7 +306,9 @@ class RunTable(Sequence):
         import pandas as pd
 
         parts = []
-        for run in self._runs:
+        progress = Progress(len(self._runs), None, label=f"loading {name}")
+        for done, run in enumerate(self._runs, start=1):
+            progress.update(done)
             if name not in run.log_names:
                 continue
             log = run.log(name)
@@ -310,6 +322,7 @@ class RunTable(Sequence):
             for column in columns:
                 data[column] = [run.row.get(column)] * log.length
             parts.append(pd.DataFrame(data))
+        progress.close()
         if not parts:
             known = sorted({n for run in self._runs for n in run.log_names})
             raise UsageError(
