@@ -188,9 +188,11 @@ def test_unwritable_cache_does_not_break_reading(logs, tmp_path):
     assert reader.search("config.seed == 1").log_ids == [1, 3, 5]
 
 
-def test_missing_logs_folder_is_a_clear_error(tmp_path):
+def test_missing_logs_folder_or_a_run_folder_is_a_clear_error(logs, tmp_path):
     with pytest.raises(Exception, match="does not exist"):
         Reader(tmp_path / "nope")
+    with pytest.raises(Exception, match="is one run's folder; pass .*logs'"):
+        Reader(logs / "2")
 
 
 def test_artifacts_are_lazy_handles(logs):

@@ -46,6 +46,11 @@ class Reader:
                 f"Logs folder {str(self.parent_log_dir)!r} does not exist or is not a folder. "
                 "Pass the folder that holds the numbered run folders (e.g. 'logs')."
             )
+        if (self.parent_log_dir / "metadata").is_dir():
+            raise UsageError(
+                f"{str(self.parent_log_dir)!r} is one run's folder; pass the folder that holds "
+                f"the numbered run folders: {str(self.parent_log_dir.parent)!r}."
+            )
         self.progress = progress
         self._problems = Problems()
         self._context = _Context(RunCache.from_setting(cache_dir), self._problems)

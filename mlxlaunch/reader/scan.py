@@ -1,8 +1,8 @@
 """Turning a logs folder into rows: one flat ``{key: value}`` dict per run.
 
 Only two files per run are parsed, ``metadata/config.yaml`` and
-``metadata/info.yaml`` (libyaml's C loader), and only when the per-run cache
-(``cache.py``) has no entry made from the same files. Metrics and artifacts are
+``metadata/info.yaml`` (``fastyaml``, else libyaml's C loader), and only when the
+per-run cache (``cache.py``) has no entry made from the same files. Metrics and artifacts are
 not opened here: they stay lazy.
 
 Damage costs only what is damaged, and every problem is reported once with the
