@@ -21,13 +21,10 @@ MAX_ROWS = 30
 HEAD_ROWS, TAIL_ROWS = 20, 5
 
 
-def _leaves(config: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(config, dict) and config:
-        out: dict[str, Any] = {}
-        for key, value in config.items():
-            out.update(_leaves(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): config}
+def _leaves(config: Any) -> dict[str, Any]:
+    from .help import leaves
+
+    return dict(leaves(config))
 
 
 def _override_keys(overrides: list[str]) -> list[str]:

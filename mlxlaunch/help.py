@@ -64,11 +64,12 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def _leaves(config: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def leaves(config: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of each leaf of a nested config (an empty dict is a leaf)."""
     if isinstance(config, dict) and config:
         out = []
         for key, value in config.items():
-            out.extend(_leaves(value, f"{prefix}{key}."))
+            out.extend(leaves(value, f"{prefix}{key}."))
         return out
     return [(prefix.rstrip("."), config)]
 
@@ -182,7 +183,7 @@ def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
     if not config:
         return [Text(title, "(empty: add keys with +key=value)")]
     rows = []
-    for key, value in _leaves(config):
+    for key, value in leaves(config):
         type_name = types.get(key) or (type(value).__name__ if value is not None else "any")
         rows.append([key, type_name, show(value), comments.get(key, "")])
     return [Table(title, ["key", "type", "default", "comment"], rows)]

@@ -58,10 +58,12 @@ def parse_doc(text: str) -> tuple[dict[str, str], list[tuple[str, str, str | Non
     return files, commands
 
 
-def _env(config_home: Path) -> dict[str, str]:
+def _env(config_home: Path | None = None) -> dict[str, str]:
+    """The environment page commands run in (``tests/test_backends_docs.py`` uses it too)."""
     env = dict(os.environ)
     env.pop("MLXLAUNCH_RUN_DIR", None)
-    env["XDG_CONFIG_HOME"] = str(config_home)  # no user-level backend presets
+    if config_home is not None:
+        env["XDG_CONFIG_HOME"] = str(config_home)  # no user-level backend presets
     env["PYTHONPATH"] = str(REPO)
     env["PYTHONUNBUFFERED"] = "1"  # stdout and stderr interleave as on a terminal
     env["MLXLAUNCH_PLAIN"] = "1"
