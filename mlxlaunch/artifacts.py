@@ -136,6 +136,12 @@ def import_path_of(func: Any, role: str) -> ImportPath:
     file = None
     if module == "__main__":
         module, file = _main_module_name()
+        if file is None:
+            raise ArtifactError(
+                f"The {role} function {qualname} cannot be registered: it is defined in an "
+                "interactive session (a notebook, 'python -c'), which no other process can "
+                "import it from. Put it in a .py file and import it from there."
+            )
         found = _resolve_qualname(sys.modules["__main__"], qualname)
     else:
         found = resolve_import_path(f"{module}:{qualname}")
@@ -163,45 +169,73 @@ def _same_file(a: Optional[str], b: Optional[str]) -> bool:
         return False
 
 
-def _import_module(module: str, file: Optional[str]) -> Any:
+class _OnSysPath:
+    """Put ``folder`` on ``sys.path`` (first or last) for the duration of a ``with`` block."""
+
+    def __init__(self, folder: Optional[str], first: bool) -> None:
+        self.folder = folder if folder and folder not in sys.path else None
+        self.first = first
+
+    def __enter__(self) -> None:
+        if self.folder and self.first:
+            sys.path.insert(0, self.folder)
+        elif self.folder:
+            sys.path.append(self.folder)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder:
+            try:
+                sys.path.remove(self.folder)
+            except ValueError:
+                pass
+
+
+def _import_module(module: str, script: Optional[str], folder: Optional[str]) -> Any:
+    """Import ``module``: from the file ``script`` if given, else normally.
+
+    ``folder`` (the recorded script's folder) is searched last, so modules that
+    sat next to the script (``from helpers import load``) are found from anywhere.
+    """
     main = sys.modules.get("__main__")
-    if file and _same_file(getattr(main, "__file__", None), file):
+    if script and _same_file(getattr(main, "__file__", None), script):
         return main  # the running script itself: never import it a second time
     if module in sys.modules:
         return sys.modules[module]
     import importlib
     import importlib.util
 
-    if file and os.path.isfile(file):
-        # a script is imported from its file, with its folder on sys.path for its own imports
-        spec = importlib.util.spec_from_file_location(module, file)
+    if script and os.path.isfile(script):
+        spec = importlib.util.spec_from_file_location(module, script)
         if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import {file}")
+            raise ImportError(f"cannot import {script}")
         mod = importlib.util.module_from_spec(spec)
-        folder = os.path.dirname(file)
-        sys.path.insert(0, folder)
         sys.modules[module] = mod
         try:
-            spec.loader.exec_module(mod)
+            with _OnSysPath(folder, first=True):  # as when the script ran
+                spec.loader.exec_module(mod)
         except BaseException:
             sys.modules.pop(module, None)
             raise
-        finally:
-            try:
-                sys.path.remove(folder)
-            except ValueError:
-                pass
         return mod
-    return importlib.import_module(module)
+    with _OnSysPath(folder, first=False):
+        return importlib.import_module(module)
 
 
 def resolve_import_path(path: str, file: Optional[str] = None) -> Callable[..., Any]:
-    """The function at ``'module:qualname'`` (``file``: the script to import it from)."""
+    """The function at ``'module:qualname'``.
+
+    ``file`` is the script recorded with the type: it is imported from that file
+    for the module of its name (``main`` for ``main.py``, ``pkg.train`` for
+    ``pkg/train.py``), and its folder is searched for the other modules, so a
+    type may mix a script and the modules next to it.
+    """
     module, _, qualname = path.partition(":")
+    script = file if file and Path(file).stem == module.rsplit(".", 1)[-1] else None
+    folder = os.path.dirname(file) if file else None
     try:
-        return _resolve_qualname(_import_module(module, file), qualname)
+        return _resolve_qualname(_import_module(module, script, folder), qualname)
     except (ImportError, AttributeError) as exc:
-        where = f" (from {file})" if file else ""
+        where = f" (recorded with {file})" if file else ""
         raise ArtifactError(
             f"Cannot load the function {path}{where}: {type(exc).__name__}: {exc}. "
             "Make that module importable here (same environment, PYTHONPATH) to use this "

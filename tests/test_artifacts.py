@@ -314,3 +314,75 @@ def test_helper_module_custom_type_in_a_fresh_process(tmp_path):
     assert proc.stdout.strip() == "ABC"
     types = load_yaml(run_dir / "artifacts" / ".keys" / "types.yaml")
     assert types == {"upper": {"save": "mytypes:save", "load": "mytypes:load"}}
+
+
+def test_a_type_mixing_a_script_and_a_module_loads_in_a_fresh_process(tmp_path):
+    (tmp_path / "helpers.py").write_text("def load(path):\n    return open(path).read()\n")
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from mlxlaunch.logger import Logger
+            from helpers import load
+
+            def save(obj, path):
+                open(path, "w").write(obj * 2)
+
+            if __name__ == "__main__":
+                logger = Logger(sys.argv[1], 1)
+                logger.register_artifact_type("twice", save, load)
+                logger.log_artifacts("ab", "x.txt", "twice")
+            """
+        )
+    )
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    run_dir = tmp_path / "run"
+    write = subprocess.run(
+        [sys.executable, "train.py", str(run_dir)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert write.returncode == 0, write.stderr
+    types = load_yaml(run_dir / "artifacts" / ".keys" / "types.yaml")
+    assert types["twice"]["save"] == "train:save" and types["twice"]["load"] == "helpers:load"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    read = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from mlxlaunch.logger import Logger; print(Logger({str(run_dir)!r}, 1).load_artifacts('x.txt'))",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "abab"
+
+
+def test_functions_of_an_interactive_session_are_refused(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        from mlxlaunch.logger import Logger
+        def save(obj, path): pass
+        def load(path): pass
+        try:
+            Logger({str(tmp_path)!r}, 1).register_artifact_type("t", save, load)
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.startswith("ArtifactError") and "interactive session" in proc.stdout
