@@ -189,3 +189,37 @@ def test_missing_keys_file_still_lets_queries_use_the_metric(logs):
     assert messages == []
     assert reader.search("train.loss.last < 0.3").log_ids == [1, 2, 3]
     assert "train.epoch" in reader.fields.index
+
+
+# ---------------------------------------------------------------- property: only bad lines are lost
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mlxlaunch.reader.metrics import _records  # noqa: E402
+
+records = st.lists(
+    st.dictionaries(
+        st.sampled_from(["loss", "acc", "epoch", "name"]),
+        st.one_of(
+            st.integers(-1000, 1000), st.floats(allow_nan=False), st.text(max_size=5), st.none()
+        ),
+        min_size=1,
+    ),
+    max_size=8,
+)
+garbage = st.sampled_from(['{"loss": 0.1, "ep', "not json", "[1, 2]", '{"x":}', "3", '"s"', "{"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(records, st.lists(st.tuples(st.integers(0, 8), garbage), max_size=4), st.booleans())
+def test_damaged_lines_cost_only_themselves(good, bad, final_newline):
+    import json
+
+    lines = [json.dumps(r) for r in good]
+    for position, junk in sorted(bad, reverse=True):
+        lines.insert(min(position, len(lines)), junk)
+    data = "\n".join(lines) + ("\n" if final_newline else "")
+    parsed, problems = _records(data.encode(), "train.json", live=False)
+    assert parsed == good
+    assert len(problems) == len(bad)

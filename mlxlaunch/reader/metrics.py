@@ -89,29 +89,40 @@ def file_signature(path: str) -> Optional[tuple]:
 
 def _records(data: bytes, path: str, live: bool) -> tuple[list[dict], list[str]]:
     """The JSON objects of a JSON-lines file, and what had to be skipped."""
-    problems: list[str] = []
     body, sep, tail = data.rpartition(b"\n")
     if not sep:  # no newline at all: the whole file is one unfinished line
         body, tail = b"", data
+    tail_problem = None
     if tail.strip():
         try:
             last = json_loads(tail)
         except ValueError:
-            last = None
-            if not live:
-                problems.append(f"{path}: the last line is truncated; it was skipped")
-        if isinstance(last, dict):  # a complete record that only lacks its newline
-            body = body + b"\n" + tail
-    body = body.strip()
-    if not body:
-        return [], problems
+            if not live:  # a live run may be writing it right now
+                tail_problem = f"{path}: the last line is truncated; it was skipped"
+        else:
+            if isinstance(last, dict):  # a complete record that only lacks its newline
+                body = body + b"\n" + tail
+            else:
+                tail_problem = f"{path}: the last line is not a JSON object; it was skipped"
+    problems: list[str] = []
+    records = _parse_lines(body, path, problems)
+    if tail_problem:
+        problems.append(tail_problem)
+    return records, problems
+
+
+def _parse_lines(body: bytes, path: str, problems: list[str]) -> list[dict]:
+    """Complete lines -> records: in one call when all are good, else line by line."""
+    stripped = body.strip()
+    if not stripped:
+        return []
     try:
-        records = json_loads(b"[" + body.replace(b"\n", b",") + b"]")
+        records = json_loads(b"[" + stripped.replace(b"\n", b",") + b"]")
         if set(map(type, records)) == {dict}:
-            return records, problems
+            return records
     except ValueError:
         pass
-    # Slow path: something in the middle is damaged (or blank lines); keep every good line.
+    # Slow path: something is damaged (or blank lines); keep every good line.
     records = []
     for number, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
@@ -124,7 +135,7 @@ def _records(data: bytes, path: str, live: bool) -> tuple[list[dict], list[str]]
             records.append(record)
         else:
             problems.append(f"{path}: line {number} is not a JSON object; that line was skipped")
-    return records, problems
+    return records
 
 
 def _keys(records: list[dict]) -> list[str]:
