@@ -30,6 +30,7 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ from .base import Executor, LaunchSpec, PreparedRun
 
 #: Environment variable that restricts which GPUs a worker sees.
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
+#: Standbys start this long after the last point started, so their imports do not
+#: compete for the CPU with the points starting at the same moment.
+STANDBY_DELAY_S = 0.25
 
 
 @dataclass
@@ -117,6 +121,7 @@ class ParallelExecutor(Executor):
             failed = any(r is not None and r.status == Status.FAILED for r in results)
             return bool(stop_signal) or (spec.settings.fail_fast and failed)
 
+        last_start = 0.0
         previous = _install_handlers(on_signal)
         try:
             while pending or running:
@@ -128,12 +133,18 @@ class ParallelExecutor(Executor):
                     if stop_signal and not worker.signalled:  # arrived while it was starting
                         _forward(worker, stop_signal[-1])
                     _watch(worker, finished)
+                    last_start = time.monotonic()
+                timeout = 0.5
                 if use_standbys and not stopping(results):
-                    self._fill_standbys(standbys, len(pending), spec)
+                    due = last_start + STANDBY_DELAY_S - time.monotonic()
+                    if due <= 0:
+                        self._fill_standbys(standbys, len(pending), spec)
+                    else:
+                        timeout = due
                 if not running:
                     break
                 try:
-                    worker = finished.get(timeout=0.5)
+                    worker = finished.get(timeout=timeout)
                 except queue.Empty:
                     continue
                 del running[worker.slot]
