@@ -198,6 +198,13 @@ class Logger:
     def __repr__(self) -> str:
         return f"Logger({str(self.log_dir)!r}, {self.log_id})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # picklable (to hand ctx.logger to worker processes): open files and the lock stay here
+        return {"log_dir": self.log_dir, "log_id": self.log_id, "max_open": self._files.max_open}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["log_dir"], state["log_id"], max_open_files=state["max_open"])  # type: ignore[misc]
+
     def __enter__(self) -> Logger:
         return self
 

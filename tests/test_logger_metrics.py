@@ -334,3 +334,29 @@ def test_sigkill_during_thousands_of_calls_leaves_only_complete_lines(tmp_path):
     for chunk in (rows[: starts[1]], rows[starts[1] :]):
         assert [r["i"] for r in chunk] == list(range(len(chunk)))
         assert all(len(r["payload"]) == 200 for r in chunk)
+
+
+def _log_from_another_process(logger: Logger, worker: int) -> None:
+    for i in range(50):
+        logger.log_metrics({"worker": worker, "i": i}, log_name="train")
+    logger.close()
+
+
+def test_a_logger_can_be_handed_to_worker_processes(tmp_path):
+    import multiprocessing
+    import pickle
+
+    logger = Logger(tmp_path, 1)
+    logger.log_metrics({"worker": -1, "i": 0}, log_name="train")
+    assert pickle.loads(pickle.dumps(logger)).log_dir == tmp_path
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_log_from_another_process, args=(logger, w)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    rows = read_lines(tmp_path / "metrics" / "train.json")
+    assert len(rows) == 101 and sorted((r["worker"], r["i"]) for r in rows)[1:] == [
+        (w, i) for w in range(2) for i in range(50)
+    ]
