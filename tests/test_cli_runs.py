@@ -142,3 +142,18 @@ def test_runs_on_a_real_sweep(project, tmp_path):
     assert lines[0] == "2 of 3 runs: 2 COMPLETE"
     assert [line.split()[:2] for line in lines[3:]] == [["2", "COMPLETE"], ["3", "COMPLETE"]]
     assert float(lines[3].split()[-1]) == pytest.approx(0.01 / 2)  # lr / (epoch + 1) at epoch 1
+
+
+def test_plot_unknown_by_column(logs, tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = mlxlaunch(
+        "plot",
+        str(logs),
+        "train.loss",
+        "--by",
+        "config.optimizer.lrr",
+        cache=tmp_path / "c",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "Did you mean 'config.optimizer.lr'" in proc.stderr
+    assert not list(tmp_path.glob("*.png"))

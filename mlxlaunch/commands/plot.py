@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UsageError
+    from ..errors import UsageError, did_you_mean
 
     reader = open_reader(args)
     output = args.output or f"{args.metric}.png"
@@ -56,12 +56,9 @@ def run(args: argparse.Namespace) -> int:
         runs = reader.search(args.query)
         if not len(runs):
             raise UsageError(f"No run of {args.logdir} matches {args.query!r}: nothing to plot.")
-        if args.by and args.by not in reader.fields.index:
-            from ..errors import did_you_mean
-
-            raise UsageError(
-                f"Unknown --by column {args.by!r}.{did_you_mean(args.by, reader.fields.index)}"
-            )
+        known = set().union(*(run.row for run in runs))
+        if args.by and args.by not in known:
+            raise UsageError(f"Unknown --by column {args.by!r}.{did_you_mean(args.by, known)}")
         try:
             import matplotlib
 

@@ -79,8 +79,12 @@ def _columns(args: argparse.Namespace, runs: Any, reader: Any) -> list[str]:
     wanted = [c.strip() for item in args.columns for c in item.split(",") if c.strip()]
     if not wanted:
         return list(runs.diff().columns) if len(runs) > 1 else []
-    known = set(reader.searchable.index) | set(reader.fields.index)
-    for column in wanted:
+    in_rows = set().union(*(run.row for run in runs))
+    missing = [c for c in wanted if c not in in_rows]
+    if not missing:
+        return wanted
+    known = in_rows | set(reader.searchable.index) | set(reader.fields.index)  # reads metrics/.keys
+    for column in missing:
         if column not in known:
             raise UsageError(
                 f"Unknown column {column!r}.{did_you_mean(column, known)} "
