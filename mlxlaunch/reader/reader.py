@@ -177,8 +177,8 @@ class Reader:
         leaves = _query.keys(tree)
         if leaves:
             known = self._known_keys()
-            if any(leaf.key not in known for leaf in leaves):
-                metric_keys = self._metric_fields()
+            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
+                metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
                 _query.check_keys(query, tree, known, lambda key: _is_summary(key, metric_keys))
         if isinstance(tree, _query.All):
             runs = list(self._runs)
@@ -187,6 +187,17 @@ class Reader:
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
         table = RunTable(runs)
         return table.to_pandas() if as_pandas else table
+
+    def _is_summary(self, key: str) -> bool:
+        """Whether some run has the metric of ``<log>.<key>.<summary>`` (stops at the first)."""
+        base, _, summary = key.rpartition(".")
+        if summary not in _metrics.SUMMARIES:
+            return False
+        for run in self._runs:
+            split = _metrics.split_metric_key(base, run.log_names)
+            if split is not None and split[1] in run.metric_keys(split[0]):
+                return True
+        return False
 
     def filter(self, query_string: str = "", result_format: str = "DataFrame") -> Any:
         """MLXP's spelling of ``search`` (``result_format="pandas"`` gives a DataFrame)."""
