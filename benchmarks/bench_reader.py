@@ -155,6 +155,15 @@ rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"t": t2 - t1, "n": sum(len(c) for c in cols), "rss_mb": (rss1 - rss0) / 1024}}))
 """
 
+OURS_SUMMARY = """
+import time, json
+import mlxlaunch, pandas
+reader = mlxlaunch.Reader({root!r})
+t1 = time.perf_counter()
+n = len(reader.search("train.loss.last < 1e-6"))
+print(json.dumps({{"t": time.perf_counter() - t1, "n": n}}))
+"""
+
 OURS_ALL_METRICS = """
 import time, json, resource
 import mlxlaunch, pandas, numpy
@@ -238,6 +247,8 @@ def main() -> None:
         sys.executable, OURS_SEARCH.format(root=str(root)), env
     )
     ours["one metric column"] = _run(sys.executable, OURS_METRIC.format(root=str(root)), env)
+    ours["metric summary query"] = _run(sys.executable, OURS_SUMMARY.format(root=str(root)), env)
+    ours["same, new process"] = _run(sys.executable, OURS_SUMMARY.format(root=str(root)), env)
     ours["all metric columns"] = _run(sys.executable, OURS_ALL_METRICS.format(root=str(root)), env)
     shutil.rmtree(cache, ignore_errors=True)
 
