@@ -322,9 +322,11 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
         try:
             ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
         except (HydraException, OmegaConfBaseException) as exc:
-            hint = did_you_mean(override.key_or_group, _all_keys(cfg))
+            keys = _all_keys(cfg)
+            key = override.key_or_group
+            hint = "" if key in keys else did_you_mean(key, keys)
             raise ConfigError(
-                f"Cannot apply '{override.input_line}' to {where}: {exc}{hint}"
+                f"Cannot apply '{override.input_line}' to {where}: {str(exc).strip()}{hint}"
             ) from None
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)

@@ -146,3 +146,11 @@ def test_signal_handlers_restored_after_run():
     with _SignalGuard():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_resume_with_plus_on_existing_key_explains_without_false_hint(project):
+    project.run(check=True)
+    proc = project.run("+launcher.logger.forced_log_id=1", "+num_epoch=3")
+    assert proc.returncode == 2
+    assert "An item is already at 'num_epoch'" in proc.stderr
+    assert "Did you mean" not in proc.stderr
