@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..errors import MlxlaunchError, UsageError, did_you_mean
+from ..errors import UsageError, did_you_mean
 from . import metrics as _metrics
 from .scan import Problems, Progress
 
@@ -44,18 +44,11 @@ class Artifact:
         return f"<Artifact {self.type}:{self.name} of run {self.run.log_id} (not loaded)>"
 
     def load(self) -> Any:
-        """Load the artifact with the logger's loader for its type."""
+        """Load the artifact with the logger's loader for its type (see docs/logging.md)."""
         from ..logger import Logger
 
-        loader = getattr(Logger(self.run.path, self.run.log_id), "load_artifacts", None)
-        if loader is not None:
-            return loader(self.name, artifact_type=self.type)
-        if self.type == "numpy":
-            import numpy as np
-
-            return np.load(self.path, allow_pickle=False)
-        raise MlxlaunchError(
-            f"No loader for artifact type {self.type!r} ({self.path}); open the file yourself."
+        return Logger(self.run.path, self.run.log_id).load_artifacts(
+            self.name, artifact_type=self.type
         )
 
 
