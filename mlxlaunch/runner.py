@@ -118,6 +118,9 @@ def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
         error=None,
         heartbeat_interval=settings.heartbeat_interval,
     )
+    job_id = os.environ.get("MLXLAUNCH_JOB_ID")  # set by scheduler job scripts
+    if job_id and isinstance(info.get("scheduler"), dict):
+        info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
     store.write_info(run_dir, info)
     return info
 

@@ -26,6 +26,7 @@ class OarExecutor(SchedulerExecutor):
     index_expr = "$OAR_ARRAY_INDEX"
     index_base = 1
     hold_directive = "--hold"
+    job_id_expr = "$OAR_JOB_ID"
     unsupported = ("mem", "qos", "max_concurrent")
     queued_states = frozenset({"WAITING", "HOLD", "TOLAUNCH", "TOACKRESERVATION", "LAUNCHING"})
     running_states = frozenset({"RUNNING", "FINISHING", "SUSPENDED", "RESUMING"})

@@ -167,6 +167,8 @@ class SchedulerExecutor(Executor):
     index_expr: ClassVar[str] = ""
     #: the directive (without prefix) that submits the array held, released after recording
     hold_directive: ClassVar[str] = ""
+    #: shell expression of the job's own id; the job records it (OAR requeues under a new id)
+    job_id_expr: ClassVar[str] = ""
     #: the first array index (0 for Slurm and PBS, 1 for OAR, SGE and LSF)
     index_base: ClassVar[int] = 0
     #: settings this scheduler cannot express (an error if set)
@@ -267,6 +269,8 @@ class SchedulerExecutor(Executor):
         for name, value in sorted(command.env.items()):
             lines.append(f"export {name}={q(value)}")
         lines.append('export MLXLAUNCH_RUN_DIR="$RUN_DIR"')
+        if self.job_id_expr:
+            lines.append(f'export MLXLAUNCH_JOB_ID="{self.job_id_expr}"')
         lines.append(f"cd {q(command.workdir)} || exit 1")
         lines.append("# The preemption signal reaches this shell: pass it on to Python.")
         lines.append("preempted=0")

@@ -39,6 +39,7 @@ class SlurmExecutor(SchedulerExecutor):
     index_expr = "$SLURM_ARRAY_TASK_ID"
     index_base = 0
     hold_directive = "--hold"
+    job_id_expr = "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
     queued_states = frozenset(
         {
             "PENDING",

@@ -21,6 +21,7 @@ module load cuda/12.1
 source /opt/venv/bin/activate
 export PYTHONPATH=/home/me/lib
 export MLXLAUNCH_RUN_DIR="$RUN_DIR"
+export MLXLAUNCH_JOB_ID="$OAR_JOB_ID"
 cd /home/me/project || exit 1
 # The preemption signal reaches this shell: pass it on to Python.
 preempted=0

@@ -25,6 +25,7 @@ module load cuda/12.1
 source /opt/venv/bin/activate
 export PYTHONPATH=/home/me/lib
 export MLXLAUNCH_RUN_DIR="$RUN_DIR"
+export MLXLAUNCH_JOB_ID="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
 cd /home/me/project || exit 1
 # The preemption signal reaches this shell: pass it on to Python.
 preempted=0

@@ -1,0 +1,141 @@
+"""``mlxlaunch status / cancel / resubmit`` without a daemon (fake squeue/scancel on PATH).
+
+The same commands run against real Slurm and OAR in the cluster tests; here the
+scheduler's answers are fixed so every reconciliation case is checked exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from mlxlaunch import store
+
+FAILING_TASK = """\
+from pathlib import Path
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    if Path(ctx.config.flag).exists():
+        raise RuntimeError("flag is set")
+    print("ok", flush=True)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _fake(bin_dir: Path, name: str, body: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text(f'#!/bin/bash\necho "$0 $*" >> {bin_dir}/calls.log\n{body}\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+def _queued_run(parent: Path, log_id: int, job_id: str, status: str = "QUEUED") -> Path:
+    run_dir = parent / str(log_id)
+    (run_dir / "metadata").mkdir(parents=True)
+    store.write_config(run_dir, {"seed": log_id})
+    array = job_id.split("_")[0]
+    store.write_info(
+        run_dir,
+        {
+            "status": status,
+            "log_id": log_id,
+            "attempt": 0,
+            "overrides": [f"seed={log_id}"],
+            "scheduler": {"name": "slurm", "job_id": job_id, "array_job_id": array},
+        },
+    )
+    return run_dir
+
+
+def test_status_reconciles_every_case_with_one_squeue_call(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    _queued_run(logs, 1, "50_0")  # pending
+    _queued_run(logs, 2, "50_1")  # cancelled before it started
+    _queued_run(logs, 3, "51_0")  # forgotten by the scheduler
+    _queued_run(logs, 4, "52_0", status="INTERRUPTED")  # requeued after preemption
+    _queued_run(logs, 5, "52_1", status="COMPLETE")  # final: not asked about
+    bin_dir = tmp_path / "bin"
+    _fake(bin_dir, "squeue", "printf '50_0|PENDING\\n50_1|CANCELLED\\n52_0|REQUEUED\\n'")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    proc = _cli("status", str(logs), env=env)
+    assert proc.returncode == 0, proc.stderr
+    calls = (bin_dir / "calls.log").read_text().splitlines()
+    assert len(calls) == 1 and calls[0].endswith("-j 50,51,52")
+    table = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[1:-1]}
+    assert table == {"1": "QUEUED", "2": "INTERRUPTED", "3": "LOST", "4": "QUEUED", "5": "COMPLETE"}
+    assert "50_1 (CANCELLED)" in proc.stdout
+    # only the job that ended without recording is written back
+    info = store.read_info(logs / "2")
+    assert info["status"] == "INTERRUPTED" and "job 50_1 ended CANCELLED" in info["error"]
+    assert store.read_info(logs / "3")["status"] == "QUEUED"
+    assert store.read_info(logs / "4")["status"] == "INTERRUPTED"
+
+    selected = _cli("status", str(logs), "info.status == 'QUEUED'", env=env)
+    assert selected.stdout.splitlines()[-1] == "2 run(s): 2 QUEUED"
+    by_id = _cli("status", str(logs), "1", "4-5", env=env)
+    assert by_id.stdout.splitlines()[-1] == "3 run(s): 1 COMPLETE, 2 QUEUED"
+
+
+def test_cancel_calls_scancel_once_and_marks_queued_runs(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for i in (1, 2, 3):
+        _queued_run(logs, i, f"60_{i - 1}")
+    bin_dir = tmp_path / "bin"
+    _fake(bin_dir, "squeue", "printf '60_0|PENDING\\n60_1|PENDING\\n60_2|PENDING\\n'")
+    _fake(bin_dir, "scancel", "exit 0")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    proc = _cli("cancel", str(logs), "1-2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "cancelled 2 run(s): 1, 2" in proc.stdout
+    assert f"{bin_dir}/scancel 60_0 60_1" in (bin_dir / "calls.log").read_text()
+    assert [store.read_info(logs / str(i))["status"] for i in (1, 2, 3)] == [
+        "INTERRUPTED", "INTERRUPTED", "QUEUED",
+    ]  # fmt: skip
+
+
+def test_cancel_without_query_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    proc = _cli("cancel", str(tmp_path / "logs"))
+    assert proc.returncode == 2
+    assert "Say which runs to cancel" in proc.stderr
+
+
+def test_status_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _cli("status", str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert "is not a folder" in proc.stderr
+
+
+def test_resubmit_reruns_a_failed_local_run_in_its_own_folder(project) -> None:
+    flag = project.write("flag", "")
+    project.write("main.py", FAILING_TASK)
+    project.write("configs/config.yaml", f"flag: {flag}\nseed: 0\n")
+    first = project.run("seed=1,2")
+    assert first.returncode == 1
+    assert [project.info(i)["status"] for i in (1, 2)] == ["FAILED", "FAILED"]
+    flag.unlink()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(project.logs), "2"],
+        capture_output=True, text=True, env=project.env(), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "resubmitted 1 run(s): 2" in proc.stdout
+    assert project.run_ids() == [1, 2]
+    assert project.info(1)["status"] == "FAILED"
+    info = project.info(2)
+    assert (info["status"], info["attempt"]) == ("COMPLETE", 2)
+    assert (project.logs / "2" / "metadata" / "attempts" / "1.yaml").exists()
