@@ -45,6 +45,21 @@ if __name__ == "__main__":
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep tests away from the user's own presets and caches.
+
+    A default backend in ``~/.config/mlxlaunch/backends.yaml`` would change every
+    launch a test makes, so every test process and the scripts it starts get
+    their own, empty config and cache homes.
+    """
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="mlxlaunch-tests-xdg-"))
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        (home / var).mkdir()
+        os.environ[var] = str(home / var)
+
+
 class Project:
     """A folder with ``main.py`` and ``configs/``, and a way to run it as a user would."""
 
