@@ -52,9 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
     launch a test makes, so every test process and the scripts it starts get
     their own, empty config and cache homes.
     """
+    import shutil
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="mlxlaunch-tests-xdg-"))
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         (home / var).mkdir()
         os.environ[var] = str(home / var)
