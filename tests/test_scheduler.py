@@ -266,13 +266,9 @@ def test_array_index_picks_the_run_folder_and_quoted_values_reach_it(project) ->
 def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> None:
     from mlxlaunch.store import read_info
 
-    (run_dir,) = _prepare(project, "+sleep=60")
+    (run_dir,) = _prepare(project, "+sleep=60", "+launcher.scheduler.requeue=true")
     script = _array_script(run_dir)
-    text = script.read_text().replace("#SBATCH --no-requeue", "#SBATCH --requeue")
-    # the same script as with requeue: true, whose requeue line calls scontrol
-    text = text.replace('exit "$code"', 'if [ "$preempted" = 1 ]; then\n'
-                        '  scontrol requeue "$SLURM_JOB_ID"\nfi\nexit "$code"')  # fmt: skip
-    script.write_text(text)
+    assert 'scontrol requeue "$SLURM_JOB_ID"' in script.read_text()
     bin_dir = project.root / "bin"
     _fake(bin_dir, "scontrol", "exit 0")
     env = dict(project.env(), SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="777")
@@ -349,3 +345,16 @@ def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatc
     scripts = sorted((tmp_path / "logs" / ".jobs").glob("*.sh"))
     assert ["--array=0-1" in s.read_text() for s in scripts] == [True, True, False]
     assert "--array=0-0" in scripts[2].read_text()
+
+
+def test_bad_job_settings_fail_before_any_run_folder_exists(project) -> None:
+    proc = project.run(
+        "optimizer.lr=0.1,0.2", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm",
+        "+launcher.scheduler.time=2h",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "Bad launcher setting 'scheduler.time' '2h'" in proc.stderr
+    assert project.run_ids() == []
+    proc = project.run("+launcher.use_scheduler=true", "+launcher.scheduler.name=slrum")
+    assert proc.returncode == 2 and "Did you mean 'slurm'" in proc.stderr
+    assert project.run_ids() == []

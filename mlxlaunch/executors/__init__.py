@@ -10,9 +10,9 @@ def get_executor(spec: LaunchSpec) -> Executor:
     """The executor the settings ask for."""
     settings = spec.settings
     if settings.use_scheduler:
-        from .scheduler import scheduler_executor
+        from .scheduler import executor_for
 
-        return scheduler_executor(settings.scheduler.name)
+        return executor_for(settings.scheduler)
     # the version manager runs every point in a fresh interpreter on the code snapshot
     if settings.n_workers != 1 or settings.gpus or settings.use_version_manager:
         from .parallel import ParallelExecutor

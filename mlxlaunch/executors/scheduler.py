@@ -272,20 +272,23 @@ class SchedulerExecutor(Executor):
         if self.job_id_expr:
             lines.append(f'export MLXLAUNCH_JOB_ID="{self.job_id_expr}"')
         lines.append(f"cd {q(command.workdir)} || exit 1")
-        lines.append("# The preemption signal reaches this shell: pass it on to Python.")
+        lines.append("# The preemption signal reaches this shell: pass it on to Python. Python")
+        lines.append("# starts with it ignored (a signal during start-up must not kill it); the")
+        lines.append("# run's signal handler takes over when the task starts.")
         lines.append("preempted=0")
         lines.append("trapped=0")
+        lines.append(f"trap '' {PREEMPT_SIGNAL}")
+        lines.append(f"{q(command.python)} {q(command.script)} &")
+        lines.append("child=$!")
         lines.append(
             f"trap 'preempted=1; trapped=1; kill -{PREEMPT_SIGNAL} \"$child\" 2>/dev/null' "
             f"{PREEMPT_SIGNAL}"
         )
-        lines.append(f"{q(command.python)} {q(command.script)} &")
-        lines.append("child=$!")
         lines.append(
             'while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done'
         )
         if s.requeue:
-            lines.append('if [ "$preempted" = 1 ]; then')
+            lines.append('if [ "$preempted" = 1 ] && [ "$code" != 0 ]; then')
             lines += [f"  {x}" for x in self.requeue_lines()]
             lines.append("fi")
         lines.append('exit "$code"')
@@ -444,6 +447,13 @@ def scheduler_executor(name: str) -> SchedulerExecutor:
         )
     module, cls = SCHEDULERS[name].split(":")
     return getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+
+
+def executor_for(settings: SchedulerSettings) -> SchedulerExecutor:
+    """The executor of ``settings.name``, after checking ``settings`` (before any folder exists)."""
+    executor = scheduler_executor(settings.name)
+    validate(settings, executor.unsupported)
+    return executor
 
 
 def scheduler_of(info: dict[str, Any]) -> Optional[str]:

@@ -26,14 +26,17 @@ source /opt/venv/bin/activate
 export PYTHONPATH=/home/me/lib
 export MLXLAUNCH_RUN_DIR="$RUN_DIR"
 cd /home/me/project || exit 1
-# The preemption signal reaches this shell: pass it on to Python.
+# The preemption signal reaches this shell: pass it on to Python. Python
+# starts with it ignored (a signal during start-up must not kill it); the
+# run's signal handler takes over when the task starts.
 preempted=0
 trapped=0
-trap 'preempted=1; trapped=1; kill -USR2 "$child" 2>/dev/null' USR2
+trap '' USR2
 /opt/venv/bin/python /home/me/project/main.py &
 child=$!
+trap 'preempted=1; trapped=1; kill -USR2 "$child" 2>/dev/null' USR2
 while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done
-if [ "$preempted" = 1 ]; then
+if [ "$preempted" = 1 ] && [ "$code" != 0 ]; then
   exit 99  # SGE reschedules a job that exits with 99
 fi
 exit "$code"
