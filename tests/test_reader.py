@@ -245,3 +245,17 @@ def test_unknown_metric_column_is_a_clear_error(logs):
     runs = quiet_reader(logs).search("")
     with pytest.raises(Exception, match="No run here has 'train.los'.*Did you mean.*'train.loss'"):
         runs.to_pandas(metrics=["train.los"])
+
+
+def test_summaries_follow_the_log_and_are_not_rewritten_needlessly(logs, tmp_path):
+    reader = quiet_reader(logs)
+    assert reader.search("train.loss.last < 0.05").log_ids == [6]
+    reader._context.cache.wait()
+    entries = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "runs").glob("*.json")}
+    assert len(entries) == 12  # 6 rows + 6 summaries
+    assert reader.search("train.loss.last < 0.05").log_ids == [6]
+    reader._context.cache.wait()
+    assert {p: p.stat().st_mtime_ns for p in entries} == entries
+    write_metrics(logs / "1", "train", [{"loss": 0.01, "epoch": 4}])  # run 1 goes on
+    assert reader.search("train.loss.last < 0.05").log_ids == [1, 6]
+    assert reader.search("train.loss.count == 5").log_ids == [1]

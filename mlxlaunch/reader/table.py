@@ -67,6 +67,7 @@ class Run(Mapping):
         self.row = row
         self._context = context
         self._logs: dict[str, _metrics.MetricLog] = {}
+        self._summaries: dict[str, tuple[list, dict[str, Any]]] = {}  # name -> (signature, summary)
         self._log_names: Optional[list[str]] = None
 
     # -- mapping protocol
@@ -147,16 +148,23 @@ class Run(Mapping):
         return self.log(name).frame()
 
     def summary(self, name: str) -> dict[str, Any]:
-        """``{"loss.last": ..., "loss.min": ...}`` of a log, cached on disk per file version."""
+        """``{"loss.last": ..., "loss.min": ...}`` of a log, kept in memory and on disk per
+        version of the file (so a query on summaries does not re-read unchanged logs)."""
         path = os.path.join(self.path, _metrics.METRICS_DIR, f"{name}.json")
         signature = list(_metrics.file_signature(path) or ())
+        known = self._summaries.get(name)
+        if known is not None and known[0] == signature:
+            return known[1]
         cache_key = f"{self.path}#metrics/{name}"
-        entry = self._context.cache.get(cache_key, signature) if name not in self._logs else None
+        entry = self._context.cache.get(cache_key, signature)
         if entry is not None:
-            return entry["summary"]
-        log = self.log(name)
-        summary = log.summary()
-        self._context.cache.put(cache_key, list(log.signature), summary=summary)
+            summary = entry["summary"]
+        else:
+            log = self.log(name)
+            summary = log.summary()
+            signature = list(log.signature)
+            self._context.cache.put(cache_key, signature, summary=summary)
+        self._summaries[name] = (signature, summary)
         return summary
 
     @property
@@ -167,6 +175,7 @@ class Run(Mapping):
     def forget(self) -> None:
         """Drop the metric logs loaded so far (to free memory)."""
         self._logs.clear()
+        self._summaries.clear()
 
 
 def _list_artifacts(run: Run) -> list[Artifact]:
