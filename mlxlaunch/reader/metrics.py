@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from . import fastyaml
 from .cache import json_loads
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
@@ -199,10 +200,15 @@ def logged_keys(run_dir: str, name: str) -> list[str]:
     """
     path = os.path.join(run_dir, METRICS_DIR, ".keys", f"{name}.yaml")
     try:
-        from ..store import load_yaml
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            data = fastyaml.load(text)
+        except fastyaml.Unsupported:
+            import yaml
 
-        data = load_yaml(path)
-    except Exception:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except Exception:  # missing, unreadable or damaged: fall back to the log itself
         data = None
     if isinstance(data, (dict, list)) and data:
         return [str(k) for k in data]
