@@ -26,8 +26,6 @@ from typing import Any, Optional
 
 from .errors import ConfigError, UsageError, did_you_mean
 
-#: Export formats by flag.
-FORMATS = {"--to-yaml": "yaml", "--to-json": "json", "--to-toml": "toml"}
 #: Extensions a config file may have, and the format each one means.
 EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
@@ -85,19 +83,6 @@ def is_file_reference(override: Any) -> bool:
     """Whether a parsed Hydra override is ``KEY=@FILE`` (unquoted, not a sweep)."""
     value = getattr(override, "_value", None)
     return isinstance(value, str) and value.startswith("@") and len(value) > 1
-
-
-def split_base_file(args: list[str]) -> tuple[Optional[Path], list[str]]:
-    """Take the bare ``@FILE`` argument (the whole config) out of ``args``."""
-    files = [a for a in args if a.startswith("@")]
-    if len(files) > 1:
-        raise UsageError(
-            f"Give at most one whole-config file (@FILE), got {', '.join(files)}. "
-            "Set single keys from files with key=@FILE."
-        )
-    if not files:
-        return None, args
-    return Path(files[0][1:]), [a for a in args if a != files[0]]
 
 
 def base_from_file(path: Path, groups: tuple[str, ...] = ()) -> Any:
