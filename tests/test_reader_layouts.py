@@ -75,7 +75,8 @@ def write_metrics(
 def write_mlxp_run(
     logs: Path, log_id: int, lr: float, status: str = "COMPLETE", n_steps: int = 5
 ) -> Path:
-    """A run folder exactly as MLXP 1.0.5 writes it (see mlxp/launcher.py and mlxp/logger.py)."""
+    """A run folder as MLXP 1.0.5 writes it (mlxp/launcher.py, mlxp/logger.py; checked against
+    folders written by ``mlxp==1.0.5`` itself: same files, same keys, same YAML styles)."""
     import yaml
 
     run = logs / str(log_id)
@@ -100,6 +101,8 @@ def write_mlxp_run(
         },
         "end_date": "18/11/2023",
         "end_time": "12:31:00",
+        "scheduler": None,
+        "version_manager": None,
     }
     mlxp = {"use_logger": True, "use_scheduler": False, "logger": {"parent_log_dir": str(logs)}}
     for name, data in (("config", config), ("info", info), ("mlxp", mlxp)):
@@ -111,10 +114,10 @@ def write_mlxp_run(
             f.write("\n")
     with open(run / "metrics" / ".keys" / "train.yaml", "w") as f:
         yaml.dump({"loss": "", "epoch": ""}, f)
-    with open(run / "artifacts" / "pickle" / "last_ckpt.pkl", "wb") as f:
+    with open(run / "artifacts" / "pickle" / "last_ckpt", "wb") as f:  # log_checkpoint's file
         f.write(b"not read by the reader")
     with open(run / "artifacts" / ".keys" / "artifacts.yaml", "w") as f:
-        yaml.dump({"pickle": {"": {"last_ckpt.pkl": ""}}}, f)
+        yaml.dump({"pickle": {"": {"last_ckpt": ""}}}, f)  # written as "? ''" by yaml.dump
     return run
 
 
@@ -158,8 +161,8 @@ def test_reads_an_mlxp_folder_unchanged(tmp_path):
     assert list(run["train.loss"]) == pytest.approx([0.01 / (s + 1) for s in range(5)])
     assert "train.loss" in reader.fields.index and "train.epoch.last" in reader.searchable.index
     assert reader.search("train.loss.min < 0.001").log_ids == [3]  # 0.001 / 5
-    artifact = run.artifacts["last_ckpt.pkl"]
-    assert artifact.type == "pickle" and artifact.path.endswith("artifacts/pickle/last_ckpt.pkl")
+    artifact = run.artifacts["last_ckpt"]
+    assert artifact.type == "pickle" and artifact.path.endswith("artifacts/pickle/last_ckpt")
     frame = reader.search(query_string="info.status == 'RUNNING'", asPandas=True)
     assert list(frame.index) == [3] and frame.loc[3, "config.optimizer.lr"] == 0.001
     assert snapshot(logs) == before, "the reader wrote in the logs folder"
