@@ -64,7 +64,8 @@ def test_verbose_shows_the_traceback_of_a_usage_error(project):
     assert "mlxlaunch.errors.ConfigError: Unknown config key 'optimizer.rl'" in proc.stderr
 
 
-def test_the_traceback_of_a_failing_task_starts_in_the_users_file(project):
+@pytest.mark.parametrize("where", [[], ["+launcher.n_workers=2"]], ids=["local", "worker"])
+def test_the_traceback_of_a_failing_task_starts_in_the_users_file(project, where):
     project.write(
         "main.py",
         """\
@@ -82,7 +83,7 @@ def test_the_traceback_of_a_failing_task_starts_in_the_users_file(project):
             train()
         """,
     )
-    proc = project.run()
+    proc = project.run(*where)
     assert proc.returncode == 1
     tb = proc.stderr[proc.stderr.index("Traceback") :].splitlines()
     main_py = str(project.root / "main.py")
