@@ -4,8 +4,8 @@ A log is parsed in one go when the whole file is valid (the lines are joined int
 one JSON array and handed to orjson, or the stdlib ``json``), and line by line
 otherwise, so a bad line costs only that line. Each key becomes one numpy array:
 ``int64`` when every value is an int, ``float64`` when every value is a number or
-missing (missing -> NaN), ``object`` otherwise. Arrays, not lists of dicts, keep 10,000 runs x 1,000 steps x 3 keys
-in about 240 MB.
+missing (missing -> NaN), ``object`` otherwise. Arrays, not lists of dicts, keep
+10,000 runs x 1,000 steps x 3 keys in about 240 MB.
 
 A last line without its newline is a record still being written by a live run
 (the logger writes each record with one ``write``), or what a crash left behind:
@@ -58,14 +58,14 @@ class MetricLog:
                 out[f"{key}.first"] = values[0] if values else None
                 out[f"{key}.last"] = values[-1] if values else None
                 continue
-            finite = col[~np.isnan(col)] if col.dtype.kind == "f" else col
-            if finite.size == 0:
+            logged = col[~np.isnan(col)] if col.dtype.kind == "f" else col  # NaN = not logged
+            if logged.size == 0:
                 continue
-            out[f"{key}.first"] = finite[0].item()
-            out[f"{key}.last"] = finite[-1].item()
-            out[f"{key}.min"] = finite.min().item()
-            out[f"{key}.max"] = finite.max().item()
-            out[f"{key}.mean"] = float(finite.mean())
+            out[f"{key}.first"] = logged[0].item()
+            out[f"{key}.last"] = logged[-1].item()
+            out[f"{key}.min"] = logged.min().item()
+            out[f"{key}.max"] = logged.max().item()
+            out[f"{key}.mean"] = float(logged.mean())
         return out
 
 
