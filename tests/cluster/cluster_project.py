@@ -57,6 +57,17 @@ class ClusterProject(Project):
         self.write("configs/config.yaml", DEFAULT_CONFIG)
         self.write("main.py", CLUSTER_TASK)
 
+    def env(self) -> dict[str, str]:
+        """Project.env, with config and cache homes the test user owns (no backend presets)."""
+        env = super().env()
+        for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+            home = self.root / f".{var.lower()}"
+            if not home.exists():
+                home.mkdir()
+                os.chown(home, self.cluster["uid"], -1)
+            env[var] = str(home)
+        return env
+
     def write(self, rel: str, text: str) -> Path:
         path = super().write(rel, text)
         for p in [path, *path.parents]:
