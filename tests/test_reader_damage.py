@@ -223,3 +223,23 @@ def test_damaged_lines_cost_only_themselves(good, bad, final_newline):
     parsed, problems = _records(data.encode(), "train.json", live=False)
     assert parsed == good
     assert len(problems) == len(bad)
+
+
+def test_summaries_tell_a_missing_value_from_a_logged_nan(tmp_path):
+    logs = tmp_path / "logs"
+    run = write_run(logs, 1)
+    (run / "metrics").mkdir()
+    (run / "metrics" / "train.json").write_text(
+        '{"loss": 1.0, "acc": 0.5}\n{"loss": 0.5}\n{"loss": NaN, "acc": 0.7}\n{"loss": 0.2, "note": "x"}\n'
+    )
+    write_run(logs, 2, metrics={"train": [{"loss": 1.0, "acc": 0.1}, {"loss": float("nan")}]})
+    _, runs, messages = read(logs)
+    assert messages == []
+    run1 = runs[0]
+    assert run1["train.loss.last"] == 0.2 and run1["train.loss.min"] == 0.2
+    assert run1["train.acc.count"] == 2 and run1["train.acc.last"] == 0.7  # not the missing 4th
+    assert run1["train.note.count"] == 1 and run1["train.note.first"] == "x"
+    reader = Reader(logs)
+    # run 2 diverged: its last loss is NaN, so it is not "below 0.5"; its min still counts
+    assert reader.search("train.loss.last < 0.5").log_ids == [1]
+    assert reader.search("train.loss.min >= 1").log_ids == [2]

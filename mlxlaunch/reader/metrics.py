@@ -36,6 +36,8 @@ class MetricLog:
     length: int
     signature: tuple
     problems: list[str] = field(default_factory=list)
+    #: key -> boolean mask of the records that have it, only for keys some records lack
+    present: dict[str, Any] = field(default_factory=dict)
 
     def frame(self):
         """The log as a pandas DataFrame with a ``step`` column (the record's position)."""
@@ -52,31 +54,22 @@ class MetricLog:
 
         out: dict[str, Any] = {}
         for key, col in self.columns.items():
-            out[f"{key}.count"] = int(np.count_nonzero(_present(col)))
-            if col.dtype.kind not in "if":
-                values = [v for v in col if v is not None]
-                out[f"{key}.first"] = values[0] if values else None
-                out[f"{key}.last"] = values[-1] if values else None
-                continue
-            logged = col[~np.isnan(col)] if col.dtype.kind == "f" else col  # NaN = not logged
+            mask = self.present.get(key)
+            logged = col if mask is None else col[mask]  # the records that have the key
+            out[f"{key}.count"] = int(logged.size)
             if logged.size == 0:
                 continue
-            out[f"{key}.first"] = logged[0].item()
-            out[f"{key}.last"] = logged[-1].item()
-            out[f"{key}.min"] = logged.min().item()
-            out[f"{key}.max"] = logged.max().item()
-            out[f"{key}.mean"] = float(logged.mean())
+            # first/last are the values logged, even NaN (a diverged loss stays visible);
+            # min/max/mean ignore NaN
+            out[f"{key}.first"] = logged[0].item() if col.dtype.kind in "if" else logged[0]
+            out[f"{key}.last"] = logged[-1].item() if col.dtype.kind in "if" else logged[-1]
+            if col.dtype.kind in "if":
+                numbers = logged[~np.isnan(logged)] if col.dtype.kind == "f" else logged
+                if numbers.size:
+                    out[f"{key}.min"] = numbers.min().item()
+                    out[f"{key}.max"] = numbers.max().item()
+                    out[f"{key}.mean"] = float(numbers.mean())
         return out
-
-
-def _present(col):
-    import numpy as np
-
-    if col.dtype.kind == "f":
-        return ~np.isnan(col)
-    if col.dtype.kind == "i":
-        return np.ones(len(col), dtype=bool)
-    return np.array([v is not None for v in col], dtype=bool)
 
 
 def file_signature(path: str) -> Optional[tuple]:
@@ -179,9 +172,16 @@ def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
             data = f.read()
     except FileNotFoundError:
         return MetricLog(name, {}, 0, signature or ())
+    import numpy as np
+
     records, problems = _records(data, path, live)
-    columns = {key: _column(_values(records, key)) for key in _keys(records)}
-    return MetricLog(name, columns, len(records), signature or (), problems)
+    columns, present = {}, {}
+    for key in _keys(records):
+        values = _values(records, key)
+        columns[key] = _column(values)
+        if columns[key].dtype.kind in "fO" and None in values:
+            present[key] = np.array([v is not None for v in values], dtype=bool)
+    return MetricLog(name, columns, len(records), signature or (), problems, present)
 
 
 def log_names(run_dir: str) -> list[str]:
