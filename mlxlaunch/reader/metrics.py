@@ -149,7 +149,9 @@ def _values(records: list[dict], key: str) -> list:
         return [r.get(key) for r in records]
 
 
-def _column(values: list):
+def _column(values: list) -> tuple[Any, Optional[Any]]:
+    """``(array, present)``: the values as one numpy array, and, when some records lack
+    the key, the boolean mask of those that have it (else ``None``)."""
     import numpy as np
 
     try:
@@ -157,10 +159,13 @@ def _column(values: list):
     except ValueError:  # ragged lists
         array = None
     if array is not None and array.ndim == 1 and array.dtype.kind in "if":
-        return array  # int64 when every value is an int, else float64
+        return array, None  # int64 when every value is an int, else float64; none missing
+    present = np.array([v is not None for v in values], dtype=bool)
     if all(v is None or (type(v) in (int, float)) for v in values):
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return np.array(values + [None], dtype=object)[:-1]  # keep lists as elements
+        array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    else:
+        array = np.array(values + [None], dtype=object)[:-1]  # keep lists as elements
+    return array, (None if present.all() else present)
 
 
 def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
@@ -172,15 +177,12 @@ def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
             data = f.read()
     except FileNotFoundError:
         return MetricLog(name, {}, 0, signature or ())
-    import numpy as np
-
     records, problems = _records(data, path, live)
     columns, present = {}, {}
     for key in _keys(records):
-        values = _values(records, key)
-        columns[key] = _column(values)
-        if columns[key].dtype.kind in "fO" and None in values:
-            present[key] = np.array([v is not None for v in values], dtype=bool)
+        columns[key], mask = _column(_values(records, key))
+        if mask is not None:
+            present[key] = mask
     return MetricLog(name, columns, len(records), signature or (), problems, present)
 
 
