@@ -358,3 +358,32 @@ def test_bad_job_settings_fail_before_any_run_folder_exists(project) -> None:
     proc = project.run("+launcher.use_scheduler=true", "+launcher.scheduler.name=slrum")
     assert proc.returncode == 2 and "Did you mean 'slurm'" in proc.stderr
     assert project.run_ids() == []
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def test_signal_during_python_start_up_is_ignored_and_a_complete_run_is_not_requeued(
+    project,
+) -> None:
+    from mlxlaunch.store import read_info
+
+    (run_dir,) = _prepare(project, "+sleep=1", "+launcher.scheduler.requeue=true")
+    script = _array_script(run_dir)
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "scontrol", "exit 0")
+    env = dict(project.env(), SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="778")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    job = subprocess.Popen(["bash", str(script)], env=env)
+    deadline = time.time() + 30
+    while not _children(job.pid):  # python started (bash set its traps around it)
+        assert time.time() < deadline and job.poll() is None, "python never started"
+        time.sleep(0.002)
+    assert not (run_dir / "ready").exists()  # still importing, before the task's handlers
+    job.send_signal(signal.SIGUSR2)
+    assert job.wait(timeout=30) == 0
+    info = read_info(run_dir)
+    assert (info["status"], info["attempt"]) == ("COMPLETE", 1)
+    assert "scontrol requeue" not in (bin_dir / "calls.log").read_text()
