@@ -139,3 +139,16 @@ def test_resubmit_reruns_a_failed_local_run_in_its_own_folder(project) -> None:
     info = project.info(2)
     assert (info["status"], info["attempt"]) == ("COMPLETE", 2)
     assert (project.logs / "2" / "metadata" / "attempts" / "1.yaml").exists()
+
+
+def test_status_without_the_scheduler_commands_warns_and_shows_the_recorded_status(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    _queued_run(logs, 1, "70_0")
+    env = dict(os.environ, PATH=str(tmp_path / "empty"))  # no squeue anywhere
+    env["PATH"] += os.pathsep + str(Path(sys.executable).parent)
+    proc = _cli("status", str(logs), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: cannot ask slurm: 'squeue' was not found" in proc.stderr
+    assert proc.stdout.splitlines()[-1] == "1 run(s): 1 QUEUED"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,7 @@ def reconcile(runs: list[RunView]) -> int:
 
     Returns the number of scheduler calls made.
     """
-    from ..executors.scheduler import scheduler_executor
+    from ..executors.scheduler import SubmitError, scheduler_executor
 
     by_scheduler: dict[str, list[RunView]] = defaultdict(list)
     for run in runs:
@@ -148,8 +149,13 @@ def reconcile(runs: list[RunView]) -> int:
     calls = 0
     for name, group in by_scheduler.items():
         executor = scheduler_executor(name)
-        states = executor.query([r.job_id for r in group])
-        calls += executor.calls
+        try:
+            states = executor.query([r.job_id for r in group])
+        except SubmitError as exc:  # e.g. not on the cluster's login node
+            print(f"mlxlaunch: warning: cannot ask {name}: {exc}", file=sys.stderr)
+            continue
+        finally:
+            calls += executor.calls
         for run in group:
             run.job_state = states.get(run.job_id)
             implied = executor.run_status(run.job_state)
