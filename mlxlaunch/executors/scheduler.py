@@ -7,7 +7,8 @@ in each run's ``info.yaml``, marking unsubmitted runs SUBMIT_FAILED, querying an
 cancelling in one batched call). A subclass (``slurm.py``, ``oar.py``, ``pbs.py``,
 ``sge.py``, ``lsf.py``) supplies only the scheduler's specifics: its directives,
 array syntax, index variable and base, submit command and job-id parsing, and its
-status and cancel commands.
+status and cancel commands. Arrays are submitted held and released once every
+run records its job id, so a starting job never races the submitter's writes.
 
 In the job, the array script picks its run folder from a bash array of quoted
 folders, then runs ``python <script>`` with ``MLXLAUNCH_RUN_DIR`` set, so
@@ -333,7 +334,7 @@ class SchedulerExecutor(Executor):
             except SubmitError as exc:
                 left = [d for c in chunks[k:] for d in c]
                 _mark_submit_failed(left, str(exc))
-                ids = " ".join(d.name for d in left)
+                ids = _id_ranges([int(d.name) for d in left if d.name.isdigit()])
                 raise SubmitError(
                     f"{exc}\n{len(left)} run(s) were not submitted and are marked "
                     f"SUBMIT_FAILED; fix the problem, then run: "
@@ -393,6 +394,17 @@ class SchedulerExecutor(Executor):
         if state in self.stopped_states:
             return Status.INTERRUPTED
         return Status.FAILED
+
+
+def _id_ranges(ids: list[int]) -> str:
+    """``1 2 3 5 7 8`` -> ``"1-3 5 7-8"`` (what ``mlxlaunch resubmit`` takes)."""
+    parts: list[str] = []
+    for i in sorted(ids):
+        if parts and parts[-1].split("-")[-1] == str(i - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return " ".join(parts)
 
 
 def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
