@@ -84,6 +84,11 @@ def read_presets(path: Optional[Path] = None) -> Presets:
         content = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path} is not valid YAML: {exc}\nFix or remove the file.") from None
+    except OSError as exc:
+        raise SettingsError(
+            f"Cannot read the backend presets {path}: {exc.strerror}. Fix its permissions, "
+            "or point XDG_CONFIG_HOME at a folder you can read."
+        ) from None
     backends = content.get("backends", {}) if isinstance(content, dict) else None
     if not isinstance(backends, dict) or not all(isinstance(b, dict) for b in backends.values()):
         raise SettingsError(

@@ -231,7 +231,7 @@ def _run_command(
 ) -> int:
     from . import store
     from .backends import resolve_preset
-    from .compose import Composer, Plan, Point, apply_overrides
+    from .compose import Plan, Point, apply_overrides
     from .settings import load_settings
 
     cmd = parse_command_line(argv)
@@ -260,7 +260,9 @@ def _run_command(
 
                 config = validate(config, schema, f"run {resumed.name}")
             if seeding_function is not None and "seed" not in config:
-                raise UsageError(f"Run {resumed.name} has no 'seed' in its config; pass +seed=<int>.")
+                raise UsageError(
+                    f"Run {resumed.name} has no 'seed' in its config; pass +seed=<int>."
+                )
             points = [Point(0, overrides, config)]
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
@@ -307,9 +309,7 @@ def _run_command(
         # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
         code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
-    runs = prepare_runs(
-        plan, spec, sweep_id, composer_factory=lambda: Composer(config_dir, config_name)
-    )
+    runs = prepare_runs(plan, spec, sweep_id)
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)

@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="mlxlaunch-tests-xdg-"))
+    home.chmod(0o755)  # readable by the cluster tests' unprivileged user too
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
     for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         (home / var).mkdir()
