@@ -29,33 +29,6 @@ import mlxlaunch
 def main(ctx):
     pass
 
-def _allocate_timed(parent, barrier, queue):  # runs in a forked child
-    from mlxlaunch import store
-
-    barrier.wait()
-    start = time.perf_counter()
-    [(run_id, _)] = store.allocate_run_dirs(parent, 1)
-    queue.put((run_id, time.perf_counter() - start))
-
-
-def bench_simultaneous(n: int = 200) -> None:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory() as tmp:
-        barrier, queue = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_allocate_timed, args=(Path(tmp), barrier, queue)) for _ in range(n)]
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=120) for _ in range(n)]
-        for p in procs:
-            p.join()
-    ids = sorted(r[0] for r in results)
-    slowest = max(r[1] for r in results)
-    print(f"{n} simultaneous starts              unique: {ids == list(range(1, n + 1))}, "
-          f"slowest {slowest * 1000:.1f} ms   (goal <= 500 ms; MLXP 1.0.5: 2-7 s)")
-
-
 if __name__ == "__main__":
     main()
 """
@@ -66,33 +39,6 @@ import hydra
 @hydra.main(config_path="configs", config_name="config", version_base=None)
 def main(cfg):
     pass
-
-def _allocate_timed(parent, barrier, queue):  # runs in a forked child
-    from mlxlaunch import store
-
-    barrier.wait()
-    start = time.perf_counter()
-    [(run_id, _)] = store.allocate_run_dirs(parent, 1)
-    queue.put((run_id, time.perf_counter() - start))
-
-
-def bench_simultaneous(n: int = 200) -> None:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory() as tmp:
-        barrier, queue = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_allocate_timed, args=(Path(tmp), barrier, queue)) for _ in range(n)]
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=120) for _ in range(n)]
-        for p in procs:
-            p.join()
-    ids = sorted(r[0] for r in results)
-    slowest = max(r[1] for r in results)
-    print(f"{n} simultaneous starts              unique: {ids == list(range(1, n + 1))}, "
-          f"slowest {slowest * 1000:.1f} ms   (goal <= 500 ms; MLXP 1.0.5: 2-7 s)")
-
 
 if __name__ == "__main__":
     main()
@@ -111,8 +57,10 @@ def _time(cmd: list[str], cwd: Path, repeat: int) -> float:
 
 
 def _row(what: str, ours: float, peer: float, peer_name: str, goal: str) -> None:
-    print(f"{what:<34} ours {ours * 1000:8.1f} ms   {peer_name} {peer * 1000:8.1f} ms   "
-          f"ratio {ours / peer:5.2f}x   (goal {goal})")
+    print(
+        f"{what:<34} ours {ours * 1000:8.1f} ms   {peer_name} {peer * 1000:8.1f} ms   "
+        f"ratio {ours / peer:5.2f}x   (goal {goal})"
+    )
 
 
 def main() -> None:
@@ -135,16 +83,38 @@ def main() -> None:
         _row("import", ours, peer, "hydra", "<= 1.2x")
 
         ours = _time([py, "ours.py"], root, args.repeat)
-        peer = _time([py, "peer.py", "hydra.run.dir=hydra_out", "hydra/job_logging=none",
-                      "hydra/hydra_logging=none"], root, args.repeat)
+        peer = _time(
+            [
+                py,
+                "peer.py",
+                "hydra.run.dir=hydra_out",
+                "hydra/job_logging=none",
+                "hydra/hydra_logging=none",
+            ],
+            root,
+            args.repeat,
+        )
         _row("do-nothing run (whole process)", ours, peer, "@hydra.main", "<= 1.0x")
 
         sweep = [f"num_epoch=range(0,{args.points})"]
         n = args.points
         ours = _time([py, "ours.py", *sweep], root, max(1, args.repeat // 3)) / n
-        peer = _time([py, "peer.py", "-m", *sweep, "hydra.sweep.dir=hydra_multi",
-                      "hydra/job_logging=none", "hydra/hydra_logging=none"],
-                     root, max(1, args.repeat // 3)) / n
+        peer = (
+            _time(
+                [
+                    py,
+                    "peer.py",
+                    "-m",
+                    *sweep,
+                    "hydra.sweep.dir=hydra_multi",
+                    "hydra/job_logging=none",
+                    "hydra/hydra_logging=none",
+                ],
+                root,
+                max(1, args.repeat // 3),
+            )
+            / n
+        )
         _row(f"{n}-point no-op sweep, per point", ours, peer, "hydra -m", "<= 0.5x")
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -159,13 +129,17 @@ def main() -> None:
             start = time.perf_counter()
             store.allocate_run_dirs(parent, 1)
             times.append(time.perf_counter() - start)
-        print(f"new run id, {args.existing_runs} runs (hint)  median {statistics.median(times) * 1000:.2f} ms, "
-              f"max {max(times) * 1000:.2f} ms   (goal <= 2 ms; MLXP 1.0.5: ~54 ms)")
+        print(
+            f"new run id, {args.existing_runs} runs (hint)  median {statistics.median(times) * 1000:.2f} ms, "
+            f"max {max(times) * 1000:.2f} ms   (goal <= 2 ms; MLXP 1.0.5: ~54 ms)"
+        )
         (parent / store.NEXT_ID_HINT).unlink()
         start = time.perf_counter()
         store.allocate_run_dirs(parent, 1)
-        print(f"new run id, {args.existing_runs} runs (listing)      "
-              f"{(time.perf_counter() - start) * 1000:.2f} ms   (first allocation, or after another tool wrote runs)")
+        print(
+            f"new run id, {args.existing_runs} runs (listing)      "
+            f"{(time.perf_counter() - start) * 1000:.2f} ms   (first allocation, or after another tool wrote runs)"
+        )
     bench_simultaneous()
 
 
@@ -184,7 +158,9 @@ def bench_simultaneous(n: int = 200) -> None:
     ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory() as tmp:
         barrier, queue = ctx.Barrier(n), ctx.Queue()
-        procs = [ctx.Process(target=_allocate_timed, args=(Path(tmp), barrier, queue)) for _ in range(n)]
+        procs = [
+            ctx.Process(target=_allocate_timed, args=(Path(tmp), barrier, queue)) for _ in range(n)
+        ]
         for p in procs:
             p.start()
         results = [queue.get(timeout=120) for _ in range(n)]
@@ -192,8 +168,10 @@ def bench_simultaneous(n: int = 200) -> None:
             p.join()
     ids = sorted(r[0] for r in results)
     slowest = max(r[1] for r in results)
-    print(f"{n} simultaneous starts              unique: {ids == list(range(1, n + 1))}, "
-          f"slowest {slowest * 1000:.1f} ms   (goal <= 500 ms; MLXP 1.0.5: 2-7 s)")
+    print(
+        f"{n} simultaneous starts              unique: {ids == list(range(1, n + 1))}, "
+        f"slowest {slowest * 1000:.1f} ms   (goal <= 500 ms; MLXP 1.0.5: 2-7 s)"
+    )
 
 
 if __name__ == "__main__":
