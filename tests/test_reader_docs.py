@@ -10,31 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from doc_examples import python_examples
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "reader.md"
 
 
 def examples() -> tuple[str, list[str]]:
-    """The page's ```python blocks joined, and the output they promise.
-
-    Comment lines right after a ``print(...)`` line (or after another such comment)
-    are the expected output, ``# `` removed.
-    """
-    code, expected = [], []
-    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S):
-        in_output = False
-        for line in block.splitlines():
-            code.append(line)
-            stripped = line.strip()
-            if stripped.startswith("print("):
-                in_output = True
-            elif in_output and line.startswith("# "):
-                expected.append(line[2:])
-            else:
-                in_output = False
-        code.append("")
-    return "\n".join(code), expected
+    return python_examples(DOC)
 
 
 def test_the_examples_of_reader_md_run_and_print_what_the_page_says(tmp_path):
