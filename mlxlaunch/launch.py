@@ -1,6 +1,6 @@
 """``@mlxlaunch.launch``: turn ``def task(ctx)`` into a command that runs sweeps.
 
-A launch flows in four steps (see ``docs/concepts.md``):
+A launch flows in four steps (see ``docs/launching.md``):
 
 1. parse the command line, expand the sweep, compose and validate every point;
 2. allocate one run folder per point and freeze its config, settings and info;
@@ -229,10 +229,8 @@ def _run_command(
     argv: list[str],
     schema: Optional[type] = None,
 ) -> int:
-    from . import store
-    from .backends import resolve_preset
-    from .compose import Plan, Point, apply_overrides
-    from .settings import load_settings
+    """The command line of the decorated script: plan every point, then run or submit them."""
+    from .compose import Plan
 
     cmd = parse_command_line(argv)
     script_dir = _script_dir(task)
@@ -244,36 +242,15 @@ def _run_command(
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
-        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
-        preset = resolve_preset(settings.backend)  # layered between launcher.yaml and overrides
-        if preset is not None:
-            settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+        settings = _load_settings(config_dir, launcher_overrides)
         resumed = _existing_run(script_dir, settings)
         if resumed is not None:
-            # resume: the run's frozen config is the base; this command's overrides change it
-            overrides = [o.input_line for o in user]
-            config = store.read_config(resumed)
-            if overrides:
-                config = apply_overrides(config, overrides, f"run {resumed.name}")
-            if schema is not None:
-                from .schema import validate
-
-                config = validate(config, schema, f"run {resumed.name}")
-            if seeding_function is not None and "seed" not in config:
-                raise UsageError(
-                    f"Run {resumed.name} has no 'seed' in its config; pass +seed=<int>."
-                )
-            points = [Point(0, overrides, config)]
+            points = [_resumed_point(resumed, user, schema, seeding_function)]
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
     plan = Plan(points, launcher_overrides, config_dir, composer.config_name)
     if cmd.cfg:
-        from .store import dump_yaml
-
-        for point in plan.points:
-            if len(plan.points) > 1:
-                print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
-            print(dump_yaml(point.config), end="")
+        _print_configs(plan)
         return 0
     if cmd.export:
         from .export import export_points
@@ -282,25 +259,74 @@ def _run_command(
             print(f"wrote {path}")
         return 0
 
-    from .executors import LaunchSpec, get_executor
-    from .prepare import prepare_runs
-    from .summary import summarize
+    from .executors import LaunchSpec
 
-    parent = _resolve(script_dir, settings.logger.parent_log_dir)
     spec = LaunchSpec(
         task=task,
         settings=settings,
         seeding_function=seeding_function,
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
-        parent_log_dir=parent,
+        parent_log_dir=_resolve(script_dir, settings.logger.parent_log_dir),
     )
     if cmd.dry_run:
         from .dryrun import dry_run
 
         return dry_run(plan, spec)
-    from .confirm import confirm_submission
+    return _execute(plan, spec, assume_yes=cmd.yes)
 
-    confirm_submission(len(plan.points), settings, assume_yes=cmd.yes)
+
+def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Any:
+    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
+    from .backends import resolve_preset
+    from .settings import load_settings
+
+    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+    # the preset's name may itself come from launcher.yaml or an override
+    preset = resolve_preset(settings.backend)
+    if preset is not None:
+        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+    return settings
+
+
+def _resumed_point(
+    run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: Any
+) -> Any:
+    """The one point of a resume: the run's frozen config with this command's overrides."""
+    from . import store
+    from .compose import Point, apply_overrides
+
+    overrides = [o.input_line for o in user]
+    config = store.read_config(run_dir)
+    if overrides:
+        config = apply_overrides(config, overrides, f"run {run_dir.name}")
+    if schema is not None:
+        from .schema import validate
+
+        config = validate(config, schema, f"run {run_dir.name}")
+    if seeding_function is not None and "seed" not in config:
+        raise UsageError(f"Run {run_dir.name} has no 'seed' in its config; pass +seed=<int>.")
+    return Point(0, overrides, config)
+
+
+def _print_configs(plan: Any) -> None:
+    """``--cfg job``: each point's resolved config, as YAML."""
+    from .store import dump_yaml
+
+    for point in plan.points:
+        if len(plan.points) > 1:
+            print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
+        print(dump_yaml(point.config), end="")
+
+
+def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
+    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
+    from .confirm import confirm_submission
+    from .executors import get_executor
+    from .prepare import prepare_runs
+    from .summary import summarize
+
+    settings = spec.settings
+    confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     code_version = None
     if settings.use_version_manager:
@@ -313,7 +339,7 @@ def _run_command(
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)
-    code = summarize(results, parent, sweep_id)
+    code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)
 
