@@ -178,10 +178,25 @@ def preset_settings(name: str, preset: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_preset(name: str, preset: dict[str, Any]) -> None:
-    """Raise a ``SettingsError`` if the preset has an unknown field or a value of the wrong type."""
+    """Raise a ``SettingsError`` if the preset has an unknown field or a bad value.
+
+    Values are checked as a launch would check them: types, then what the job
+    script could not express (a malformed ``time``, ``mem`` on OAR, ...).
+    """
     from .settings import load_settings
 
-    load_settings(preset=(f"backend '{name}'", preset_settings(name, preset)))
+    settings = load_settings(preset=(f"backend '{name}'", preset_settings(name, preset)))
+    try:
+        if settings.use_scheduler:
+            from .executors.scheduler import executor_for
+
+            executor_for(settings.scheduler)
+        else:
+            from .executors.parallel import ParallelExecutor
+
+            ParallelExecutor.from_settings(settings)
+    except SettingsError as exc:
+        raise SettingsError(f"Backend '{name}': {exc}") from None
 
 
 def resolve_preset(

@@ -107,6 +107,11 @@ def test_add_refuses_to_replace_without_force(config_home):
         (["scheduler=slurm", "cpus=many"], "'scheduler.cpus'"),
         (["n_workers=2", "mem=4G"], "unknown field 'mem' for a local backend"),
         (["scheduler=slurm", "cpus"], "Expected KEY=VALUE"),
+        # checked as a launch checks them, not only their types
+        (["scheduler=slurm", "time=1:2:3:4"], "Bad launcher setting 'scheduler.time'"),
+        (["scheduler=oar", "mem=4G"], "'scheduler.mem' is not supported by oar"),
+        (["scheduler=slurm", "partition=a b"], "Bad launcher setting 'scheduler.partition'"),
+        (["n_workers=0"], "'n_workers' must be at least 1"),
     ],
 )
 def test_bad_fields_are_usage_errors_that_change_nothing(config_home, fields, message):
