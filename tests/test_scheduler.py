@@ -387,3 +387,38 @@ def test_signal_during_python_start_up_is_ignored_and_a_complete_run_is_not_requ
     info = read_info(run_dir)
     assert (info["status"], info["attempt"]) == ("COMPLETE", 1)
     assert "scontrol requeue" not in (bin_dir / "calls.log").read_text()
+
+
+def test_failed_release_withdraws_the_held_array_and_marks_the_rest_submit_failed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A held array that cannot be released is cancelled, not left held forever; the runs of
+    that array and of the arrays after it are SUBMIT_FAILED, the ones before stay submitted."""
+    from mlxlaunch.store import read_info, write_info
+
+    bin_dir = tmp_path / "bin"
+    counter = tmp_path / "n"
+    counter.write_text("100")
+    _fake(bin_dir, "sbatch", f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo $n")
+    _fake(bin_dir, "scontrol", 'if [ "$2" = 102 ]; then echo "release refused" >&2; exit 1; fi')
+    _fake(bin_dir, "scancel", "exit 0")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    dirs = []
+    for i in range(5):
+        d = tmp_path / "logs" / str(i + 1)
+        (d / "metadata").mkdir(parents=True)
+        write_info(d, {"status": "QUEUED", "log_id": i + 1})
+        dirs.append(d)
+    command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    with pytest.raises(SubmitError) as caught:
+        _TinyArrays().submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
+    message = str(caught.value)
+    assert "release refused" in message and "mlxlaunch resubmit" in message
+    assert message.rstrip().endswith(" 3-5") and "submitted: 101" in message
+    calls = (bin_dir / "calls.log").read_text()
+    assert "scancel 102_0 102_1" in calls
+    assert calls.count("sbatch") == 2  # the third array is never submitted
+    infos = [read_info(d) for d in dirs]
+    assert [i["status"] for i in infos] == ["QUEUED"] * 2 + ["SUBMIT_FAILED"] * 3
+    assert [i.get("scheduler", {}).get("job_id") for i in infos[:2]] == ["101_0", "101_1"]
+    assert all("scheduler" not in i for i in infos[2:])

@@ -22,6 +22,7 @@ the next attempt reopens the same folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -322,6 +323,22 @@ class SchedulerExecutor(Executor):
         chunks = [run_dirs[i : i + size] for i in range(0, len(run_dirs), size)]
         stamp = f"{store.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
         done: list[Submission] = []
+
+        def failed(k: int, exc: Exception) -> SubmitError:
+            """Mark the runs of chunk ``k`` and after SUBMIT_FAILED; the error to raise."""
+            left = [d for c in chunks[k:] for d in c]
+            _mark_submit_failed(left, str(exc))
+            ids = _id_ranges([int(d.name) for d in left if d.name.isdigit()])
+            sent = ""
+            if done:
+                n = sum(len(x.job_ids) for x in done)
+                sent = f" ({n} run(s) were submitted: {', '.join(x.array_job_id for x in done)})"
+            return SubmitError(
+                f"{exc}\n{len(left)} run(s) were not submitted and are marked "
+                f"SUBMIT_FAILED{sent}; fix the problem, then run: "
+                f"mlxlaunch resubmit {shlex.quote(str(parent))} {ids}"
+            )
+
         for k, chunk in enumerate(chunks):
             script = jobs / f"{self.name}-{stamp}-{k}.sh"
             store.atomic_write(script, self.job_script(chunk, s, command, jobs))
@@ -332,14 +349,7 @@ class SchedulerExecutor(Executor):
                 )
                 submission = self.parse_submission(proc.stdout, len(chunk))
             except SubmitError as exc:
-                left = [d for c in chunks[k:] for d in c]
-                _mark_submit_failed(left, str(exc))
-                ids = _id_ranges([int(d.name) for d in left if d.name.isdigit()])
-                raise SubmitError(
-                    f"{exc}\n{len(left)} run(s) were not submitted and are marked "
-                    f"SUBMIT_FAILED; fix the problem, then run: "
-                    f"mlxlaunch resubmit {shlex.quote(str(parent))} {ids}"
-                ) from None
+                raise failed(k, exc) from None
             records = [
                 {
                     "name": self.name,
@@ -352,9 +362,15 @@ class SchedulerExecutor(Executor):
                 }
                 for i in range(len(chunk))
             ]
-            _record_jobs(chunk, records)
-            # the array was submitted held: no job starts before its run knows its job id
-            self.run_command(self.release_argv(submission))
+            try:
+                _record_jobs(chunk, records)
+                # the array was submitted held: no job starts before its run knows its job id
+                self.run_command(self.release_argv(submission))
+            except (SubmitError, OSError) as exc:
+                # still held, so none of it ran: withdraw it rather than leave it held forever
+                with contextlib.suppress(SubmitError):
+                    self.run_command(self.cancel_argv(submission.job_ids), check=False)
+                raise failed(k, exc) from None
             done.append(submission)
         return done
 
