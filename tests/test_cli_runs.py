@@ -157,3 +157,28 @@ def test_plot_unknown_by_column(logs, tmp_path):
     )
     assert proc.returncode == 2 and "Did you mean 'config.optimizer.lr'" in proc.stderr
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_runs_json_is_strict_json_with_the_runs_values(logs, tmp_path):
+    """Missing values are null (not NaN), ints stay ints next to a missing value, series are lists."""
+    write_run(logs, 5, config={"seed": 5, "optimizer": {"lr": 0.1}}, info={"exit_code": 0})
+    (logs / "1" / "metrics" / "train.json").write_text('{"loss": NaN, "epoch": 0}\n')
+    proc = mlxlaunch("runs", str(logs), "--format", "json", cache=tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert [r["info.exit_code"] for r in records] == [None, None, None, None, 0]
+    assert isinstance(records[4]["info.exit_code"], int)
+    proc = mlxlaunch(
+        "runs",
+        str(logs),
+        "log_id <= 2",
+        "-c",
+        "train.loss,train.loss.last",
+        "-f",
+        "json",
+        cache=tmp_path / "c",
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert records[0]["train.loss"] == [None] and records[0]["train.loss.last"] is None
+    assert records[1]["train.loss"] == pytest.approx([1 / 2, 1 / 3, 1 / 4])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from typing import Any
@@ -93,6 +94,19 @@ def _columns(args: argparse.Namespace, runs: Any, reader: Any) -> list[str]:
     return wanted
 
 
+def _json_value(value: Any) -> Any:
+    """``value`` as strict JSON data: numpy arrays and scalars as lists and numbers, NaN as null."""
+    if hasattr(value, "tolist"):  # numpy arrays (a metric series) and scalars
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -101,20 +115,30 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         runs = reader.search(args.query)
         columns = _columns(args, runs, reader)
-        if args.format == "json" and not args.columns:
-            frame = runs.to_pandas()
+        if args.format == "json":
+            # from the runs' values, not a DataFrame: pandas would turn ints into floats
+            # next to a missing value, write NaN (not JSON) and print arrays as text
+            if args.columns:
+                keys = ["info.status", *columns]
+                values = [[r.get(k) for k in keys] for r in runs]
+            else:
+                keys = [k for k in dict.fromkeys(k for r in runs for k in r.row) if k != "log_id"]
+                values = [[r.row.get(k) for k in keys] for r in runs]
+            records = [
+                {"log_id": r.log_id, **{k: _json_value(v) for k, v in zip(keys, row)}}
+                for r, row in zip(runs, values)
+            ]
         else:
             frame = pd.DataFrame(
                 {c: [r.get(c) for r in runs] for c in ["info.status", *columns]},
                 index=pd.Index(runs.log_ids, name="log_id"),
             )
     print_warnings(caught)
+    if args.format == "json":
+        print(json.dumps(records, indent=2, default=str, allow_nan=False))
+        return 0
     if args.format == "csv":
         frame.to_csv(sys.stdout)
-        return 0
-    if args.format == "json":
-        records = [{"log_id": i, **row} for i, row in zip(frame.index, frame.to_dict("records"))]
-        print(json.dumps(records, indent=2, default=str))
         return 0
     counts = ", ".join(f"{n} {status}" for status, n in runs.status_counts().items())
     print(f"{len(runs)} of {len(reader)} runs" + (f": {counts}" if counts else ""))
