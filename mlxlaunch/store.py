@@ -226,11 +226,28 @@ def metadata_path(run_dir: Path, name: str) -> Path:
     return run_dir / METADATA / name
 
 
+def _load_metadata(path: Path) -> Any:
+    """``load_yaml(path)``; a file that is not valid YAML is a ``RunFolderError`` naming it."""
+    yaml = _yaml()
+    try:
+        return load_yaml(path)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise RunFolderError(
+            f"{path} is damaged: not valid YAML{line}. Repair or remove it "
+            f"({path.parent.parent} cannot be used until then)."
+        ) from None
+
+
 def read_info(run_dir: Path) -> dict[str, Any]:
-    """The run's ``info.yaml`` as a dict (empty if missing or empty)."""
+    """The run's ``info.yaml`` as a dict (empty if missing or empty).
+
+    Raises ``RunFolderError`` if the file is not valid YAML.
+    """
     path = metadata_path(run_dir, INFO_FILE)
     try:
-        data = load_yaml(path)
+        data = _load_metadata(path)
     except FileNotFoundError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -243,12 +260,18 @@ def write_info(run_dir: Path, info: dict[str, Any]) -> None:
 def read_config(run_dir: Path) -> dict[str, Any]:
     path = metadata_path(run_dir, CONFIG_FILE)
     try:
-        data = load_yaml(path)
+        data = _load_metadata(path)
     except FileNotFoundError:
         raise RunFolderError(
             f"{path} is missing: {run_dir} is not a prepared run folder."
         ) from None
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):  # written by mlxlaunch, it is always a mapping ({} if empty)
+        held = "nothing" if data is None else f"a {type(data).__name__}"
+        raise RunFolderError(
+            f"{path} is damaged: it holds {held}, not a mapping of config keys. "
+            f"Repair or remove it ({run_dir} cannot be used until then)."
+        )
+    return data
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
@@ -260,7 +283,7 @@ def write_settings(run_dir: Path, settings: dict[str, Any]) -> None:
 
 
 def read_settings(run_dir: Path) -> dict[str, Any]:
-    data = load_yaml(metadata_path(run_dir, LAUNCHER_FILE))
+    data = _load_metadata(metadata_path(run_dir, LAUNCHER_FILE))
     return data if isinstance(data, dict) else {}
 
 

@@ -154,3 +154,20 @@ def test_resume_with_plus_on_existing_key_explains_without_false_hint(project):
     assert proc.returncode == 2
     assert "An item is already at 'num_epoch'" in proc.stderr
     assert "Did you mean" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("info.yaml", "status: [COMPLETE\n", "info.yaml is damaged: not valid YAML"),
+        ("config.yaml", "seed: {1\n", "config.yaml is damaged: not valid YAML"),
+        ("config.yaml", "", "config.yaml is damaged: it holds nothing"),
+    ],
+)
+def test_resume_of_a_damaged_run_is_a_clear_error(project, name, text, expected):
+    project.run(check=True)
+    (project.logs / "1" / "metadata" / name).write_text(text)
+    proc = project.run("+launcher.logger.forced_log_id=1")
+    assert proc.returncode == 1, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert (project.logs / "1" / "metadata" / name).read_text() == text  # left as it was
