@@ -219,6 +219,28 @@ def test_plot_method_writes_a_png(logs, tmp_path):
         reader.plot("train.los")
 
 
+def test_plot_by_a_list_column_and_unwritable_output(logs, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mlxlaunch.errors import UsageError
+
+    for log_id in (1, 2):  # a list value (like info.overrides) cannot be a dict/set key
+        write_run(logs, log_id, config={"layers": [log_id, 8], "seed": 0}, metrics={})
+        write_metrics(logs / str(log_id), "train", [{"loss": 1.0}, {"loss": 0.5}])
+    runs = quiet_reader(logs).search("log_id <= 2")
+    ax = runs.plot("train.loss", by="config.layers", output=tmp_path / "layers.png")
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "config.layers=[1, 8]",
+        "config.layers=[2, 8]",
+    ]
+    with pytest.raises(UsageError, match="Cannot write the plot to .*missing"):
+        runs.plot("train.loss", output=tmp_path / "missing" / "x.png")
+    with pytest.raises(UsageError, match="Cannot write the plot to .*x.abc"):
+        runs.plot("train.loss", output=tmp_path / "x.abc")
+
+
 def test_progress_line_only_when_slow(logs, capsys):
     quiet_reader(logs)
     assert "reading runs" not in capsys.readouterr().err

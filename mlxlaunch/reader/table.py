@@ -385,8 +385,11 @@ class RunTable(Sequence):
             _, ax = plt.subplots(figsize=(7, 4.5))
         colours = {}
         if by:
-            values = {v.item() if hasattr(v, "item") else v for v in data[by]}
-            groups = [str(v) for v in sorted(values, key=_sort_key)]
+            values: dict[str, Any] = {}  # by text: lists (e.g. info.overrides) are not hashable
+            for v in data[by]:
+                v = v.item() if hasattr(v, "item") else v
+                values.setdefault(str(v), v)
+            groups = sorted(values, key=lambda g: _sort_key(values[g]))
             cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
             colours = {
                 g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
@@ -410,7 +413,10 @@ class RunTable(Sequence):
             ax.legend(fontsize="small")
         if output is not None:
             ax.figure.tight_layout()
-            ax.figure.savefig(output)
+            try:
+                ax.figure.savefig(output)
+            except (OSError, ValueError) as exc:  # a missing folder, an unknown extension
+                raise UsageError(f"Cannot write the plot to {str(output)!r}: {exc}") from None
         return ax
 
     # -- display
