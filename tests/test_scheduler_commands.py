@@ -152,3 +152,37 @@ def test_status_without_the_scheduler_commands_warns_and_shows_the_recorded_stat
     assert proc.returncode == 0, proc.stderr
     assert "warning: cannot ask slurm: 'squeue' was not found" in proc.stderr
     assert proc.stdout.splitlines()[-1] == "1 run(s): 1 QUEUED"
+
+
+def test_resubmit_with_a_relative_logdir_from_another_folder(project) -> None:
+    """LOGDIR relative to where ``mlxlaunch resubmit`` runs, not to the run's working folder:
+    the local rerun and the job script get absolute run folders."""
+    flag = project.write("flag", "")
+    project.write("main.py", FAILING_TASK)
+    project.write("configs/config.yaml", f"flag: {flag}\nseed: 0\n")
+    assert project.run("seed=1").returncode == 1
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", "echo 'sbatch: error: down' >&2; exit 1")
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    launch = subprocess.run(
+        [sys.executable, "main.py", "seed=2", "+launcher.use_scheduler=true",
+         "+launcher.scheduler.name=slurm"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert launch.returncode == 1 and project.info(2)["status"] == "SUBMIT_FAILED"
+    flag.unlink()
+    # sbatch runs in the job's working folder: it must get a script path that exists there
+    _fake(bin_dir, "sbatch", 'test -f "$2" || { echo "no $2" >&2; exit 1; }; echo 4321')
+    _fake(bin_dir, "scontrol", "exit 0")
+    relative = f"{project.root.name}/logs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", relative],
+        cwd=project.root.parent, capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "resubmitted 2 run(s): 1, 2" in proc.stdout
+    assert project.info(1)["status"] == "COMPLETE"
+    sched = project.info(2)["scheduler"]
+    assert sched["job_id"] == "4321_0" and Path(sched["script"]).is_absolute()
+    assert f"  {project.logs / '2'}\n" in Path(sched["script"]).read_text()

@@ -35,6 +35,8 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int]]
     from ..executors.scheduler import JobCommand, scheduler_executor
     from ..settings import load_settings
 
+    # absolute: jobs and local reruns start in the run's working folder, not here
+    logdir = Path(logdir).resolve()
     runs = load_runs(logdir)
     reconcile(runs)
     selected = select_runs(runs, query)
