@@ -100,8 +100,12 @@ def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
     previous = int(info.get("attempt") or 0)
     attempts = run_dir / store.METADATA / store.ATTEMPTS_DIR
     if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
-        # the previous attempt died without recording its end (SIGKILL, OOM, node loss)
-        lost = dict(info, status=store.effective_status(run_dir, info))
+        # The previous attempt did not record its end: unless it wrote its final status
+        # just before dying, it was killed (SIGKILL, OOM, node loss). We hold the run's
+        # lock, so it is not running any more, even if its heartbeat is fresh (a requeue
+        # on another node) or a resubmission has set the status back to QUEUED.
+        status = info.get("status")
+        lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
         store.save_attempt(run_dir, lost)
     info.update(
         status=Status.RUNNING,

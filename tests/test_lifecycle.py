@@ -171,3 +171,21 @@ def test_resume_of_a_damaged_run_is_a_clear_error(project, name, text, expected)
     assert proc.returncode == 1, proc.stderr
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert (project.logs / "1" / "metadata" / name).read_text() == text  # left as it was
+
+
+@pytest.mark.parametrize(
+    "status, hostname",
+    [("RUNNING", "another-node"), ("QUEUED", None)],  # a requeue elsewhere; a resubmission
+)
+def test_unrecorded_previous_attempt_is_recorded_lost(project, status, hostname):
+    project.run(check=True)
+    run = project.logs / "1"
+    (run / "metadata" / "attempts" / "1.yaml").unlink()  # attempt 1 never recorded its end
+    info = project.info(1)
+    info.update(status=status, hostname=hostname or info["hostname"], exit_code=None)
+    store.write_info(run, info)
+    store.touch_heartbeat(run)  # fresh: killed seconds ago
+    project.run("+launcher.logger.forced_log_id=1", check=True)
+    first = store.load_yaml(run / "metadata" / "attempts" / "1.yaml")
+    assert first["status"] == "LOST" and first["attempt"] == 1
+    assert project.info(1)["attempt"] == 2 and project.info(1)["status"] == "COMPLETE"
