@@ -243,3 +243,13 @@ def test_summaries_tell_a_missing_value_from_a_logged_nan(tmp_path):
     # run 2 diverged: its last loss is NaN, so it is not "below 0.5"; its min still counts
     assert reader.search("train.loss.last < 0.5").log_ids == [1]
     assert reader.search("train.loss.min >= 1").log_ids == [2]
+
+
+def test_yaml_cut_in_the_middle_of_a_value_loses_that_value(logs):
+    """A crash mid-write leaves a last line without its newline; what it holds may be a cut
+    value that still parses ("noise: 0." of "noise: 0.1"): the line is dropped, with a warning."""
+    path = logs / "1" / "metadata" / "config.yaml"
+    path.write_text("seed: 1\ndata:\n  n_samples: 200\n  noise: 0.")
+    _, runs, messages = read(logs)
+    assert "damaged; kept the first 3 of 4 lines" in only_warning(messages, path)
+    assert runs[0]["config.data.n_samples"] == 200 and "config.data.noise" not in runs[0].row

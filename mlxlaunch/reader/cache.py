@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 #: Environment variable naming the cache folder (``off`` disables the cache).
 CACHE_ENV = "MLXLAUNCH_CACHE_DIR"
 #: Bumped whenever the layout of an entry changes; older entries are then misses.
-FORMAT = 3
+FORMAT = 4
 
 
 def json_loads(data: Union[bytes, str]) -> Any:

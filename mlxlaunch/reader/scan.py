@@ -134,6 +134,16 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
         return {}, f"{path}: cannot be read ({exc.strerror})"
     if not text.strip():
         return {}, f"{path}: empty"
+    cut = None
+    total = text.count(b"\n")
+    if not text.endswith(b"\n"):
+        # PyYAML (mlxlaunch, MLXP) ends every file with a newline: this one was cut mid-line,
+        # and its last line may hold a cut value ("lr: 0." of "lr: 0.01"): drop that line
+        total += 1
+        text = text[: text.rfind(b"\n") + 1]
+        cut = f"{path}: damaged; kept the first {total - 1} of {total} lines"
+        if not text.strip():
+            return {}, f"{path}: not valid YAML; ignored"
     try:
         data = fastyaml.load(text.decode("utf-8"))
     except (fastyaml.Unsupported, UnicodeDecodeError):
@@ -149,11 +159,11 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
             except yaml.YAMLError:
                 continue
             if isinstance(data, dict):
-                return data, f"{path}: damaged; kept the first {keep} of {len(lines)} lines"
+                return data, f"{path}: damaged; kept the first {keep} of {total} lines"
         return {}, f"{path}: not valid YAML; ignored"
     if not isinstance(data, dict):
         return {}, f"{path}: does not hold a mapping; ignored"
-    return data, None
+    return data, cut
 
 
 def _signature(path: str) -> Optional[list]:
