@@ -132,19 +132,25 @@ def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
 def _run_preempt_hooks(ctx: Optional[Context]) -> None:
     """Run the task's ``ctx.on_preempt`` hooks (e.g. save a checkpoint) before recording.
 
-    Further preemption signals are ignored meanwhile; a failing hook is reported
-    on stderr and does not stop the others.
+    Further preemption signals and SIGTERM (a scheduler's time limit, a second
+    ``kill``) are ignored meanwhile, so the hooks finish and the run is recorded
+    INTERRUPTED; a SIGINT (Ctrl-C again) skips the remaining hooks. A failing hook
+    is reported on stderr and does not stop the others.
     """
     if ctx is None or not ctx.preempt_hooks:
         return
     ignored = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGUSR1, signal.SIGUSR2):
+        for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM):
             ignored[signum] = signal.signal(signum, signal.SIG_IGN)
     try:
         for hook in ctx.preempt_hooks:
             try:
                 hook()
+            except KeyboardInterrupt:
+                sys.stderr.write("mlxlaunch: on_preempt hooks stopped by SIGINT\n")
+                sys.stderr.flush()
+                break
             except Exception:  # noqa: BLE001 - report and go on recording INTERRUPTED
                 sys.stderr.write("mlxlaunch: on_preempt hook failed:\n" + traceback.format_exc())
                 sys.stderr.flush()

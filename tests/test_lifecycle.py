@@ -189,3 +189,41 @@ def test_unrecorded_previous_attempt_is_recorded_lost(project, status, hostname)
     first = store.load_yaml(run / "metadata" / "attempts" / "1.yaml")
     assert first["status"] == "LOST" and first["attempt"] == 1
     assert project.info(1)["attempt"] == 2 and project.info(1)["status"] == "COMPLETE"
+
+
+HOOK_TASK = """\
+import time
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    @ctx.on_preempt
+    def save():
+        print("saving", flush=True)
+        time.sleep(3)
+        print("saved", flush=True)
+
+    print("sleeping", flush=True)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize(
+    "signum, code, saved",
+    [(signal.SIGTERM, 143, True), (signal.SIGINT, 130, False)],
+)
+def test_second_signal_during_preempt_hook_still_records_interrupted(project, signum, code, saved):
+    project.write("hook.py", HOOK_TASK)
+    proc = project.popen(script="hook.py")
+    assert proc.stdout.readline() == "sleeping\n", proc.stderr.read()
+    proc.send_signal(signum)
+    assert proc.stdout.readline() == "saving\n"
+    proc.send_signal(signum)  # a time limit's SIGTERM after the warning, or Ctrl-C twice
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert ("saved" in out) == saved  # SIGTERM waits for the hook; a second Ctrl-C cuts it
+    info = project.info(1)
+    assert info["status"] == "INTERRUPTED" and info["exit_code"] == code
