@@ -137,6 +137,13 @@ def dumps(config: dict[str, Any], fmt: str) -> str:
         from .store import dump_yaml
 
         return dump_yaml(config)
+    if fmt in ("json", "toml"):
+        key = _first_non_string_key(config)
+        if key is not None:  # JSON would turn it into a string, TOML refuses it
+            raise UsageError(
+                f"{fmt.upper()} keys are strings: the config key '{key}' is not. "
+                "Export with --to-yaml, or use string keys."
+            )
     if fmt == "json":
         return json.dumps(config, indent=2, allow_nan=True) + "\n"
     try:
@@ -165,6 +172,22 @@ def _first_null(value: Any, prefix: str = "") -> Optional[str]:
     if isinstance(value, list):
         for i, child in enumerate(value):
             found = _first_null(child, f"{prefix.rstrip('.')}[{i}].")
+            if found is not None:
+                return found
+    return None
+
+
+def _first_non_string_key(value: Any, prefix: str = "") -> Optional[str]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                return f"{prefix}{key}"
+            found = _first_non_string_key(child, f"{prefix}{key}.")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, child in enumerate(value):
+            found = _first_non_string_key(child, f"{prefix.rstrip('.')}[{i}].")
             if found is not None:
                 return found
     return None

@@ -128,3 +128,14 @@ def test_export_paths_number_points_from_one():
     assert [str(p) for p in export_paths("single.yaml", 1)] == ["single.yaml"]
     with pytest.raises(UsageError):
         export_paths("single.yaml", 2)
+
+
+def test_json_and_toml_export_refuse_keys_that_are_not_strings(project):
+    """JSON would load ``{1: a}`` back as ``{'1': a}``; TOML cannot write it at all."""
+    for flag, name in (("--to-json", "k.json"), ("--to-toml", "k.toml")):
+        proc = project.run("+opt.k={1: a}", flag, name)
+        assert proc.returncode == 2, proc.stderr
+        assert "the config key 'opt.k.1' is not" in proc.stderr and "Traceback" not in proc.stderr
+        assert not (project.root / name).exists()
+    project.run("+opt.k={1: a}", "--to-yaml", "k.yaml", check=True)
+    assert _cfg(project, "@k.yaml")["opt"]["k"] == {1: "a"}
