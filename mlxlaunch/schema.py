@@ -138,7 +138,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 continue
         raise _Mismatch()
     if origin is typing.Literal:
-        if value in args and not (isinstance(value, bool) and True not in args):
+        # True == 1 in Python: a boolean only matches a boolean choice, a number a number
+        if any(value == a and isinstance(value, bool) == isinstance(a, bool) for a in args):
             return value
         raise _Mismatch()
     if isinstance(tp, type) and issubclass(tp, enum.Enum):

@@ -197,6 +197,21 @@ def test_validate_converts_lossless_values_and_rejects_the_rest():
         validate(dict(config, inner={"size": "big"}), Every)
 
 
+def test_a_literal_of_numbers_rejects_booleans_and_the_reverse():
+    """``True == 1`` in Python: ``level=true`` must not pass for ``Literal[1, 2]``."""
+
+    @dataclass
+    class Levels:
+        level: Literal[1, 2] = 1
+        flag: Literal[True, "auto"] = "auto"
+
+    assert validate({"level": 2, "flag": True}, Levels) == {"level": 2, "flag": True}
+    with pytest.raises(ConfigError, match="'level' must be one of 1, 2; got True"):
+        validate({"level": True, "flag": "auto"}, Levels)
+    with pytest.raises(ConfigError, match="'flag' must be one of True, auto; got 1"):
+        validate({"level": 1, "flag": 1}, Levels)
+
+
 def test_a_field_without_default_must_be_given():
     @dataclass
     class Needs:
