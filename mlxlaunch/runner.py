@@ -97,8 +97,12 @@ def _user_frame_traceback(exc: BaseException) -> str:
 def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
     """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
     info = store.read_info(run_dir)
-    previous = int(info.get("attempt") or 0)
     attempts = run_dir / store.METADATA / store.ATTEMPTS_DIR
+    try:  # the records count too: a damaged info.yaml must not restart at 1 over them
+        recorded = [int(p.stem) for p in attempts.glob("*.yaml") if p.stem.isdigit()]
+    except OSError:
+        recorded = []
+    previous = max([int(info.get("attempt") or 0), *recorded])
     if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
         # The previous attempt did not record its end: unless it wrote its final status
         # just before dying, it was killed (SIGKILL, OOM, node loss). We hold the run's

@@ -227,3 +227,14 @@ def test_second_signal_during_preempt_hook_still_records_interrupted(project, si
     assert ("saved" in out) == saved  # SIGTERM waits for the hook; a second Ctrl-C cuts it
     info = project.info(1)
     assert info["status"] == "INTERRUPTED" and info["exit_code"] == code
+
+
+def test_resume_after_info_was_emptied_keeps_attempt_history(project):
+    project.run(check=True)
+    project.run("+launcher.logger.forced_log_id=1", check=True)
+    (project.logs / "1" / "metadata" / "info.yaml").write_text("")  # damaged by hand
+    project.run("+launcher.logger.forced_log_id=1", check=True)
+    attempts = project.logs / "1" / "metadata" / "attempts"
+    assert sorted(p.name for p in attempts.iterdir()) == ["1.yaml", "2.yaml", "3.yaml"]
+    assert store.load_yaml(attempts / "1.yaml")["attempt"] == 1
+    assert project.info(1)["attempt"] == 3
