@@ -179,7 +179,17 @@ def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
     try:
         config = composer.plan(list(overrides)).points[0].config
     except Exception as exc:  # noqa: BLE001 - help must render even with a broken config
-        return [Text(title, f"cannot be composed: {exc}")]
+        if schema is None:
+            return [Text(title, f"cannot be composed: {exc}")]
+        # e.g. a field without a default ('???'): the schema still lists every key
+        rows = [
+            [key, type_name, show(default), comments.get(key, "")]
+            for key, type_name, default, _ in schema_mod.rows(schema)
+        ]
+        return [
+            Table(title, ["key", "type", "default", "comment"], rows),
+            Text("", f"(the default config cannot be composed: {exc})"),
+        ]
     if not config:
         return [Text(title, "(empty: add keys with +key=value)")]
     rows = []

@@ -197,3 +197,31 @@ def test_help_shows_the_config_with_the_command_line_overrides(project):
     assert _row(out, "model.heads")[:3] == ["model.heads", "int", "4"]
     assert _row(out, "lr")[:3] == ["lr", "float", "0.5"]  # the first point of the sweep
     assert not project.logs.exists()
+
+
+def test_help_with_schema_lists_its_keys_even_when_a_value_is_required(project):
+    """A field without a default ('???') fails composition; --help still lists every key."""
+    project.write(
+        "typed.py",
+        """\
+        from dataclasses import dataclass
+        import mlxlaunch
+
+        @dataclass
+        class Config:
+            # where the data lives
+            data_dir: str
+            epochs: int = 3
+
+        @mlxlaunch.launch(config_path="nowhere", schema=Config)
+        def train(ctx):
+            "Typed task."
+
+        if __name__ == "__main__":
+            train()
+        """,
+    )
+    out = project.run("--help", script="typed.py", check=True).stdout
+    assert _row(out, "data_dir") == ["data_dir", "str", "???", "where the data lives"]
+    assert _row(out, "epochs") == ["epochs", "int", "3"]
+    assert "'data_dir' (str) has no value" in out and "Flags:" in out
