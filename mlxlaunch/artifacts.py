@@ -453,12 +453,20 @@ class ArtifactIndex:
         self._types: Optional[dict[str, dict[str, Any]]] = None
 
     def _load(self, file: str) -> dict[str, Any]:
+        import yaml
+
         from .store import load_yaml
 
+        path = self.keys_dir / file
         try:
-            data = load_yaml(self.keys_dir / file)
+            data = load_yaml(path)
         except FileNotFoundError:
             return {}
+        except yaml.YAMLError:
+            raise ArtifactError(
+                f"The artifact index {path} is damaged (not valid YAML). Repair it, or remove "
+                "it: the artifacts stay on disk and load with an explicit artifact_type=."
+            ) from None
         return data if isinstance(data, dict) else {}
 
     def _save(self, file: str, data: dict[str, Any]) -> None:

@@ -386,3 +386,16 @@ def test_functions_of_an_interactive_session_are_refused(tmp_path):
         timeout=60,
     )
     assert proc.stdout.startswith("ArtifactError") and "interactive session" in proc.stdout
+
+
+def test_a_damaged_index_is_a_clear_error(tmp_path):
+    logger = Logger(tmp_path / "1", 1)
+    logger.log_checkpoint({"epoch": 1}, "last")
+    index = tmp_path / "1" / "artifacts" / ".keys" / "artifacts.yaml"
+    index.write_text("pickle: [x\n")
+    fresh = Logger(tmp_path / "1", 1)
+    with pytest.raises(ArtifactError, match="artifacts.yaml is damaged"):
+        fresh.load_artifacts("last")
+    assert fresh.load_artifacts("last", "pickle") == {"epoch": 1}
+    with pytest.raises(ArtifactError, match="artifacts.yaml is damaged"):
+        fresh.log_artifacts([1], "x.pkl", "pickle")
