@@ -126,6 +126,9 @@ def test_repr_shows_placeholders_not_loaded_metrics(logs):
     assert "<lazy>" in text and "config.optimizer.lr" in text
     assert "<table" in runs._repr_html_()
     assert all(run._logs == {} for run in runs), "rendering loaded metrics"
+    runs[0]["train.loss"]  # once loaded, a log shows its length instead of the placeholder
+    lines = repr(runs).splitlines()
+    assert lines[3].endswith("4 records") and lines[4].endswith("<lazy>")
 
 
 def test_lost_and_queued_statuses(tmp_path):

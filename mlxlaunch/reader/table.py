@@ -215,6 +215,14 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     return found
 
 
+def _log_cell(run: Run, name: str) -> str:
+    """What a table shows for a metric log: ``<lazy>`` until it is loaded, then its length."""
+    if name not in run.log_names:
+        return ""
+    log = run._logs.get(name)
+    return "<lazy>" if log is None else f"{log.length} records"
+
+
 def _sort_key(value: Any) -> tuple:
     """Numbers first, in numeric order, then anything else by its text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -433,7 +441,7 @@ class RunTable(Sequence):
         frame.insert(0, "info.status", [run.status for run in runs])
         names = sorted({n for run in runs for n in run.log_names})
         for name in names:
-            frame[name] = ["<lazy>" if name in run.log_names else "" for run in runs]
+            frame[name] = [_log_cell(run, name) for run in runs]
         n_artifacts = [len(run.artifacts) for run in runs]
         if any(n_artifacts):
             frame["artifacts"] = [f"<{n} lazy>" if n else "" for n in n_artifacts]
