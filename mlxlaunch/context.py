@@ -12,15 +12,16 @@ from .settings import Settings
 class AttrDict(dict):
     """A plain ``dict`` whose keys can also be read as attributes (``cfg.optimizer.lr``).
 
-    Nested dicts are converted on construction, so ``isinstance(cfg, dict)`` holds at
-    every level and the config can be passed to anything that takes a dict.
+    Nested dicts, also inside lists (``cfg.layers[0].size``), are converted on
+    construction, so ``isinstance(cfg, dict)`` holds at every level and the config
+    can be passed to anything that takes a dict.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for key, value in self.items():
-            if isinstance(value, dict) and not isinstance(value, AttrDict):
-                super().__setitem__(key, AttrDict(value))
+            if isinstance(value, (dict, list)) and not isinstance(value, AttrDict):
+                super().__setitem__(key, _with_attr_dicts(value))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -37,6 +38,14 @@ class AttrDict(dict):
 
     def __delattr__(self, name: str) -> None:
         del self[name]
+
+
+def _with_attr_dicts(value: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(value, AttrDict):
+        return AttrDict(value)
+    if isinstance(value, list):
+        return [_with_attr_dicts(v) for v in value]
+    return value
 
 
 @dataclass
