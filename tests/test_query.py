@@ -145,6 +145,8 @@ def test_nan_and_numpy_values():
         ("config.lr in [1 2]", 16, "Expected ',' or ']'"),
         ("== 3", 0, "Expected a key"),
         ("true == 3", 0, "Expected a key"),
+        ("config.lr == 1e", 13, "'1e' is not a number"),
+        ("config.lr in [1, 2x]", 17, "'2x' is not a number"),
     ],
 )
 def test_syntax_errors_point_at_the_column(query, column, fragment):

@@ -212,6 +212,19 @@ def test_artifacts_are_lazy_handles(logs):
     assert "artifacts" in repr(quiet_reader(logs).search("log_id <= 2"))
 
 
+@pytest.mark.parametrize(
+    "query, suggestion",
+    [
+        ("train.los.last < 1", "'train.loss.last'"),
+        ("train.loss.lst < 1", "'train.loss.last'"),
+        ("train.loss < 1", "'train.loss.m"),  # a series: its summaries are searchable
+    ],
+)
+def test_unknown_metric_summary_suggests_close_summaries(logs, query, suggestion):
+    with pytest.raises(QueryError, match=f"Did you mean.*{suggestion}"):
+        quiet_reader(logs).search(query)
+
+
 def test_plot_method_writes_a_png(logs, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "curves.png"

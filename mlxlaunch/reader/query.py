@@ -89,6 +89,15 @@ def tokenize(query: str) -> list[Token]:
             char = query[pos]
             if char in "\"'":
                 raise QueryError("Unterminated string", query, pos, "Close the quote.")
+            bad = re.match(r"[-+]?\.?\d[\w.+-]*", query[pos:])
+            if bad:
+                raise QueryError(
+                    f"{bad.group()!r} is not a number",
+                    query,
+                    pos,
+                    "Numbers look like 3, -2, 0.5, 1e-3; quote strings: 'a1'.",
+                    width=len(bad.group()),
+                )
             raise QueryError(
                 f"Unexpected character {char!r}",
                 query,

@@ -179,7 +179,10 @@ class Reader:
             known = self._known_keys()
             if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
                 metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
-                _query.check_keys(query, tree, known, lambda key: _is_summary(key, metric_keys))
+                summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
+                _query.check_keys(
+                    query, tree, known | summaries, lambda key: _is_summary(key, metric_keys)
+                )
         if isinstance(tree, _query.All):
             runs = list(self._runs)
         else:
