@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Optional
 
@@ -38,6 +39,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except MlxlaunchError as exc:
         print(f"mlxlaunch: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `mlxlaunch runs logs | head`: the reader left, not an error
+        # silence the flush at exit, which would raise again (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the pipe
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -182,3 +182,21 @@ def test_runs_json_is_strict_json_with_the_runs_values(logs, tmp_path):
     records = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
     assert records[0]["train.loss"] == [None] and records[0]["train.loss.last"] is None
     assert records[1]["train.loss"] == pytest.approx([1 / 2, 1 / 3, 1 / 4])
+
+
+def test_output_cut_by_a_closed_pipe_is_not_a_traceback(logs, tmp_path):
+    """``mlxlaunch runs logs -f json | head -1``: the reader leaves early, which is not a bug."""
+    for log_id in range(5, 400):
+        write_run(logs, log_id)
+    env = dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR=str(tmp_path / "c"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlxlaunch.cli", "runs", str(logs), "-f", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout.readline() == b"[\n"
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
