@@ -88,7 +88,7 @@ def _user() -> str:
 def _user_frame_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` without mlxlaunch's own frames above the task."""
     tb = exc.__traceback__
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep  # not a sibling ``mlxlaunch-x/``
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(here):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))

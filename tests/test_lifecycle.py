@@ -238,3 +238,22 @@ def test_resume_after_info_was_emptied_keeps_attempt_history(project):
     assert sorted(p.name for p in attempts.iterdir()) == ["1.yaml", "2.yaml", "3.yaml"]
     assert store.load_yaml(attempts / "1.yaml")["attempt"] == 1
     assert project.info(1)["attempt"] == 3
+
+
+def test_traceback_keeps_user_frames_of_a_folder_named_like_the_package(tmp_path):
+    import mlxlaunch
+    from mlxlaunch.runner import run_prepared
+    from mlxlaunch.settings import Settings
+
+    package = os.path.dirname(os.path.abspath(mlxlaunch.__file__))
+    user_file = package + "-experiments/main.py"  # a sibling folder: ~/mlxlaunch-experiments
+    namespace: dict = {}
+    exec(compile("def task(ctx):\n    raise ValueError('boom')\n", user_file, "exec"), namespace)
+    run = tmp_path / "1"
+    (run / "metadata").mkdir(parents=True)
+    store.write_config(run, {})
+    store.write_info(run, {"status": "QUEUED", "log_id": 1, "attempt": 0})
+    result = run_prepared(run, namespace["task"], Settings())
+    assert result.status == "FAILED"
+    text = (run / "metadata" / "traceback.txt").read_text()
+    assert f'File "{user_file}", line 2, in task' in text
