@@ -369,7 +369,10 @@ def effective_status(
         beat = os.stat(run_dir / HEARTBEAT_FILE).st_mtime
     except FileNotFoundError:
         beat = None
-    interval = float(info.get("heartbeat_interval") or 30.0)
+    try:
+        interval = float(info.get("heartbeat_interval") or 30.0)
+    except (TypeError, ValueError):  # a damaged or hand-edited info.yaml
+        interval = 30.0
     limit = STALE_INTERVALS * interval + STALE_GRACE_S
     now = time.time() if now is None else now
     if beat is None:

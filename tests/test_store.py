@@ -91,3 +91,11 @@ def test_hint_is_not_trusted_after_another_tool_adds_runs(tmp_path):
         (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
     assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [10]
 
+
+def test_effective_status_tolerates_a_damaged_heartbeat_interval(tmp_path):
+    import time
+
+    store.touch_heartbeat(tmp_path)
+    info = {"status": "RUNNING", "hostname": "another-node", "heartbeat_interval": "abc"}
+    assert store.effective_status(tmp_path, info) == "RUNNING"
+    assert store.effective_status(tmp_path, info, now=time.time() + 3600) == "LOST"
