@@ -12,6 +12,7 @@ import warnings
 import pytest
 from test_reader_layouts import snapshot, write_metrics, write_run
 
+from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import QueryError, Reader, ReaderWarning, RunTable
 
 
@@ -117,6 +118,8 @@ def test_to_pandas_metrics_diff(logs):
     assert list(runs["config.seed"]) == [1, 0, 1, 0, 1]
     with pytest.raises(Exception, match="Logs found: train"):
         runs.metrics("eval")
+    with pytest.raises(UsageError, match="'config.optimizer.lrr'.*'config.optimizer.lr'"):
+        runs.metrics("train", columns=["config.optimizer.lrr"])  # not a column of None
 
 
 def test_repr_shows_placeholders_not_loaded_metrics(logs):
@@ -240,7 +243,6 @@ def test_plot_by_a_list_column_and_unwritable_output(logs, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from mlxlaunch.errors import UsageError
 
     for log_id in (1, 2):  # a list value (like info.overrides) cannot be a dict/set key
         write_run(logs, log_id, config={"layers": [log_id, 8], "seed": 0}, metrics={})

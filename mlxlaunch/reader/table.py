@@ -315,6 +315,13 @@ class RunTable(Sequence):
         import numpy as np
         import pandas as pd
 
+        known = set().union(*(run.row for run in self._runs))
+        for column in columns:
+            if column not in known:  # a typo would give a column of None
+                raise UsageError(
+                    f"No run here has the column {column!r}.{did_you_mean(column, known)} "
+                    "Columns are config.* and info.* keys (reader.fields lists them)."
+                )
         parts = []
         progress = Progress(len(self._runs), None, label=f"loading {name}")
         for done, run in enumerate(self._runs, start=1):
