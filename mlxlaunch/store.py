@@ -159,6 +159,22 @@ def _write_hint(parent: Path, next_id: int) -> None:
         pass  # a read-only or odd file system: allocation still works, just lists
 
 
+def _make_parent(parent: Path) -> None:
+    """Create the logs folder ``parent``; a clear ``RunFolderError`` if it cannot be one."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunFolderError(
+            f"The logs folder {parent} is a file, not a folder: point "
+            "logger.parent_log_dir at a folder."
+        ) from None
+    except OSError as exc:
+        raise RunFolderError(
+            f"Cannot create the logs folder {parent}: {exc.strerror or exc}. Point "
+            "logger.parent_log_dir at a folder you can write to."
+        ) from None
+
+
 def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     """Create ``count`` new run folders under ``parent``; return their ``(id, path)``.
 
@@ -171,7 +187,7 @@ def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     folder is created at once so the new folder counts as a run for the next
     allocator.
     """
-    parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(parent)
     candidate = _read_hint(parent) or _highest_run_id(parent) + 1
     allocated = []
     while len(allocated) < count:
@@ -208,7 +224,7 @@ def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:
     """The folder of ``run_id`` (a forced id), created if missing; ``(path, existed)``."""
     if run_id < 1:
         raise RunFolderError(f"A forced log id must be a positive integer, got {run_id}.")
-    parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(parent)
     path = parent / str(run_id)
     try:
         os.mkdir(path)

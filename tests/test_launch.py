@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 
@@ -231,3 +232,12 @@ def test_config_is_frozen_before_the_point_runs(project):
     )
     proc = project.run("seed=1,2", check=True)
     assert proc.stdout.count("num_epoch 2") == 2
+
+
+@pytest.mark.parametrize("forced", [[], ["+launcher.logger.forced_log_id=3"]])
+def test_a_logs_folder_that_is_a_file_is_a_clear_error(project, forced):
+    (project.root / "notes").write_text("not a folder")
+    proc = project.run("+launcher.logger.parent_log_dir=notes", *forced)
+    assert proc.returncode == 1
+    assert "The logs folder" in proc.stderr and "is a file, not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
