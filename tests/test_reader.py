@@ -101,6 +101,14 @@ def test_lazy_metrics_loaded_once_and_reloaded_when_the_file_grows(logs):
         run["train.losss"]
 
 
+def test_runs_compare_by_folder_without_loading_metrics(logs):
+    runs = quiet_reader(logs).search("")
+    again = quiet_reader(logs).search("")[0]
+    assert again == runs[0] and again != runs[1] and {again, runs[0]} == {runs[0]}
+    assert runs.index(runs[4]) == 4 and again in runs
+    assert all(run._logs == {} for run in runs) and again._logs == {}
+
+
 def test_to_pandas_metrics_diff(logs):
     runs = quiet_reader(logs).search("info.status == 'COMPLETE'")
     frame = runs.to_pandas()

@@ -104,6 +104,16 @@ class Run(Mapping):
     def __repr__(self) -> str:
         return f"<Run {self.log_id} {self.row.get('info.status')} at {self.path}>"
 
+    # Mapping's content equality would load every metric log of both runs and then fail on
+    # comparing numpy arrays; a run is its folder (so runs can be set members and dict keys)
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Run):
+            return self.path == other.path
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
     # -- parts
     @property
     def status(self) -> str:
