@@ -107,6 +107,10 @@ def test_runs_compare_by_folder_without_loading_metrics(logs):
     assert again == runs[0] and again != runs[1] and {again, runs[0]} == {runs[0]}
     assert runs.index(runs[4]) == 4 and again in runs
     assert all(run._logs == {} for run in runs) and again._logs == {}
+    assert "train.loss" in again and "train" in again and "config.seed" in again
+    assert again._logs == {}, "'in' loaded the log"
+    assert "train.nope" not in again and "nope" not in again and 3 not in again
+    assert "train.loss.last" in again and "train.loss.nope" not in again
 
 
 def test_to_pandas_metrics_diff(logs):

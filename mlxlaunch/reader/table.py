@@ -92,6 +92,17 @@ class Run(Mapping):
         known = list(self.row) + [f"{n}.{k}" for n in names for k in self.metric_keys(n)]
         raise KeyError(f"run {self.log_id} has no key {key!r}.{did_you_mean(key, known)}")
 
+    def __contains__(self, key: object) -> bool:
+        """Without loading a log for its own keys (``"train.loss" in run``)."""
+        if not isinstance(key, str):
+            return False
+        if key in self.row or key in self.log_names:
+            return True
+        split = _metrics.split_metric_key(key, self.log_names)
+        if split is not None and split[1] in self.metric_keys(split[0]):
+            return True
+        return super().__contains__(key)  # a summary, or a key missing from metrics/.keys
+
     def __iter__(self) -> Iterator[str]:
         yield from self.row
         for name in self.log_names:
