@@ -107,7 +107,9 @@ def _print_rich(blocks: list[Block], stream: TextIO) -> None:
             console.print(Padding(table, (0, 0, 0, 2), expand=False))
         else:
             pad = "  " if block.indent else ""
-            console.print(RichText("\n".join(pad + line for line in block.body.splitlines())))
+            text = RichText("\n".join(pad + line for line in block.body.splitlines()))
+            # text to copy as it is (a job script) must not get newlines at the terminal's width
+            console.print(text, soft_wrap=not block.indent)
 
 
 def print_blocks(blocks: list[Block], stream: Any = None) -> None:

@@ -188,6 +188,17 @@ def test_plain_rendering_aligns_columns_and_rich_is_used_on_a_terminal(monkeypat
     assert terminal.getvalue() == render_plain(blocks)
 
 
+def test_rich_keeps_long_lines_of_a_job_script_whole(monkeypatch):
+    """A job script is copied from the terminal: rich must not break its lines at the width."""
+    monkeypatch.delenv("MLXLAUNCH_PLAIN", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "40")
+    line = "source /a/long/path/" + "x" * 100 + "/bin/activate"
+    terminal = _FakeTerminal()
+    print_blocks([Text("Job script:", f"#!/bin/bash\n{line}\n", indent=False)], terminal)
+    assert f"\n{line}\n" in terminal.getvalue()
+
+
 def test_help_shows_the_config_with_the_command_line_overrides(project):
     _help_project(project)
     project.write("configs/model/large.yaml", "width: 512  # wide\nheads: 4\n")
