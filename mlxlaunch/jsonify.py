@@ -176,7 +176,26 @@ def dumps_line(record: dict[str, Any], finite: bool = True) -> bytes:
 def encode_record(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
     """``(record, line)``: the converted record and its JSON line, ready for one ``write``."""
     record, finite = prepare_record(metrics)
-    return record, dumps_line(record, finite)
+    try:
+        return record, dumps_line(record, finite)
+    except UnicodeEncodeError:  # a lone surrogate: a file name decoded with surrogateescape
+        raise _not_unicode_error(record) from None
+
+
+def _not_unicode_error(record: dict[str, Any]) -> TypeError:
+    """The ``TypeError`` naming the key whose name or value is not valid Unicode."""
+    bad = "?"
+    for key, value in record.items():
+        try:
+            _JSON_ENCODER.encode({key: value}).encode("utf-8")
+        except UnicodeEncodeError:
+            bad = key
+            break
+    return TypeError(
+        f"Metric {bad!r} holds a string that is not valid Unicode (a lone surrogate, as in a "
+        "file name that is not UTF-8), which cannot be written as UTF-8 JSON. Clean it first, "
+        "e.g. s.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')."
+    )
 
 
 def loads_line(line: str | bytes) -> dict[str, Any]:

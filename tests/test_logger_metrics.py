@@ -148,6 +148,9 @@ def test_an_unconvertible_value_raises_and_leaves_files_untouched(tmp_path, enco
         logger.log_metrics({"loss": 2.0, "weird": Opaque()}, log_name="train")
     with pytest.raises(TypeError, match=r"'deep\.x\[1\]'"):
         logger.log_metrics({"deep": {"x": [1, {1, 2}]}}, log_name="train")
+    name = b"caf\xe9.png".decode("utf-8", "surrogateescape")  # os.listdir of a latin-1 name
+    with pytest.raises(TypeError, match=r"'file' holds a string that is not valid Unicode"):
+        logger.log_metrics({"loss": 2.0, "file": name}, log_name="train")
     assert (metrics.read_bytes(), keys.read_bytes()) == before
     assert not (tmp_path / "metrics" / "other.json").exists()
     with pytest.raises(TypeError, match="dict"):
