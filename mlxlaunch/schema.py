@@ -223,9 +223,11 @@ def _check_mapping(config: dict[str, Any], schema: type, prefix: str) -> dict[st
                 f"{', '.join(names)}."
             )
     checked = {}
-    for name in names:
-        value = config.get(name, MISSING)
-        checked[name] = _check_value(value, hints[name], prefix + name)
+    for f in dataclasses.fields(schema):
+        # the schema's defaults are merged under the top level before this; a nested mapping
+        # given whole (``+extra.lr=1`` for ``extra: Optional[Opt] = None``) gets them here
+        value = config[f.name] if f.name in config else field_default(f, hints[f.name])
+        checked[f.name] = _check_value(value, hints[f.name], prefix + f.name)
     return checked
 
 

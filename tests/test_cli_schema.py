@@ -212,6 +212,25 @@ def test_a_literal_of_numbers_rejects_booleans_and_the_reverse():
         validate({"level": 1, "flag": 1}, Levels)
 
 
+@dataclass
+class Opt:
+    lr: float = 0.1
+    name: str = "sgd"
+
+
+@dataclass
+class Top:
+    extra: Optional[Opt] = None
+
+
+def test_an_optional_nested_dataclass_given_in_part_gets_its_defaults():
+    """``+extra.lr=1`` for ``extra: Optional[Opt] = None``: the other fields keep their defaults."""
+    assert validate({"extra": {"lr": 1}}, Top) == {"extra": {"lr": 1.0, "name": "sgd"}}
+    assert validate({"extra": None}, Top) == {"extra": None}
+    with pytest.raises(ConfigError, match="'extra' expects Opt | null"):
+        validate({"extra": {"lr": "abc"}}, Top)
+
+
 def test_a_field_without_default_must_be_given():
     @dataclass
     class Needs:
