@@ -101,6 +101,16 @@ def test_lazy_metrics_loaded_once_and_reloaded_when_the_file_grows(logs):
         run["train.losss"]
 
 
+def test_summary_columns_come_from_the_cache_without_parsing_logs(logs):
+    reader = quiet_reader(logs)
+    assert reader.search("train.loss.last < 1").log_ids == list(range(1, 7))  # fills the cache
+    reader._context.cache.wait()
+    runs = quiet_reader(logs).search("")
+    frame = runs.to_pandas(metrics=["train.loss.last"])
+    assert frame.loc[2, "train.loss.last"] == pytest.approx(1 / 8)
+    assert all(run._logs == {} for run in runs), "a cached summary parsed the log again"
+
+
 def test_runs_compare_by_folder_without_loading_metrics(logs):
     runs = quiet_reader(logs).search("")
     again = quiet_reader(logs).search("")[0]

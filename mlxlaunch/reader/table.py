@@ -79,6 +79,10 @@ class Run(Mapping):
             return self.log(key).frame()
         split = _metrics.split_metric_key(key, names)
         if split is not None:
+            if split[1].rpartition(".")[2] in _metrics.SUMMARIES:
+                summary = self.summary(split[0])  # from the cache when the log is unchanged
+                if split[1] in summary:
+                    return summary[split[1]]
             log = self.log(split[0])
             if split[1] in log.columns:
                 return log.columns[split[1]]
