@@ -336,6 +336,10 @@ def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
         code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
     runs = prepare_runs(plan, spec, sweep_id)
+    if settings.logger.forced_log_id != -1:  # a resumed run stays in the sweep it was made in
+        from .store import read_info
+
+        sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
     results = executor.launch(runs, spec)

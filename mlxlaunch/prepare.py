@@ -16,7 +16,7 @@ from . import store
 from .compose import Plan
 from .errors import UsageError
 from .executors.base import LaunchSpec, PreparedRun
-from .runner import _user
+from .runner import _user, close_previous_attempt
 from .settings import settings_to_dict
 from .store import Status
 
@@ -117,13 +117,19 @@ def _prepare_forced(
     config_file = store.metadata_path(log_dir, store.CONFIG_FILE)
     config = point.config  # for a resume: the frozen config with this command's overrides
     if existed and config_file.exists():
-        info = store.read_info(log_dir)
         # refuse early (before touching anything) if a live process holds the run
         with store.RunLock(log_dir):
-            pass
+            info, _ = close_previous_attempt(log_dir)  # its record keeps its own command
         if point.overrides:
             info.setdefault("resume_overrides", []).append(list(point.overrides))
-        info.update(status=info.get("status") or Status.QUEUED, log_id=forced, log_dir=str(log_dir))
+        info.update(
+            status=info.get("status") or Status.QUEUED,
+            log_id=forced,
+            log_dir=str(log_dir),
+            script=str(spec.script),
+            argv=list(sys.argv),  # the command of this attempt; earlier ones are in attempts/
+            cwd=os.getcwd(),
+        )
     else:
         info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
     store.write_config(log_dir, config)

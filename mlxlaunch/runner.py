@@ -94,8 +94,12 @@ def _user_frame_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
-    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
+def close_previous_attempt(run_dir: Path) -> tuple[dict[str, Any], int]:
+    """Keep the record of the run's last attempt if it never wrote one; ``(info, attempt)``.
+
+    Call it holding the run's lock (or knowing nothing runs it), before the
+    run's info is changed for a new attempt.
+    """
     info = store.read_info(run_dir)
     attempts = run_dir / store.METADATA / store.ATTEMPTS_DIR
     try:  # the records count too: a damaged info.yaml must not restart at 1 over them
@@ -111,6 +115,12 @@ def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
         status = info.get("status")
         lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
         store.save_attempt(run_dir, lost)
+    return info, previous
+
+
+def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
+    info, previous = close_previous_attempt(run_dir)
     info.update(
         status=Status.RUNNING,
         attempt=previous + 1,

@@ -257,3 +257,14 @@ def test_traceback_keeps_user_frames_of_a_folder_named_like_the_package(tmp_path
     assert result.status == "FAILED"
     text = (run / "metadata" / "traceback.txt").read_text()
     assert f'File "{user_file}", line 2, in task' in text
+
+
+def test_resume_records_its_own_command_and_keeps_the_sweep(project):
+    project.run("seed=1,2", check=True)
+    sweep = project.info(1)["sweep_id"]
+    proc = project.run("+launcher.logger.forced_log_id=1", "num_epoch=3", check=True)
+    info = project.info(1)
+    assert info["sweep_id"] == sweep and f"(sweep {sweep})" in proc.stderr
+    assert info["argv"][1:] == ["+launcher.logger.forced_log_id=1", "num_epoch=3"]
+    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    assert first["argv"][1:] == ["seed=1,2"]  # the first attempt keeps the command it ran with
