@@ -280,9 +280,11 @@ class Composer:
         )
         if not exists and not override.is_add() and not override.is_force_add():
             hint = did_you_mean(key, _all_keys(cfg))
+            if override.is_delete():
+                return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
             return ConfigError(
                 f"Unknown config key '{key}' in {where}.{hint}\n"
-                f"To add a new key, write '+{override.input_line.lstrip('~')}'."
+                f"To add a new key, write '+{override.input_line}'."
             )
         message = str(exc).strip()
         cause = exc.__cause__ or exc.__context__

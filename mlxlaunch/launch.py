@@ -81,13 +81,15 @@ def parse_command_line(argv: list[str]) -> CommandLine:
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
             flag, value, i = _flag_value(argv, i)
             if flag.startswith("--to-"):
-                cmd.export = (flag[len("--to-") :], value)
+                _set_once(
+                    cmd, "export", (flag[len("--to-") :], value), "--to-yaml/--to-json/--to-toml"
+                )
             elif flag in ("--config-path", "-cp"):
-                cmd.config_path = value
+                _set_once(cmd, "config_path", value, "--config-path")
             else:
-                cmd.config_name = value
+                _set_once(cmd, "config_name", value, "--config-name")
         elif arg.startswith("@"):
-            cmd.config_file = arg[1:]
+            _set_once(cmd, "config_file", arg[1:], "a whole-config @FILE")
         elif arg in ("--cfg", "-c") or arg.startswith("--cfg="):
             value = (
                 arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
@@ -114,12 +116,26 @@ def parse_command_line(argv: list[str]) -> CommandLine:
     return cmd
 
 
+def _set_once(cmd: CommandLine, name: str, value: Any, what: str) -> None:
+    """Set ``cmd.<name>``; giving the same option twice is an error, not "the last wins"."""
+    if getattr(cmd, name) is not None:
+        raise UsageError(f"{what} given twice; give it once.")
+    setattr(cmd, name, value)
+
+
 def _flag_value(argv: list[str], i: int) -> tuple[str, str, int]:
     """``(flag, value, index of the value)`` for ``--flag VALUE`` or ``--flag=VALUE`` at ``i``."""
     flag, eq, value = argv[i].partition("=")
     if not eq:
         if i + 1 >= len(argv) or (argv[i + 1].startswith("-") and argv[i + 1] != "-"):
-            raise UsageError(f"{flag} needs a value, e.g. {flag} out/config.yaml.")
+            example = {
+                "--to-yaml": "out/config.yaml",
+                "--to-json": "out/config.json",
+                "--to-toml": "out/config.toml",
+                "--config-name": "config",
+                "-cn": "config",
+            }.get(flag, "configs")
+            raise UsageError(f"{flag} needs a value, e.g. {flag} {example}.")
         value, i = argv[i + 1], i + 1
     if not value:
         raise UsageError(f"{flag} needs a non-empty value.")

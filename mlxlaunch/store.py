@@ -62,11 +62,33 @@ def _yaml():
     return yaml
 
 
+#: Strings that PyYAML writes unquoted but OmegaConf/Hydra read back as floats
+#: (YAML 1.2 style exponents without a dot, e.g. '1e3', '-2E-4').
+_FLOAT_LIKE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)\Z")
+_dumper_class: Any = None
+
+
+def _dumper() -> Any:
+    """libyaml's C dumper when it is there, quoting strings a config loader would misread."""
+    global _dumper_class
+    if _dumper_class is None:
+        yaml = _yaml()
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+            pass
+
+        def represent_str(dumper: Any, value: str) -> Any:
+            style = "'" if _FLOAT_LIKE.match(value) else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+        Dumper.add_representer(str, represent_str)
+        _dumper_class = Dumper
+    return _dumper_class
+
+
 def dump_yaml(data: Any) -> str:
-    """YAML text of plain data, with libyaml's C dumper when it is there."""
-    yaml = _yaml()
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
+    """YAML text of plain data that reads back the same with PyYAML, OmegaConf and Hydra."""
+    return _yaml().dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=False)
 
 
 def load_yaml(path: Path) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from mlxlaunch import store
+
 
 def test_single_run_writes_run_folder(project):
     proc = project.run(check=True)
@@ -241,3 +243,33 @@ def test_a_logs_folder_that_is_a_file_is_a_clear_error(project, forced):
     assert proc.returncode == 1
     assert "The logs folder" in proc.stderr and "is a file, not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--to-yaml", "a.yaml", "--to-json", "b.json"],
+        ["-cn", "config", "-cn", "other"],
+        ["@a.yaml", "@b.yaml"],
+    ],
+)
+def test_an_option_given_twice_is_an_error(project, args):
+    proc = project.run(*args)
+    assert proc.returncode == 2 and "given twice" in proc.stderr
+    assert not project.logs.exists()
+
+
+def test_deleting_an_unknown_key_says_so(project):
+    proc = project.run("~optimizer.lrr")
+    assert proc.returncode == 2
+    assert "Cannot delete 'optimizer.lrr'" in proc.stderr and "'optimizer.lr'" in proc.stderr
+    assert "To add a new key" not in proc.stderr
+
+
+def test_float_looking_strings_survive_the_frozen_config(project):
+    project.run("+tag='1e3'", check=True)
+    assert store.read_config(project.logs / "1")["tag"] == "1e3"
+    exported = project.run("+tag='1e3'", "--to-yaml", "out.yaml", check=True)
+    assert "out.yaml" in exported.stdout
+    proc = project.run("-cp", ".", "-cn", "out", "--cfg", "job", check=True)
+    assert yaml.safe_load(proc.stdout)["tag"] == "1e3"
