@@ -35,6 +35,8 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent.parent
 TEST_USER = "clustertest"
+#: Folder of the lock files shared by the sessions of all pytest-xdist workers.
+LOCK_DIR = Path("/tmp")
 
 KINDS = {
     "slurm": {
@@ -116,23 +118,27 @@ def start_cluster(kind: str) -> Iterator[dict[str, Any]]:
             f"{kind} packages are not installed (set LOCAL_CLUSTER_INSTALL=1 to apt-get them)"
         )
     env = dict(os.environ, **spec["env"])
-    users = open(f"/tmp/mlxlaunch-{kind}-cluster.users", "a")  # noqa: SIM115 - held all session
+    users = open(LOCK_DIR / f"mlxlaunch-{kind}-cluster.users", "a")  # noqa: SIM115 - all session
     started = False
-    with open(f"/tmp/mlxlaunch-{kind}-cluster.lock", "a") as lock:
+    with open(LOCK_DIR / f"mlxlaunch-{kind}-cluster.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _answers(kind):
-            proc = subprocess.run(
-                ["bash", str(SCRIPTS / spec["script"]), "start"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if proc.returncode != 0:
-                pytest.fail(f"{spec['script']} start failed:\n{proc.stdout}\n{proc.stderr}")
-            started = True
+        # Slurm and OAR start in different workers: one start script at a time, since
+        # both apt-get install (dpkg's lock fails at once), add policy-rc.d and useradd.
+        with open(LOCK_DIR / "mlxlaunch-cluster-setup.lock", "a") as setup:
+            fcntl.flock(setup, fcntl.LOCK_EX)
+            if not _answers(kind):
+                proc = subprocess.run(
+                    ["bash", str(SCRIPTS / spec["script"]), "start"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )
+                if proc.returncode != 0:
+                    pytest.fail(f"{spec['script']} start failed:\n{proc.stdout}\n{proc.stderr}")
+                started = True
+            _ensure_user()
         fcntl.flock(users, fcntl.LOCK_SH)
-        _ensure_user()
         _let_user_run_python()
     work = Path(tempfile.mkdtemp(prefix=f"mlxlaunch-{kind}-", dir="/tmp"))
     work.chmod(0o755)
