@@ -343,7 +343,11 @@ def ensure_snapshot(repo: Any, commit: str, tree: Optional[str], parent: Path) -
                 if is_complete(final):
                     return final  # another command made it first
                 if final.exists():  # incomplete leftover: move it aside and retry
-                    os.rename(final, parent / f".broken-{final.name}-{uuid.uuid4().hex[:8]}")
+                    aside = parent / f".broken-{final.name}-{uuid.uuid4().hex[:8]}"
+                    try:
+                        os.rename(final, aside)
+                    except FileNotFoundError:
+                        pass  # another command moved it aside first
         raise VersionManagerError(f"Could not create the code snapshot {final}.")
     finally:
         shutil.rmtree(build, ignore_errors=True)

@@ -389,6 +389,28 @@ def test_an_incomplete_snapshot_is_rebuilt(repo: Any) -> None:
     assert load_yaml(snapshot / vm.SNAPSHOT_MARKER)["commit"] == head
 
 
+def test_an_incomplete_snapshot_moved_aside_by_another_command_is_no_error(
+    repo: Any, monkeypatch: Any
+) -> None:
+    """Two commands find the same leftover; the other one moves it aside just before us."""
+    repository = vm.open_repository(repo.root / "main.py")
+    head = commits(repo.root)[0]
+    parent = repo.root / "work"
+    broken = parent / head
+    broken.mkdir(parents=True)
+    (broken / "main.py").write_text("half written")
+    real_rename = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        if Path(src) == broken and Path(dst).name.startswith(".broken-") and broken.exists():
+            real_rename(broken, parent / ".broken-by-the-other-command")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(vm.os, "rename", rename)
+    snapshot = vm.ensure_snapshot(repository, head, None, parent)
+    assert snapshot == broken and vm.is_complete(snapshot)
+
+
 # ---------------------------------------------------------------- repositories of every kind
 
 
