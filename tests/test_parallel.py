@@ -328,3 +328,22 @@ def test_executor_runs_in_the_spec_workdir_with_n_workers_1(tmp_path: Path, ppro
             os.environ["PYTHONPATH"] = old_pythonpath
     assert (result.status, result.exit_code) == ("COMPLETE", 0)
     assert (snapshot / "started" / str(log_id)).exists()  # ran with cwd = spec.workdir
+
+
+def test_a_worker_killed_by_a_signal_without_a_name_is_recorded_as_failed(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from mlxlaunch import store
+    from mlxlaunch.executors.base import PreparedRun
+    from mlxlaunch.executors.parallel import _outcome, _Worker
+
+    run_dir = tmp_path / "1"
+    (run_dir / "metadata").mkdir(parents=True)
+    store.write_info(run_dir, {"status": "RUNNING", "log_id": 1})
+    run = PreparedRun(1, run_dir, {}, [])
+    worker = _Worker(0, 0, run, SimpleNamespace(returncode=-(signal.SIGRTMIN + 6)))
+    result = _outcome(worker)
+    info = store.read_info(run_dir)
+    assert (result.status, info["status"]) == ("FAILED", "FAILED")
+    assert info["error"] == f"worker killed by signal {signal.SIGRTMIN + 6}"
+    assert info["exit_code"] == 128 + signal.SIGRTMIN + 6

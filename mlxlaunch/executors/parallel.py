@@ -267,7 +267,11 @@ def _outcome(worker: _Worker) -> RunResult:
     # The worker died before recording an outcome: it could not start (bad script,
     # import error) or was killed (SIGKILL, OOM). It is gone, so the run failed.
     if code is not None and code < 0:
-        reason = f"worker killed by {signal.Signals(-code).name}"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-code}"
+        reason = f"worker killed by {name}"
         exit_code = 128 - code
     else:
         reason = f"worker exited with code {code} before recording an outcome"
