@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import yaml
 from cluster.cluster_project import ClusterProject
-from cluster.fixtures import start_cluster
+from cluster.fixtures import start_cluster, wait_for
 from executor_suite import SUITE_TASK, ExecutorSuite
+
+from mlxlaunch import store
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("slurm")]
 
@@ -107,6 +109,19 @@ def test_status_reconciles_in_one_call_and_cancel_interrupts(cproject: ClusterPr
     assert "3 run(s): 3 INTERRUPTED" in status.stdout, status.stdout
     cproject.cli("cancel", str(cproject.logs), "2")
     cproject.wait_until([2], ("INTERRUPTED",), 60)
+
+
+def test_a_logs_folder_with_a_space_is_submitted(cproject: ClusterProject) -> None:
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1", "+launcher.logger.parent_log_dir=my logs")
+    assert proc.returncode == 0, proc.stderr
+    logs = cproject.root / "my logs"
+    wait_for(
+        lambda: store.read_info(logs / "1").get("status") == "COMPLETE",
+        60,
+        lambda: str(store.read_info(logs / "1")),
+    )
+    assert (logs / "1" / "log.stdout").read_text().endswith("done\n")
+    assert len(list((logs / ".jobs").glob("slurm-*_0.out"))) == 1
 
 
 def test_rejected_sbatch_exits_nonzero_and_marks_submit_failed(cproject: ClusterProject) -> None:

@@ -61,10 +61,13 @@ class SlurmExecutor(SchedulerExecutor):
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""
+        out = f"{output}/slurm-%A_%a.out"
+        if any(c.isspace() for c in out):
+            out = f'"{out}"'  # sbatch splits #SBATCH lines at spaces, except inside quotes
         lines = [
             f"--job-name={s.job_name}",
             f"--array=0-{n_tasks - 1}{throttle}",
-            f"--output={output}/slurm-%A_%a.out",
+            f"--output={out}",
             f"--cpus-per-task={s.cpus}",
         ]
         if s.time:
