@@ -186,3 +186,25 @@ def test_resubmit_with_a_relative_logdir_from_another_folder(project) -> None:
     sched = project.info(2)["scheduler"]
     assert sched["job_id"] == "4321_0" and Path(sched["script"]).is_absolute()
     assert f"  {project.logs / '2'}\n" in Path(sched["script"]).read_text()
+
+
+def test_a_failing_squeue_leaves_queued_runs_alone_and_resubmits_nothing(tmp_path: Path) -> None:
+    """squeue failing (controller down) is no answer: the runs are not LOST, so resubmit
+    submits nothing twice; a single forgotten job (squeue's 'Invalid job id') is LOST."""
+    logs = tmp_path / "logs"
+    _queued_run(logs, 1, "80_0")
+    bin_dir = tmp_path / "bin"
+    _fake(bin_dir, "squeue", "echo 'slurm_load_jobs error: Socket timed out' >&2; exit 1")
+    _fake(bin_dir, "sbatch", "echo 99")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    status = _cli("status", str(logs), env=env)
+    assert status.returncode == 0, status.stderr
+    assert "warning: cannot ask slurm" in status.stderr and "Socket timed out" in status.stderr
+    assert status.stdout.splitlines()[-1] == "1 run(s): 1 QUEUED"
+    resubmit = _cli("resubmit", str(logs), env=env)
+    assert "resubmitted 0 run(s)" in resubmit.stdout
+    assert "sbatch" not in (bin_dir / "calls.log").read_text()
+
+    _fake(bin_dir, "squeue", "echo 'slurm_load_jobs error: Invalid job id specified' >&2; exit 1")
+    status = _cli("status", str(logs), env=env)
+    assert status.stdout.splitlines()[-1] == "1 run(s): 1 LOST", status.stderr

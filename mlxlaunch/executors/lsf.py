@@ -26,6 +26,7 @@ class LsfExecutor(SchedulerExecutor):
     queued_states = frozenset({"PEND", "PSUSP"})
     running_states = frozenset({"RUN", "USUSP", "SSUSP"})
     stopped_states = frozenset()
+    unknown_job_message = "is not found"
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""

@@ -25,6 +25,7 @@ class PbsExecutor(SchedulerExecutor):
     queued_states = frozenset({"Q", "H", "W", "T"})
     running_states = frozenset({"R", "E", "B"})
     stopped_states = frozenset()
+    unknown_job_message = "Unknown Job Id"
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""

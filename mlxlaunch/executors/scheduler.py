@@ -180,6 +180,8 @@ class SchedulerExecutor(Executor):
     running_states: ClassVar[frozenset[str]] = frozenset()
     #: final states meaning the job was stopped (INTERRUPTED) rather than failed
     stopped_states: ClassVar[frozenset[str]] = frozenset()
+    #: what the status command prints (and fails with) when it knows none of the jobs
+    unknown_job_message: ClassVar[str] = ""
 
     def __init__(self) -> None:
         #: number of scheduler commands run by this executor (reported by the benchmark)
@@ -391,6 +393,14 @@ class SchedulerExecutor(Executor):
         if not job_ids:
             return {}
         proc = self.run_command(self.query_argv(job_ids), check=False)
+        if proc.returncode != 0 and not proc.stdout.strip():
+            message = proc.stderr.strip() or "no message"
+            if not (self.unknown_job_message and self.unknown_job_message in message):
+                # the scheduler did not answer: its silence must not make queued runs LOST
+                raise SubmitError(
+                    f"{shlex.join(self.query_argv(job_ids)[:1])} failed "
+                    f"(exit {proc.returncode}): {message}"
+                )
         return self.parse_query(proc.stdout)
 
     def cancel(self, job_ids: list[str]) -> None:

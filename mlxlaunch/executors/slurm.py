@@ -53,6 +53,7 @@ class SlurmExecutor(SchedulerExecutor):
     )
     running_states = frozenset({"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"})
     stopped_states = frozenset({"CANCELLED", "TIMEOUT", "PREEMPTED", "DEADLINE"})
+    unknown_job_message = "Invalid job id specified"
 
     def max_array_size(self) -> int:
         if _max_array_size.cache_info().currsize == 0:
