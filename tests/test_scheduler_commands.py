@@ -140,6 +140,15 @@ def test_resubmit_reruns_a_failed_local_run_in_its_own_folder(project) -> None:
     assert (info["status"], info["attempt"]) == ("COMPLETE", 2)
     assert (project.logs / "2" / "metadata" / "attempts" / "1.yaml").exists()
 
+    project.write("flag", "")  # a rerun that fails again makes the command fail
+    again = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(project.logs), "1"],
+        capture_output=True, text=True, env=project.env(), timeout=60,
+    )  # fmt: skip
+    assert again.returncode == 1, again.stderr
+    assert "1 rerun(s) did not complete: 1" in again.stderr
+    assert project.info(1)["status"] == "FAILED" and project.info(1)["attempt"] == 2
+
 
 def test_status_without_the_scheduler_commands_warns_and_shows_the_recorded_status(
     tmp_path: Path,

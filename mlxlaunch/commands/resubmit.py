@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,8 @@ def _requeue_info(run: RunView) -> None:
     store.write_info(run.run_dir, info)
 
 
-def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int]]:
-    """Resubmit the selected runs; return ``(resubmitted ids, skipped ids)``."""
+def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int], list[int]]:
+    """Resubmit the selected runs; return ``(resubmitted, skipped, failed local reruns)`` ids."""
     from ..executors.scheduler import JobCommand, scheduler_executor
     from ..settings import load_settings
 
@@ -71,26 +72,35 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int]]
         submitted = executor.submit([r.run_dir for r in group], settings.scheduler, command, logdir)
         print(executor.describe(submitted, logdir), flush=True)
 
+    failed = []
     for run in local:
         _requeue_info(run)
         env = dict(os.environ, MLXLAUNCH_RUN_DIR=str(run.run_dir))
-        subprocess.run(
+        proc = subprocess.run(
             [run.info.get("python_executable") or "python", str(run.info.get("script"))],
             cwd=run.info.get("cwd") or None,
             env=env,
             stdin=subprocess.DEVNULL,
         )
-    return [r.log_id for r in todo], skipped
+        if proc.returncode != 0:
+            failed.append(run.log_id)
+    return [r.log_id for r in todo], skipped, failed
 
 
 def run(args: argparse.Namespace) -> int:
-    done, skipped = resubmit_runs(Path(args.logdir), args.query)
+    done, skipped, failed = resubmit_runs(Path(args.logdir), args.query)
     if skipped:
         print(
             f"mlxlaunch: skipped {len(skipped)} run(s) that are not "
             f"{'/'.join(RESUBMITTABLE)}: {', '.join(map(str, skipped))}"
         )
     print(f"mlxlaunch: resubmitted {len(done)} run(s): {', '.join(map(str, done)) or '-'}")
+    if failed:
+        print(
+            f"mlxlaunch: {len(failed)} rerun(s) did not complete: {', '.join(map(str, failed))}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
