@@ -53,6 +53,8 @@ POLICY_HELP = {
 }
 #: How many changed files an error message or a prompt lists before "... and N more".
 MAX_LISTED = 20
+#: Python's bytecode caches: the launch itself writes them next to the modules it imports.
+BYTECODE_EXCLUDES = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
 
 
 class VersionManagerError(MlxlaunchError):
@@ -472,7 +474,7 @@ def prepare_code(spec: Any) -> CodeVersion:
     work_parent = _resolve(script.parent, settings.parent_work_dir)
     repo = open_repository(script)
     root = _root(repo)
-    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent])
+    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
     changes = uncommitted_changes(repo, excludes)
 
     policy = CLEAN

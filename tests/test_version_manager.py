@@ -82,7 +82,7 @@ def launch(
     return subprocess.run(
         [sys.executable, script, VM, *args],
         cwd=project.root,
-        env=vm_env(project),
+        env=kw.pop("env", None) or vm_env(project),
         capture_output=True,
         text=True,
         timeout=120,
@@ -161,6 +161,20 @@ def test_own_outputs_inside_the_repository_do_not_make_it_dirty(repo: Any) -> No
     assert proc.returncode == 0, proc.stderr
     assert not (repo.root / ".gitignore").exists()
     assert len(list((repo.root / ".mlxlaunch-work" / repo.root.name).iterdir())) == 1
+
+
+def test_python_bytecode_written_by_the_launch_does_not_make_it_dirty(repo: Any) -> None:
+    """The launcher imports the user's modules, and Python writes ``__pycache__`` next to
+    them (a repository without a .gitignore): that is no uncommitted change."""
+    env = {k: v for k, v in vm_env(repo).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for _ in range(2):
+        proc = launch(repo, "+launcher.version_manager.on_dirty=fail", env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert (repo.root / "src" / "__pycache__").is_dir()
+    make_dirty(repo)
+    proc = launch(repo, "+launcher.version_manager.on_dirty=commit", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "__pycache__" not in git(repo.root, "show", "--stat", "HEAD")
 
 
 # ---------------------------------------------------------------- dirty-tree policies
