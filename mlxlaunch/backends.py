@@ -131,13 +131,16 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
     """Turn ``["scheduler=slurm", "cpus=4", "extra=[--exclusive]"]`` into a preset.
 
     Text fields keep the value as typed (``time=24:00:00`` stays a string, where
-    YAML would read a number); the others are read as YAML (``gpus=[0,1]``,
-    ``requeue=true``). Types are checked later, by ``check_preset``.
+    YAML would read a number), and so does a single line of a list of lines
+    (``env=module load cuda`` is ``["module load cuda"]``); the others are read as
+    YAML (``gpus=[0,1]``, ``requeue=true``). Types are checked later, by ``check_preset``.
     """
     import yaml
 
     hints = typing.get_type_hints(SchedulerSettings)
     text_keys = {"scheduler"} | {key for key in SCHEDULER_KEYS if hints[key] is str}
+    # lists of lines: one line may be given as is (env=module load cuda), a list as [a, b]
+    line_keys = {key for key in SCHEDULER_KEYS if hints[key] == list[str]}
     preset: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -147,6 +150,9 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             )
         if key in text_keys:
             preset[key] = text
+            continue
+        if key in line_keys and not text.lstrip().startswith("["):
+            preset[key] = [text]
             continue
         try:
             preset[key] = yaml.safe_load(text)

@@ -96,6 +96,18 @@ def test_add_refuses_to_replace_without_force(config_home):
     assert backends.read_presets().backends["p"] == {"scheduler": "oar", "cpus": 4}
 
 
+def test_one_line_of_a_list_of_lines_is_given_as_is(config_home):
+    ok("add", "p", "scheduler=slurm", "env=export A=1: b", "extra=--exclusive")
+    ok("add", "q", "scheduler=slurm", "extra=[--exclusive, '#SBATCH --x']")
+    presets = backends.read_presets().backends
+    assert presets["p"] == {
+        "scheduler": "slurm",
+        "env": ["export A=1: b"],
+        "extra": ["--exclusive"],
+    }
+    assert presets["q"]["extra"] == ["--exclusive", "#SBATCH --x"]
+
+
 @pytest.mark.parametrize(
     "fields, message",
     [
