@@ -18,6 +18,9 @@ from cluster.fixtures import run_as, start_cluster
 
 from mlxlaunch.store import Status
 
+# with the other Slurm tests: on their xdist worker, and selected by ``pytest -m cluster``
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("slurm")]
+
 #: Prints which file, folder and constant a job runs.
 TASK = """\
 import os
