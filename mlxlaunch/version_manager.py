@@ -553,13 +553,30 @@ def _point_pythonpath_at(root: Path, snapshot: Path) -> None:
     it), so ``PYTHONPATH=src`` imports the snapshot's ``src``, not the developer's.
     """
     value = os.environ.get("PYTHONPATH")
-    if not value:
-        return
+    if value:
+        os.environ["PYTHONPATH"] = snapshot_pythonpath(value, root, snapshot)
+
+
+def snapshot_pythonpath(value: str, root: Path, snapshot: Path, cwd: Optional[Path] = None) -> str:
+    """``value`` (a ``PYTHONPATH``) with its entries inside ``root`` moved to ``snapshot``.
+
+    Relative entries are relative to ``cwd`` (default: the current folder).
+    """
     entries = []
     for entry in value.split(os.pathsep):
         try:
-            rel = Path(entry or ".").resolve().relative_to(root)
+            rel = ((cwd or Path.cwd()) / (entry or ".")).resolve().relative_to(root)
             entries.append(str(snapshot / rel))
         except ValueError:
             entries.append(entry)
-    os.environ["PYTHONPATH"] = os.pathsep.join(entries)
+    return os.pathsep.join(entries)
+
+
+def snapshot_workdir(git_info: dict[str, Any], cwd: Path, script: Path) -> Path:
+    """The snapshot's counterpart of ``cwd`` for a run whose ``info.git`` is ``git_info``."""
+    try:
+        rel = cwd.resolve().relative_to(Path(git_info["repository"]))
+    except (KeyError, TypeError, ValueError):
+        return cwd  # launched from outside the repository: stay there
+    workdir = Path(git_info["snapshot"]) / rel
+    return workdir if workdir.is_dir() else script.parent

@@ -343,6 +343,25 @@ def test_editing_the_developer_tree_after_launch_does_not_reach_later_points(rep
     assert git_info(repo, 2)["dirty"] is False
 
 
+def test_resubmit_of_a_local_run_runs_its_snapshot_not_the_developer_tree(repo: Any) -> None:
+    from mlxlaunch import store
+
+    assert launch(repo).returncode == 0
+    info = repo.info(1)
+    store.write_info(repo.logs / "1", dict(info, status="FAILED"))
+    snapshot = git_info(repo, 1)["snapshot"]
+    (repo.root / "src" / "helper.py").write_text("VALUE = 20\n")  # uncommitted edit
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(repo.logs), "1"],
+        cwd=repo.root, env=vm_env(repo), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (line,) = printed(proc)
+    assert line.startswith("point 0 constant 1 helper 10 ")  # src/ on PYTHONPATH: the snapshot's
+    assert line.endswith(f"cwd {snapshot}")
+    assert repo.info(1)["status"] == "COMPLETE"
+
+
 def test_two_concurrent_launches_share_one_snapshot(repo: Any) -> None:
     env = vm_env(repo)
     procs = [

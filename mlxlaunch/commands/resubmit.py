@@ -76,9 +76,19 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
     for run in local:
         _requeue_info(run)
         env = dict(os.environ, MLXLAUNCH_RUN_DIR=str(run.run_dir))
+        cwd = run.info.get("cwd") or None
+        git = run.info.get("git")
+        if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
+            # a version-managed run: start in its snapshot, never in the developer's tree
+            from ..version_manager import snapshot_pythonpath, snapshot_workdir
+
+            root, snapshot = Path(git["repository"]), Path(git["snapshot"])
+            if env.get("PYTHONPATH"):
+                env["PYTHONPATH"] = snapshot_pythonpath(env["PYTHONPATH"], root, snapshot)
+            cwd = str(snapshot_workdir(git, Path(cwd), Path(str(run.info.get("script")))))
         proc = subprocess.run(
             [run.info.get("python_executable") or "python", str(run.info.get("script"))],
-            cwd=run.info.get("cwd") or None,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
         )
