@@ -362,6 +362,27 @@ def test_resubmit_of_a_local_run_runs_its_snapshot_not_the_developer_tree(repo: 
     assert repo.info(1)["status"] == "COMPLETE"
 
 
+def test_resubmit_of_a_scheduled_run_exports_the_snapshot_pythonpath(repo: Any) -> None:
+    bin_dir = repo.root.parent / f"{repo.root.name}-bin"
+    bin_dir.mkdir()
+    for name, body in (("sbatch", "echo 'sbatch: error: down' >&2; exit 1"), ("scontrol", "")):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = vm_env(repo)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = launch(repo, "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm", env=env)
+    assert proc.returncode == 1 and repo.info(1)["status"] == "SUBMIT_FAILED", proc.stderr
+    (bin_dir / "sbatch").write_text("#!/bin/bash\necho 77\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(repo.logs)],
+        cwd=repo.root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    script = Path(repo.info(1)["scheduler"]["script"]).read_text()
+    snapshot = git_info(repo, 1)["snapshot"]
+    assert f"export PYTHONPATH={snapshot}/src{os.pathsep}" in script
+
+
 def test_two_concurrent_launches_share_one_snapshot(repo: Any) -> None:
     env = vm_env(repo)
     procs = [

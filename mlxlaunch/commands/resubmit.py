@@ -67,6 +67,13 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
         for name in ("PYTHONPATH",):
             if os.environ.get(name):
                 command.env[name] = os.environ[name]
+        git = group[0].info.get("git")
+        if command.env.get("PYTHONPATH") and isinstance(git, dict) and git.get("snapshot"):
+            from ..version_manager import snapshot_pythonpath  # the snapshot's, not yours
+
+            command.env["PYTHONPATH"] = snapshot_pythonpath(
+                command.env["PYTHONPATH"], Path(git["repository"]), Path(git["snapshot"])
+            )
         for run in group:
             _requeue_info(run)
         submitted = executor.submit([r.run_dir for r in group], settings.scheduler, command, logdir)
