@@ -10,6 +10,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extra=""
 [ "${1:-}" = test ] && extra="[test]"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 \
-    | grep -v "is ignored: it is neither a file nor a directory" || true
+# pip's output (and setuptools' editable-install notice) is shown only if it fails
+log=.venv/install.log
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" >"$log" 2>&1; then
+    grep -v "is ignored: it is neither a file nor a directory" "$log" >&2
+    echo "scripts/setup.sh: pip install failed (full log: $log)" >&2
+    exit 1
+fi
 .venv/bin/python -c "import mlxlaunch" || { echo "install failed" >&2; exit 1; }
