@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import ConfigError, UsageError, did_you_mean
+from .export import apply_file_override, is_file_reference
 from .settings import NAMESPACE
 
 
@@ -34,12 +35,9 @@ class Point:
 
 @dataclass
 class Plan:
-    """Everything a command asks for, validated: points plus launcher overrides."""
+    """Every point a command asks for, composed and validated."""
 
     points: list[Point]
-    launcher_overrides: list[tuple[str, Any]]
-    config_dir: Path
-    config_name: Optional[str]
 
 
 def _describe(point_overrides: list[str], index: int, total: int) -> str:
@@ -179,8 +177,8 @@ class Composer:
 
     def plan(self, args: list[str], seed_required: bool = False) -> Plan:
         """Expand ``args`` into validated points; launcher overrides are split off."""
-        user, launcher = self.split(args)
-        return Plan(self.points(user, seed_required), launcher, self.config_dir, self.config_name)
+        user, _ = self.split(args)
+        return Plan(self.points(user, seed_required))
 
     def _base(self, group_overrides: list[str], where: str) -> Any:
         key = tuple(group_overrides)
@@ -231,27 +229,17 @@ class Composer:
         return merged
 
     def compose(self, point: Point, total: int, seed_required: bool = False) -> dict[str, Any]:
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from hydra.errors import HydraException
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
         where = _describe(point.overrides, point.index, total)
-        parsed = self.parse(point.overrides)
-        from .export import apply_file_override, is_file_reference
-
-        files = [o for o in parsed if is_file_reference(o)]  # key=@FILE
-        parsed = [o for o in parsed if not is_file_reference(o)]
-        groups = [o.input_line for o in parsed if self.is_group(o)]
-        values = [o for o in parsed if not self.is_group(o)]
-        cfg = copy.deepcopy(self._base(groups, where))
-        for override in values:
-            try:
-                ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
-            except (HydraException, OmegaConfBaseException) as exc:
-                raise self._override_error(override, cfg, where, exc) from None
-        for override in files:
-            apply_file_override(cfg, override, where)
+        groups, values = [], []
+        for override in self.parse(point.overrides):
+            is_group = not is_file_reference(override) and self.is_group(override)
+            (groups if is_group else values).append(override)
+        cfg = copy.deepcopy(self._base([o.input_line for o in groups], where))
+        values.sort(key=is_file_reference)  # key=@FILE overrides apply last
+        _apply_value_overrides(cfg, values, where)
         try:
             resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
@@ -270,29 +258,45 @@ class Composer:
             )
         return resolved
 
-    def _override_error(self, override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
-        from omegaconf import OmegaConf
-        from omegaconf.errors import ValidationError
 
-        key = override.key_or_group
-        exists = (
-            OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
+def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
+    """A clear error for an override Hydra refused: unknown key (with suggestions) or bad value."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ValidationError
+
+    key = override.key_or_group
+    exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
+    if not exists and not override.is_add() and not override.is_force_add():
+        hint = did_you_mean(key, _all_keys(cfg))
+        if override.is_delete():
+            return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
+        return ConfigError(
+            f"Unknown config key '{key}' in {where}.{hint}\n"
+            f"To add a new key, write '+{override.input_line}'."
         )
-        if not exists and not override.is_add() and not override.is_force_add():
-            hint = did_you_mean(key, _all_keys(cfg))
-            if override.is_delete():
-                return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
-            return ConfigError(
-                f"Unknown config key '{key}' in {where}.{hint}\n"
-                f"To add a new key, write '+{override.input_line}'."
-            )
-        message = str(exc).strip()
-        cause = exc.__cause__ or exc.__context__
-        if cause is not None and str(cause).strip():
-            message += " " + str(cause).strip().splitlines()[0]
-        if isinstance(cause, ValidationError):  # a typed (ConfigStore) key: the type's message
-            message = f"config key '{key}': {str(cause).strip().splitlines()[0]}"
-        return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
+    message = str(exc).strip()
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause).strip():
+        message += " " + str(cause).strip().splitlines()[0]
+    if isinstance(cause, ValidationError):  # a typed (ConfigStore) key: the type's message
+        message = f"config key '{key}': {str(cause).strip().splitlines()[0]}"
+    return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
+
+
+def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
+    """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    for override in overrides:
+        if is_file_reference(override):
+            apply_file_override(cfg, override, where)
+            continue
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise _override_error(override, cfg, where, exc) from None
 
 
 def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) -> dict[str, Any]:
@@ -301,35 +305,19 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
     Used when a run is resumed: its frozen config is the base, and the command's
     overrides change it (``+launcher.logger.forced_log_id=3 num_epoch=20``).
     """
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
 
     cfg = OmegaConf.create(config)
     OmegaConf.set_struct(cfg, True)
-    parser = OverridesParser.create()
-    for override in parser.parse_overrides(overrides):
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for override in parsed:
         if override.package is not None or override.is_sweep_override():
             raise ConfigError(
                 f"Cannot apply '{override.input_line}' to {where}: a resumed run keeps its "
                 "config groups and cannot be swept; pass plain key=value overrides."
             )
-        from .export import apply_file_override, is_file_reference
-
-        if is_file_reference(override):  # key=@FILE
-            apply_file_override(cfg, override, where)
-            continue
-        try:
-            ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
-        except (HydraException, OmegaConfBaseException) as exc:
-            keys = _all_keys(cfg)
-            key = override.key_or_group
-            hint = "" if key in keys else did_you_mean(key, keys)
-            raise ConfigError(
-                f"Cannot apply '{override.input_line}' to {where}: {str(exc).strip()}{hint}"
-            ) from None
+    _apply_value_overrides(cfg, parsed, where)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     return resolved

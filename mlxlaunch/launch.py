@@ -264,7 +264,7 @@ def _run_command(
             points = [_resumed_point(resumed, user, schema, seeding_function)]
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
-    plan = Plan(points, launcher_overrides, config_dir, composer.config_name)
+    plan = Plan(points)
     if cmd.cfg:
         _print_configs(plan)
         return 0
