@@ -230,9 +230,9 @@ def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> 
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
     from .runner import run_prepared
     from .settings import load_settings
-    from .store import metadata_path
+    from .store import LAUNCHER_FILE, metadata_path
 
-    settings = load_settings(metadata_path(run_dir, "launcher.yaml"))
+    settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
     result = run_prepared(run_dir, task, settings, seeding_function)
     return result.exit_code or 0
 

@@ -73,30 +73,25 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
         return [_prepare_forced(plan, spec, sweep_id, forced, settings_data)]
 
     total = len(plan.points)
-    settings_text = store.dump_yaml(settings_data)
     runs = [
         PreparedRun(log_id, log_dir, point.config, point.overrides)
         for point, (log_id, log_dir) in zip(plan.points, store.allocate_run_dirs(parent, total))
     ]
 
-    def write(point_and_run: tuple[Any, PreparedRun]) -> None:
-        point, run = point_and_run
-        store.write_config(run.log_dir, point.config)
-        store.atomic_write(store.metadata_path(run.log_dir, store.LAUNCHER_FILE), settings_text)
-        info = queued_info(
-            run.log_id, run.log_dir, point.overrides, sweep_id, point.index, total, spec
-        )
+    def write(index: int, run: PreparedRun) -> None:
+        store.write_config(run.log_dir, run.config)
+        store.write_settings(run.log_dir, settings_data)
+        info = queued_info(run.log_id, run.log_dir, run.overrides, sweep_id, index, total, spec)
         store.write_info(run.log_dir, info)
 
-    pairs = list(zip(plan.points, runs))
     if total <= 4:
-        for pair in pairs:
-            write(pair)
+        for index, run in enumerate(runs):
+            write(index, run)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(WRITE_THREADS, total)) as pool:
-            list(pool.map(write, pairs))  # list() re-raises the first write error
+            list(pool.map(write, range(total), runs))  # list() re-raises the first write error
     return runs
 
 
