@@ -239,33 +239,10 @@ def _groups_block(composer: Any) -> list[Block]:
 
 
 def _settings_block() -> Block:
-    import dataclasses
-    import typing
-
     from . import schema as schema_mod
     from .settings import Settings
 
-    rows = []
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = typing.get_type_hints(cls)
-        comments = schema_mod.field_comments(cls)
-        for f in dataclasses.fields(cls):
-            hint = hints[f.name]
-            if dataclasses.is_dataclass(hint):
-                walk(hint, f"{prefix}{f.name}.")
-                continue
-            default = schema_mod.field_default(f, hint)
-            rows.append(
-                [
-                    prefix + f.name,
-                    schema_mod.describe_type(hint),
-                    show(default),
-                    comments.get(f.name, ""),
-                ]
-            )
-
-    walk(Settings, "")
+    rows = [[key, t, show(default), c] for key, t, default, c in schema_mod.rows(Settings)]
     return Table(
         "Launcher settings (+launcher.<key>=value, or configs/launcher.yaml; docs/settings.md):",
         ["key", "type", "default", "comment"],
