@@ -129,12 +129,14 @@ def yaml_comments(path: Path, prefix: str = "") -> dict[str, str]:
     return comments
 
 
-def _default_choices(config_file: Path) -> dict[str, str]:
+def _default_choices(composer: Any) -> dict[str, str]:
     """``{group: option}`` from the ``defaults`` list of the main config file."""
     from .store import load_yaml
 
+    if not composer.config_name:
+        return {}
     try:
-        data = load_yaml(config_file)
+        data = load_yaml(composer.config_dir / f"{composer.config_name}.yaml")
     except Exception:  # noqa: BLE001 - a broken YAML is reported by the composition itself
         return {}
     chosen = {}
@@ -147,7 +149,7 @@ def _default_choices(config_file: Path) -> dict[str, str]:
     return chosen
 
 
-def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
+def _config_block(composer: Any, overrides: Sequence[str], chosen: dict[str, str]) -> list[Block]:
     from . import schema as schema_mod
 
     schema = getattr(composer, "schema", None)
@@ -155,21 +157,19 @@ def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
     main_file = config_dir / f"{composer.config_name}.yaml" if composer.config_name else None
     comments: dict[str, str] = {}
     types: dict[str, str] = {}
-    if schema is not None:
-        for key, type_name, _default, comment in schema_mod.rows(schema):
-            types[key] = type_name
-            if comment:
-                comments[key] = comment
+    schema_rows = schema_mod.rows(schema) if schema is not None else []
+    for key, type_name, _default, comment in schema_rows:
+        types[key] = type_name
+        if comment:
+            comments[key] = comment
     if main_file is not None:
-        chosen = _default_choices(main_file)
-        chosen.update(_group_choices(composer, overrides))
+        chosen = {**chosen, **_group_choices(composer, overrides)}
         for group, option in chosen.items():
             comments.update(yaml_comments(config_dir / group / f"{option}.yaml", f"{group}."))
         comments.update(yaml_comments(main_file))
     sources = []
     if main_file is not None:
-        shown = main_file.relative_to(Path.cwd()) if _under_cwd(main_file) else main_file
-        sources.append(str(shown))
+        sources.append(str(_shown(main_file)))
     if schema is not None:
         sources.append(f"schema {schema.__name__}")
     shown_with = f" with {' '.join(overrides)}" if overrides else ""
@@ -184,7 +184,7 @@ def _config_block(composer: Any, overrides: Sequence[str] = ()) -> list[Block]:
         # e.g. a field without a default ('???'): the schema still lists every key
         rows = [
             [key, type_name, show(default), comments.get(key, "")]
-            for key, type_name, default, _ in schema_mod.rows(schema)
+            for key, type_name, default, _ in schema_rows
         ]
         return [
             Table(title, ["key", "type", "default", "comment"], rows),
@@ -210,31 +210,27 @@ def _group_choices(composer: Any, overrides: Sequence[str]) -> dict[str, str]:
     return chosen
 
 
-def _under_cwd(path: Path) -> bool:
+def _shown(path: Path) -> Path:
+    """``path`` relative to the current folder when it is under it, as the user typed it."""
     try:
-        path.relative_to(Path.cwd())
-        return True
+        return path.relative_to(Path.cwd())
     except ValueError:
-        return False
+        return path
 
 
-def _groups_block(composer: Any) -> list[Block]:
+def _groups_block(composer: Any, chosen: dict[str, str]) -> list[Block]:
     try:
         groups = sorted(g for g in composer.config_loader.list_groups("") if g != "hydra")
     except Exception:  # noqa: BLE001 - no config folder: no groups
         return []
     if not groups:
         return []
-    chosen = {}
-    if composer.config_name:
-        chosen = _default_choices(composer.config_dir / f"{composer.config_name}.yaml")
     rows = []
     for group in groups:
         options = composer.group_options(group)
         default = f"default: {chosen[group]}" if group in chosen else "no default"
-        folder = composer.config_dir / group
-        shown = folder.relative_to(Path.cwd()) if _under_cwd(folder) else folder
-        rows.append([f"{group}:", " | ".join(options), f"({shown}/*.yaml, {default})"])
+        folder = _shown(composer.config_dir / group)
+        rows.append([f"{group}:", " | ".join(options), f"({folder}/*.yaml, {default})"])
     return [Table("Config groups (choose with group=option):", [], rows)]
 
 
@@ -268,8 +264,9 @@ def help_blocks(
             "[+launcher.<setting>=value ...] [flags]",
         ),
     ]
-    blocks.extend(_config_block(composer, overrides))
-    blocks.extend(_groups_block(composer))
+    chosen = _default_choices(composer)  # parsed once for both blocks
+    blocks.extend(_config_block(composer, overrides, chosen))
+    blocks.extend(_groups_block(composer, chosen))
     blocks.append(Table("Flags:", [], [list(row) for row in FLAG_HELP]))
     blocks.append(_settings_block())
     blocks.append(Text("Examples:", EXAMPLES.format(script=script)))
