@@ -17,9 +17,9 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from .render import Block, Table, Text, print_blocks, render_plain
+from .render import Block, Table, Text, print_blocks
 
 #: The launcher's flags as ``--help`` lists them (``launch.FLAGS`` is the parser's list).
 FLAG_HELP: list[tuple[str, str]] = [
@@ -247,14 +247,11 @@ def _settings_block() -> Block:
 
 
 def help_blocks(
-    task: Callable[..., Any],
-    composer: Any,
-    script: Optional[str] = None,
-    overrides: Sequence[str] = (),
+    task: Callable[..., Any], composer: Any, overrides: Sequence[str] = ()
 ) -> list[Block]:
     """The blocks ``--help`` prints, in order; the config is shown with ``overrides`` applied
     (the first point of a sweep), so ``python main.py model=vit --help`` shows vit's keys."""
-    script = script or os.path.basename(sys.argv[0]) or "main.py"
+    script = os.path.basename(sys.argv[0]) or "main.py"
     doc = inspect.getdoc(task) or "(no docstring: describe the task in its docstring)"
     blocks: list[Block] = [
         Text(f"{script}: {task.__name__}", doc),
@@ -273,18 +270,8 @@ def help_blocks(
     return blocks
 
 
-def render_help(
-    task: Callable[..., Any],
-    composer: Any,
-    script: Optional[str] = None,
-    overrides: Sequence[str] = (),
-) -> str:
-    """The help as plain text (what a pipe, a file or a test sees)."""
-    return render_plain(help_blocks(task, composer, script, overrides))
-
-
 def print_help(
     task: Callable[..., Any], composer: Any, overrides: Sequence[str] = (), stream: Any = None
 ) -> None:
     """Print the help to ``stream``: rich tables on a terminal, plain text otherwise."""
-    print_blocks(help_blocks(task, composer, overrides=overrides), stream)
+    print_blocks(help_blocks(task, composer, overrides), stream)
