@@ -21,6 +21,7 @@ relative to the current folder, like any path typed in a shell.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -161,36 +162,30 @@ def dumps(config: dict[str, Any], fmt: str) -> str:
     return tomli_w.dumps(config)
 
 
-def _first_null(value: Any, prefix: str = "") -> Optional[str]:
-    if value is None:
-        return prefix.rstrip(".") or "(root)"
+def _entries(value: Any, prefix: str = "") -> Iterator[tuple[Any, Any, str]]:
+    """``(key, child, path)`` of each dict entry and list item under ``value``, depth first;
+    ``path`` is the child's dotted path followed by '.', ``key`` is ``""`` for a list item."""
     if isinstance(value, dict):
-        for key, child in value.items():
-            found = _first_null(child, f"{prefix}{key}.")
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for i, child in enumerate(value):
-            found = _first_null(child, f"{prefix.rstrip('.')}[{i}].")
-            if found is not None:
-                return found
-    return None
+        items = [(key, child, f"{prefix}{key}.") for key, child in value.items()]
+    elif isinstance(value, list):
+        items = [("", child, f"{prefix.rstrip('.')}[{i}].") for i, child in enumerate(value)]
+    else:
+        return
+    for key, child, path in items:
+        yield key, child, path
+        yield from _entries(child, path)
 
 
-def _first_non_string_key(value: Any, prefix: str = "") -> Optional[str]:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if not isinstance(key, str):
-                return f"{prefix}{key}"
-            found = _first_non_string_key(child, f"{prefix}{key}.")
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for i, child in enumerate(value):
-            found = _first_non_string_key(child, f"{prefix.rstrip('.')}[{i}].")
-            if found is not None:
-                return found
-    return None
+def _first_null(config: Any) -> Optional[str]:
+    if config is None:
+        return "(root)"
+    nulls = (path.rstrip(".") or "(root)" for _, child, path in _entries(config) if child is None)
+    return next(nulls, None)
+
+
+def _first_non_string_key(config: Any) -> Optional[str]:
+    bad = (path[:-1] for key, _, path in _entries(config) if not isinstance(key, str))
+    return next(bad, None)
 
 
 def export_paths(pattern: str, n_points: int) -> list[Path]:
