@@ -79,15 +79,10 @@ def points_block(points: list[Any], ids: list[str]) -> Table:
 
 
 def _compress(ids: list[int]) -> str:
-    """``[3, 4, 5, 9]`` -> ``"3-5, 9"``."""
-    parts, start = [], None
-    for i, run_id in enumerate(ids):
-        if start is None:
-            start = run_id
-        if i + 1 == len(ids) or ids[i + 1] != run_id + 1:
-            parts.append(str(start) if start == run_id else f"{start}-{run_id}")
-            start = None
-    return ", ".join(parts)
+    """``[3, 4, 5, 9]`` -> ``"3-5, 9"`` (the ranges the resubmit hint prints, comma-separated)."""
+    from .executors.scheduler import _id_ranges
+
+    return ", ".join(_id_ranges(ids).split())
 
 
 def planned_ids(spec: Any, n_points: int) -> tuple[list[int], str]:
