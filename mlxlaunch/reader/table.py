@@ -86,9 +86,6 @@ class Run(Mapping):
             log = self.log(split[0])
             if split[1] in log.columns:
                 return log.columns[split[1]]
-            summary = self.summary(split[0])
-            if split[1] in summary:
-                return summary[split[1]]
         if self._log_names is not None:  # a live run may have started a new log since
             self._log_names = None
             if self.log_names != names:
