@@ -72,6 +72,11 @@ class MetricLog:
         return out
 
 
+def log_path(run_dir: str, name: str) -> str:
+    """``<run_dir>/metrics/<name>.json``."""
+    return os.path.join(run_dir, METRICS_DIR, f"{name}.json")
+
+
 def file_signature(path: str) -> Optional[tuple]:
     """``(size, mtime_ns, inode)`` of ``path``, or ``None`` if it does not exist."""
     try:
@@ -170,7 +175,7 @@ def _column(values: list) -> tuple[Any, Optional[Any]]:
 
 def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
     """Parse ``<run_dir>/metrics/<name>.json`` (missing file -> empty log)."""
-    path = os.path.join(run_dir, METRICS_DIR, f"{name}.json")
+    path = log_path(run_dir, name)
     signature = file_signature(path)
     try:
         with open(path, "rb") as f:
@@ -215,7 +220,7 @@ def logged_keys(run_dir: str, name: str) -> list[str]:
     if isinstance(data, (dict, list)) and data:
         return [str(k) for k in data]
     try:
-        with open(os.path.join(run_dir, METRICS_DIR, f"{name}.json"), "rb") as f:
+        with open(log_path(run_dir, name), "rb") as f:
             first = json_loads(f.readline())
     except (OSError, ValueError):
         return []

@@ -156,7 +156,7 @@ class Run(Mapping):
     def log(self, name: str) -> _metrics.MetricLog:
         """The parsed metric log ``name``: parsed once, again only if the file changed."""
         cached = self._logs.get(name)
-        path = os.path.join(self.path, _metrics.METRICS_DIR, f"{name}.json")
+        path = _metrics.log_path(self.path, name)
         if cached is not None and cached.signature == (_metrics.file_signature(path) or ()):
             return cached
         log = _metrics.read_log(self.path, name, live=self.status in ("RUNNING", "QUEUED"))
@@ -172,8 +172,7 @@ class Run(Mapping):
     def summary(self, name: str) -> dict[str, Any]:
         """``{"loss.last": ..., "loss.min": ...}`` of a log, kept in memory and on disk per
         version of the file (so a query on summaries does not re-read unchanged logs)."""
-        path = os.path.join(self.path, _metrics.METRICS_DIR, f"{name}.json")
-        signature = list(_metrics.file_signature(path) or ())
+        signature = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
         known = self._summaries.get(name)
         if known is not None and known[0] == signature:
             return known[1]
