@@ -58,8 +58,10 @@ def test_only_yes_goes_ahead(answer, accepted):
     )
 
 
-def _fake_sbatch(root: Path) -> tuple[Path, Path]:
-    """Fake ``sbatch`` (records each call) and ``scontrol`` on PATH: no cluster needed."""
+@pytest.fixture
+def sbatch_calls(project, monkeypatch) -> Path:
+    """Fake ``sbatch`` (records each call in the file returned) and ``scontrol`` on PATH."""
+    root = project.root
     bin_dir = root / "bin"
     bin_dir.mkdir()
     marker = root / "sbatch-calls"
@@ -69,20 +71,19 @@ def _fake_sbatch(root: Path) -> tuple[Path, Path]:
     scontrol = bin_dir / "scontrol"  # `show config`, `release`: nothing to say, success
     scontrol.write_text("#!/bin/sh\nexit 0\n")
     scontrol.chmod(scontrol.stat().st_mode | stat.S_IEXEC)
-    return bin_dir, marker
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return marker
 
 
-def _run_on_terminal(project, args: list[str], answers: list[str], path: str) -> tuple[int, str]:
+def _run_on_terminal(project, args: list[str], answers: list[str]) -> tuple[int, str]:
     """Run main.py with a pseudo-terminal as stdin/stdout/stderr; answer each prompt."""
     import pty
 
     master, slave = pty.openpty()
-    env = project.env()
-    env["PATH"] = path
     proc = subprocess.Popen(
         [sys.executable, "main.py", *args],
         cwd=project.root,
-        env=env,
+        env=project.env(),
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -114,47 +115,30 @@ def _run_on_terminal(project, args: list[str], answers: list[str], path: str) ->
 SWEEP = ["seed=1,2,3", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
 
 
-def test_declining_on_a_terminal_creates_and_submits_nothing(project):
-    bin_dir, marker = _fake_sbatch(project.root)
-    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    code, out = _run_on_terminal(project, SWEEP + ["+launcher.confirm_above=2"], ["n"], path)
+def test_declining_on_a_terminal_creates_and_submits_nothing(project, sbatch_calls):
+    code, out = _run_on_terminal(project, SWEEP + ["+launcher.confirm_above=2"], ["n"])
     assert "About to submit 3 jobs to slurm (more than confirm_above=2). Continue? [y/N] n" in out
     assert "Nothing was submitted and no run folder was created" in out
     assert code == 1
-    assert not marker.exists() and not project.logs.exists()
+    assert not sbatch_calls.exists() and not project.logs.exists()
 
 
-def test_below_the_threshold_nobody_is_asked(project):
-    bin_dir, marker = _fake_sbatch(project.root)
-    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    code, out = _run_on_terminal(project, SWEEP, [], path)  # 3 jobs <= 100
+def test_below_the_threshold_nobody_is_asked(project, sbatch_calls):
+    code, out = _run_on_terminal(project, SWEEP, [])  # 3 jobs <= 100
     assert "[y/N]" not in out, out
-    assert code == 0 and marker.read_text() == "called\n"
+    assert code == 0 and sbatch_calls.read_text() == "called\n"
 
 
-def test_without_a_terminal_the_launch_goes_ahead_without_asking(project):
-    bin_dir, marker = _fake_sbatch(project.root)
-    env = project.env()
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    proc = subprocess.run(
-        [sys.executable, "main.py", *SWEEP, "+launcher.confirm_above=2"],
-        cwd=project.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_without_a_terminal_the_launch_goes_ahead_without_asking(project, sbatch_calls):
+    proc = project.run(*SWEEP, "+launcher.confirm_above=2")  # stdin is /dev/null
     assert proc.returncode == 0, proc.stderr
     assert "[y/N]" not in proc.stdout + proc.stderr
-    assert marker.read_text() == "called\n"  # one array for the three points
+    assert sbatch_calls.read_text() == "called\n"  # one array for the three points
     assert sorted(project.run_ids()) == [1, 2, 3]
 
 
-def test_yes_skips_every_question_on_a_terminal(project):
-    bin_dir, marker = _fake_sbatch(project.root)
-    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+def test_yes_skips_every_question_on_a_terminal(project, sbatch_calls):
     args = SWEEP + ["+launcher.confirm_above=2", "--yes"]
-    code, out = _run_on_terminal(project, args, ["y"], path)
+    code, out = _run_on_terminal(project, args, ["y"])
     assert "[y/N]" not in out, out
-    assert code == 0 and marker.exists()
+    assert code == 0 and sbatch_calls.exists()

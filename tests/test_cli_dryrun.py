@@ -81,7 +81,7 @@ def test_dry_run_of_a_long_sweep_shows_head_and_tail(project):
     assert "1-40 in" in out
 
 
-def _fake_sbatch(project) -> tuple[dict[str, str], Path]:
+def _fake_sbatch(project, monkeypatch) -> Path:
     """A ``sbatch`` on PATH that records it was called (it must not be, in a dry run)."""
     bin_dir = project.root / "bin"
     bin_dir.mkdir()
@@ -89,24 +89,18 @@ def _fake_sbatch(project) -> tuple[dict[str, str], Path]:
     script = bin_dir / "sbatch"
     script.write_text(f"#!/bin/sh\ntouch {marker}\necho 1234\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    env = project.env()
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-    return env, marker
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return marker
 
 
-def test_dry_run_for_slurm_prints_the_exact_job_script_and_submits_nothing(project):
-    import subprocess
-    import sys
-
-    env, marker = _fake_sbatch(project)
-    proc = subprocess.run(
-        [sys.executable, "main.py", "seed=1,2,3", "+launcher.use_scheduler=true"]
-        + ["+launcher.scheduler.name=slurm", "+launcher.scheduler.time=1:30:00", "--dry-run"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
+def test_dry_run_for_slurm_prints_the_exact_job_script_and_submits_nothing(project, monkeypatch):
+    marker = _fake_sbatch(project, monkeypatch)
+    proc = project.run(
+        "seed=1,2,3",
+        "+launcher.use_scheduler=true",
+        "+launcher.scheduler.name=slurm",
+        "+launcher.scheduler.time=1:30:00",
+        "--dry-run",
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
