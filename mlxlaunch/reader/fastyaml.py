@@ -202,3 +202,16 @@ def load(text: str) -> Any:
     if open_indent >= 0:
         open_in[open_key] = None
     return root
+
+
+def safe_load(data: bytes) -> Any:
+    """``yaml.safe_load(data)``: through ``load`` when it handles the text, else libyaml.
+
+    Raises ``yaml.YAMLError`` for text that is not valid YAML.
+    """
+    try:
+        return load(data.decode("utf-8"))
+    except (Unsupported, UnicodeDecodeError):
+        import yaml
+
+        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

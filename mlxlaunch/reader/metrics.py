@@ -207,14 +207,8 @@ def logged_keys(run_dir: str, name: str) -> list[str]:
     """
     path = os.path.join(run_dir, METRICS_DIR, ".keys", f"{name}.yaml")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        try:
-            data = fastyaml.load(text)
-        except fastyaml.Unsupported:
-            import yaml
-
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        with open(path, "rb") as f:
+            data = fastyaml.safe_load(f.read())
     except Exception:  # missing, unreadable or damaged: fall back to the log itself
         data = None
     if isinstance(data, (dict, list)) and data:

@@ -28,7 +28,6 @@ IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
 #: At most this many warnings per scan; ``Reader.problems`` keeps them all.
 MAX_WARNINGS = 20
 UNKNOWN = "UNKNOWN"
-_UNPARSED = object()
 
 
 class ReaderWarning(UserWarning):
@@ -124,7 +123,6 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, "rb") as f:
             text = f.read()
@@ -145,13 +143,9 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
         if not text.strip():
             return {}, f"{path}: not valid YAML; ignored"
     try:
-        data = fastyaml.load(text.decode("utf-8"))
-    except (fastyaml.Unsupported, UnicodeDecodeError):
-        data = _UNPARSED
-    try:
-        if data is _UNPARSED:
-            data = yaml.load(text, Loader=loader)
+        data = fastyaml.safe_load(text)
     except yaml.YAMLError:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         lines = text.splitlines()
         for keep in range(len(lines) - 1, max(0, len(lines) - 50), -1):
             try:
