@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-import select
 import stat
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from test_cli_docs import run_on_tty
 
 from mlxlaunch.confirm import confirm_submission, needs_confirmation
 from mlxlaunch.errors import Aborted
@@ -76,40 +74,8 @@ def sbatch_calls(project, monkeypatch) -> Path:
 
 
 def _run_on_terminal(project, args: list[str], answers: list[str]) -> tuple[int, str]:
-    """Run main.py with a pseudo-terminal as stdin/stdout/stderr; answer each prompt."""
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", *args],
-        cwd=project.root,
-        env=project.env(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-    )
-    os.close(slave)
-    out, deadline, answered = b"", time.time() + 120, 0
-    while time.time() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        if out.count(b"[y/N] ") > answered:
-            os.write(
-                master, (answers[answered] if answered < len(answers) else "n").encode() + b"\n"
-            )
-            answered += 1
-        if not ready and proc.poll() is not None:
-            break
-    code = proc.wait(timeout=30)
-    os.close(master)
-    return code, out.decode().replace("\r\n", "\n")
+    """Run main.py on a pseudo-terminal; answer each prompt."""
+    return run_on_tty([sys.executable, "main.py", *args], project.root, answers, project.env())
 
 
 SWEEP = ["seed=1,2,3", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]

@@ -92,21 +92,25 @@ def run_command(command: str, root: Path, answer: str | None, env: dict[str, str
         )
         out = proc.stdout
     else:
-        out = _run_on_tty(cmd, root, answer, env)
+        tty_env = {k: v for k, v in env.items() if k != "MLXLAUNCH_PLAIN"}
+        _, out = run_on_tty(cmd, root, [answer], tty_env)
     return normalise(out, root)
 
 
-def _run_on_tty(cmd: str, root: Path, answer: str, env: dict[str, str]) -> str:
+def run_on_tty(
+    cmd: str | list[str], cwd: Path, answers: list[str], env: dict[str, str]
+) -> tuple[int, str]:
+    """Run ``cmd`` (a shell line, or an argv) with a pseudo-terminal as stdin/stdout/stderr,
+    typing ``answers`` at its ``[y/N]`` prompts in turn ('n' once they run out).
+    Returns its exit code and output (``tests/test_cli_confirm.py`` uses it too)."""
     import pty
 
     master, slave = pty.openpty()
-    env = dict(env)
-    env.pop("MLXLAUNCH_PLAIN", None)
     proc = subprocess.Popen(
-        cmd, shell=True, cwd=root, env=env, stdin=slave, stdout=slave, stderr=slave
+        cmd, shell=isinstance(cmd, str), cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave
     )
     os.close(slave)
-    data, answered, deadline = b"", False, time.time() + 120
+    data, answered, deadline = b"", 0, time.time() + 120
     while time.time() < deadline:
         ready, _, _ = select.select([master], [], [], 0.2)
         if ready:
@@ -117,14 +121,15 @@ def _run_on_tty(cmd: str, root: Path, answer: str, env: dict[str, str]) -> str:
             if not chunk:
                 break
             data += chunk
-        if not answered and b"[y/N] " in data:
+        if data.count(b"[y/N] ") > answered:
+            answer = answers[answered] if answered < len(answers) else "n"
             os.write(master, answer.encode() + b"\n")
-            answered = True
+            answered += 1
         if not ready and proc.poll() is not None:
             break
-    proc.wait(timeout=30)
+    code = proc.wait(timeout=30)
     os.close(master)
-    return data.decode().replace("\r\n", "\n")
+    return code, data.decode().replace("\r\n", "\n")
 
 
 def normalise(out: str, root: Path) -> str:
