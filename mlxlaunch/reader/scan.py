@@ -22,6 +22,7 @@ from typing import Any, Optional
 from .. import store
 from . import fastyaml
 from .cache import RunCache
+from .metrics import file_signature
 
 #: Entries of a logs folder that are not runs and need no warning.
 IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
@@ -161,11 +162,9 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
 
 
 def _signature(path: str) -> Optional[list]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    """``file_signature`` as a list, as it reads back from a cache entry's JSON."""
+    signature = file_signature(path)
+    return None if signature is None else list(signature)
 
 
 def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
