@@ -400,17 +400,12 @@ class Logger:
 
     def checkpoint_versions(self, log_name: str = "checkpoint") -> list[int]:
         """The versions kept by ``log_checkpoint(..., keep=N)``, oldest first."""
-        path = self._checkpoint_path(log_name)
-        history = path.with_name(path.name + HISTORY_SUFFIX)
-        try:
-            return sorted(int(p.name) for p in history.iterdir() if p.name.isdigit())
-        except FileNotFoundError:
-            return []
+        return _versions(_history_dir(self._checkpoint_path(log_name)))
 
     def _keep_history(self, path: Path, keep: int) -> None:
-        history = path.with_name(path.name + HISTORY_SUFFIX)
+        history = _history_dir(path)
         history.mkdir(exist_ok=True)
-        versions = sorted(int(p.name) for p in history.iterdir() if p.name.isdigit())
+        versions = _versions(history)
         version = (versions[-1] if versions else 0) + 1
         target = history / str(version)
         tmp = history / f"{TMP_PREFIX}{os.getpid()}.{version}"
@@ -435,7 +430,7 @@ class Logger:
         """
         path = self._checkpoint_path(log_name)
         if version is not None:
-            path = path.with_name(path.name + HISTORY_SUFFIX) / str(version)
+            path = _history_dir(path) / str(version)
         if not path.is_file():
             which = f"version {version} of checkpoint" if version is not None else "checkpoint"
             raise CheckpointNotFound(
@@ -444,6 +439,19 @@ class Logger:
                 "to start from scratch."
             )
         return BUILTIN_TYPES[CHECKPOINT_TYPE].load(path)
+
+
+def _history_dir(path: Path) -> Path:
+    """Where ``log_checkpoint(..., keep=N)`` keeps the checkpoint ``path``'s older versions."""
+    return path.with_name(path.name + HISTORY_SUFFIX)
+
+
+def _versions(history: Path) -> list[int]:
+    """The versions kept in ``history``, oldest first (none when it does not exist)."""
+    try:
+        return sorted(int(p.name) for p in history.iterdir() if p.name.isdigit())
+    except FileNotFoundError:
+        return []
 
 
 def _with_fields(
