@@ -14,13 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "logging.md"
 
 
-def examples() -> tuple[str, list[str]]:
-    return python_examples(DOC)
-
-
 def test_the_examples_of_logging_md_run_and_print_what_the_page_says(tmp_path):
     pytest.importorskip("numpy")
-    code, expected = examples()
+    code, expected = python_examples(DOC)
     assert len(expected) > 10
     script = tmp_path / "doc_examples.py"
     script.write_text(code)

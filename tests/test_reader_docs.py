@@ -16,13 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "reader.md"
 
 
-def examples() -> tuple[str, list[str]]:
-    return python_examples(DOC)
-
-
 def test_the_examples_of_reader_md_run_and_print_what_the_page_says(tmp_path):
     pytest.importorskip("numpy")
-    code, expected = examples()
+    code, expected = python_examples(DOC)
     assert len(expected) > 15
     script = tmp_path / "doc_examples.py"
     script.write_text(code)
