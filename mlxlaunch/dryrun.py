@@ -181,9 +181,9 @@ def dry_run_blocks(plan: Any, spec: Any) -> list[Block]:
     return blocks
 
 
-def dry_run(plan: Any, spec: Any, stream: Any = None) -> int:
+def dry_run(plan: Any, spec: Any) -> int:
     """Print the dry run of ``plan``; return the exit code (0)."""
     from .render import print_blocks
 
-    print_blocks(dry_run_blocks(plan, spec), stream)
+    print_blocks(dry_run_blocks(plan, spec))
     return 0

@@ -270,8 +270,6 @@ def help_blocks(
     return blocks
 
 
-def print_help(
-    task: Callable[..., Any], composer: Any, overrides: Sequence[str] = (), stream: Any = None
-) -> None:
-    """Print the help to ``stream``: rich tables on a terminal, plain text otherwise."""
-    print_blocks(help_blocks(task, composer, overrides), stream)
+def print_help(task: Callable[..., Any], composer: Any, overrides: Sequence[str] = ()) -> None:
+    """Print the help to stdout: rich tables on a terminal, plain text otherwise."""
+    print_blocks(help_blocks(task, composer, overrides))
