@@ -7,15 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO, TUTORIAL, Project
 
 import mlxlaunch
 from mlxlaunch.errors import CheckpointNotFound
 from mlxlaunch.logger import Logger
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_round_trip_and_the_resume_pattern(tmp_path):
@@ -157,36 +155,15 @@ def test_tutorial_resumes_from_its_checkpoint(tmp_path):
     """The tutorial's documented resume command continues where the run stopped."""
     import shutil
 
-    tutorial = tmp_path / "regression"
-    shutil.copytree(
-        REPO / "tutorials" / "regression", tutorial, ignore=shutil.ignore_patterns("logs")
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("MLXLAUNCH_RUN_DIR", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "main.py", *args],
-            cwd=tutorial,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-
-    sweep = run("optimizer.lr=0.01,0.1", "seed=1,2")
+    tutorial = Project(tmp_path / "regression")
+    shutil.copytree(TUTORIAL, tutorial.root, ignore=shutil.ignore_patterns("logs"))
+    sweep = tutorial.run("optimizer.lr=0.01,0.1", "seed=1,2")
     assert sweep.returncode == 0, sweep.stderr
-    assert sorted(int(p.name) for p in (tutorial / "logs").iterdir() if p.name.isdigit()) == [
-        1,
-        2,
-        3,
-        4,
-    ]
-    resumed = run("+launcher.logger.forced_log_id=1", "num_epoch=15")
+    assert tutorial.run_ids() == [1, 2, 3, 4]
+    resumed = tutorial.run("+launcher.logger.forced_log_id=1", "num_epoch=15")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming run 1 at epoch 10" in resumed.stdout
     rows = [
-        json.loads(x) for x in (tutorial / "logs/1/metrics/train.json").read_text().splitlines()
+        json.loads(x) for x in (tutorial.logs / "1/metrics/train.json").read_text().splitlines()
     ]
     assert [r["epoch"] for r in rows] == list(range(15))
