@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import inspect
 import io
 import pathlib
@@ -45,6 +46,12 @@ def check_schema(schema: Any) -> type:
             "Declare it with @dataclasses.dataclass."
         )
     return schema
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, once per class: most of a point's check otherwise."""
+    return typing.get_type_hints(cls)
 
 
 # ---------------------------------------------------------------- defaults
@@ -78,7 +85,7 @@ def field_default(f: dataclasses.Field, hint: Any) -> Any:
 
 def defaults(schema: type) -> dict[str, Any]:
     """The schema's default config as plain data; fields without a default are ``'???'``."""
-    hints = typing.get_type_hints(schema)
+    hints = _hints(schema)
     return {f.name: field_default(f, hints[f.name]) for f in dataclasses.fields(schema)}
 
 
@@ -212,7 +219,7 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
 
 
 def _check_mapping(config: dict[str, Any], schema: type, prefix: str) -> dict[str, Any]:
-    hints = typing.get_type_hints(schema)
+    hints = _hints(schema)
     names = [f.name for f in dataclasses.fields(schema)]
     for key in config:
         if key not in names:
@@ -287,7 +294,7 @@ def field_comments(cls: type) -> dict[str, str]:
 
 def rows(schema: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
     """``(key, type, default, comment)`` for each leaf of ``schema``, nested keys dotted."""
-    hints = typing.get_type_hints(schema)
+    hints = _hints(schema)
     comments = field_comments(schema)
     out = []
     for f in dataclasses.fields(schema):
