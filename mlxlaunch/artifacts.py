@@ -440,6 +440,11 @@ def dir_key(name: PurePosixPath) -> str:
     return "" if parent == "." else "." + ".".join(name.parent.parts)
 
 
+def key_dir(key: str) -> str:
+    """The folder of MLXP's key ``dir_key`` makes: ``''`` at the top, ``'a/b'`` for ``'.a.b'``."""
+    return "/".join(key.split(".")[1:])
+
+
 class ArtifactIndex:
     """``artifacts/.keys/artifacts.yaml`` and ``types.yaml`` of one run, cached in memory.
 
@@ -508,7 +513,7 @@ class ArtifactIndex:
         out = []
         for t, folders in self.artifacts.items():
             for key, names in (folders or {}).items():
-                prefix = "/".join(key.split(".")[1:])
+                prefix = key_dir(key)
                 for base in names or {}:
                     out.append(f"{t}/{prefix}/{base}" if prefix else f"{t}/{base}")
         return out

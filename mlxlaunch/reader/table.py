@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ..artifacts import ARTIFACTS, INDEX_FILE, KEYS_DIR, key_dir
 from ..errors import UsageError, did_you_mean
 from . import metrics as _metrics
 from .scan import Problems, Progress
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .cache import RunCache
 
-ARTIFACTS_DIR = "artifacts"
+ARTIFACTS_DIR = ARTIFACTS
 #: Rows shown by ``repr`` of a table (first and last halves).
 PREVIEW_ROWS = 20
 
@@ -203,7 +204,7 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     """From ``artifacts/.keys/artifacts.yaml`` when present (MLXP's nesting or a flat list),
     else by walking ``artifacts/``."""
     root = os.path.join(run.path, ARTIFACTS_DIR)
-    index = os.path.join(root, ".keys", "artifacts.yaml")
+    index = os.path.join(root, KEYS_DIR, INDEX_FILE)
     found: list[Artifact] = []
     if os.path.exists(index):
         from .scan import load_yaml_tolerant
@@ -215,8 +216,7 @@ def _list_artifacts(run: Run) -> list[Artifact]:
             if isinstance(entries, dict):  # MLXP: {type: {subdir: {basename: ""}}}
                 for sub, names in entries.items():
                     for base in names if isinstance(names, (dict, list)) else [names]:
-                        # MLXP's folder key: "" at the top, ".a.b" for a/b/
-                        sub_path = "/".join(str(sub or "").split(".")[1:])
+                        sub_path = key_dir(str(sub or ""))
                         found.append(
                             Artifact(run, str(artifact_type), os.path.join(sub_path, str(base)))
                         )
