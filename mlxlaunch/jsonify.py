@@ -196,8 +196,3 @@ def _not_unicode_error(record: dict[str, Any]) -> TypeError:
         "file name that is not UTF-8), which cannot be written as UTF-8 JSON. Clean it first, "
         "e.g. s.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')."
     )
-
-
-def loads_line(line: str | bytes) -> dict[str, Any]:
-    """Parse one metrics line (NaN/Infinity included); the inverse of ``dumps_line``."""
-    return json.loads(line)

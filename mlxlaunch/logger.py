@@ -159,10 +159,6 @@ class AppendFiles:
         if fd is not None:
             os.close(fd)
 
-    @property
-    def open_count(self) -> int:
-        return len(self._fds)
-
     def close(self) -> None:
         """Close every open file (writing again reopens them)."""
         while self._fds:
