@@ -296,11 +296,16 @@ def keys(node: Node) -> list[Compare | In]:
     return []
 
 
-def check_keys(query: str, node: Node, known: Iterable[str], accept: Callable[[str], bool]) -> None:
+def check_keys(
+    query: str,
+    node: Node,
+    known: Iterable[str],
+    accept: Optional[Callable[[str], bool]] = None,
+) -> None:
     """Raise :class:`QueryError` for the first key neither in ``known`` nor ``accept``-ed."""
     known = set(known)
     for leaf in keys(node):
-        if leaf.key not in known and not accept(leaf.key):
+        if leaf.key not in known and not (accept and accept(leaf.key)):
             hint = did_you_mean(leaf.key, known) or (
                 " Keys start with config., info. or a metric log name "
                 "(train.loss.last); reader.fields lists them."

@@ -10,7 +10,6 @@ keys, evaluates it against each row and returns a lazy ``RunTable``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -180,9 +179,7 @@ class Reader:
             if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
                 metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
                 summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
-                _query.check_keys(
-                    query, tree, known | summaries, lambda key: _is_summary(key, metric_keys)
-                )
+                _query.check_keys(query, tree, known | summaries)
         if isinstance(tree, _query.All):
             runs = list(self._runs)
         else:
@@ -209,12 +206,6 @@ class Reader:
     def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any):
         """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
         return self.search(query).plot(metric, by=by, **kwargs)
-
-
-def _is_summary(key: str, metric_keys: Iterable[str]) -> bool:
-    """Whether ``key`` is ``<log>.<metric key>.<summary>`` for a metric some run has."""
-    base, _, summary = key.rpartition(".")
-    return summary in _metrics.SUMMARIES and base in metric_keys
 
 
 class _QueryRow:
