@@ -259,21 +259,31 @@ class Composer:
         return resolved
 
 
-def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
-    """A clear error for an override Hydra refused: unknown key (with suggestions) or bad value."""
+def _unknown_key_error(override: Any, cfg: Any, where: str) -> Optional[ConfigError]:
+    """The error for an override of a key ``cfg`` lacks (unless ``+`` adds it), else None."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ValidationError
 
     key = override.key_or_group
     exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
-    if not exists and not override.is_add() and not override.is_force_add():
-        hint = did_you_mean(key, _all_keys(cfg))
-        if override.is_delete():
-            return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
-        return ConfigError(
-            f"Unknown config key '{key}' in {where}.{hint}\n"
-            f"To add a new key, write '+{override.input_line}'."
-        )
+    if exists or override.is_add() or override.is_force_add():
+        return None
+    hint = did_you_mean(key, _all_keys(cfg))
+    if override.is_delete():
+        return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
+    return ConfigError(
+        f"Unknown config key '{key}' in {where}.{hint}\n"
+        f"To add a new key, write '+{override.input_line}'."
+    )
+
+
+def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
+    """A clear error for an override Hydra refused: unknown key (with suggestions) or bad value."""
+    from omegaconf.errors import ValidationError
+
+    key = override.key_or_group
+    unknown = _unknown_key_error(override, cfg, where)
+    if unknown is not None:
+        return unknown
     message = str(exc).strip()
     cause = exc.__cause__ or exc.__context__
     if cause is not None and str(cause).strip():
@@ -291,6 +301,9 @@ def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
 
     for override in overrides:
         if is_file_reference(override):
+            unknown = _unknown_key_error(override, cfg, where)
+            if unknown is not None:
+                raise unknown
             apply_file_override(cfg, override, where)
             continue
         try:

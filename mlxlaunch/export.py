@@ -112,19 +112,12 @@ def apply_file_override(cfg: Any, override: Any, where: str) -> None:
 
     The value replaces the key's content (it is not merged), so the key ends up
     exactly equal to the file: ``model=@big.yaml`` gives ``cfg.model == big.yaml``.
+    The caller (``compose``) has checked that the key exists, or that ``+`` adds it.
     """
     from omegaconf import OmegaConf, open_dict
 
-    from .compose import _all_keys
-
     key = override.key_or_group
     value = load_config_file(override._value[1:])
-    exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
-    if not exists and not (override.is_add() or override.is_force_add()):
-        raise ConfigError(
-            f"Unknown config key '{key}' in {where}.{did_you_mean(key, _all_keys(cfg))}\n"
-            f"To add a new key, write '+{override.input_line}'."
-        )
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)
 
