@@ -492,9 +492,3 @@ def executor_for(settings: SchedulerSettings) -> SchedulerExecutor:
     executor = scheduler_executor(settings.name)
     validate(settings, executor.unsupported)
     return executor
-
-
-def scheduler_of(info: dict[str, Any]) -> Optional[str]:
-    """The scheduler name recorded in a run's info, if it was submitted to one."""
-    sched = info.get("scheduler")
-    return sched.get("name") if isinstance(sched, dict) else None
