@@ -129,3 +129,11 @@ def project(tmp_path: Path) -> Project:
     p.write("configs/config.yaml", DEFAULT_CONFIG)
     p.write("main.py", DEFAULT_TASK)
     return p
+
+
+@pytest.fixture
+def private_reader_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Reader cache of the test's own, so no test sees another's cache entries."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(cache))
+    return cache

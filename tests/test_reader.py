@@ -15,10 +15,7 @@ from test_reader_layouts import snapshot, write_metrics, write_run
 from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import QueryError, Reader, ReaderWarning, RunTable
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_reader_cache")
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from mlxlaunch.reader import Reader, ReaderWarning
 GOOD = [{"loss": 1.0, "epoch": 0}, {"loss": 0.5, "epoch": 1}, {"loss": 0.25, "epoch": 2}]
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_reader_cache")
 
 
 @pytest.fixture

@@ -136,10 +136,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 import pytest  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_reader_cache")
 
 
 def test_reads_an_mlxp_folder_unchanged(tmp_path):

@@ -8,10 +8,7 @@ import pytest
 
 from mlxlaunch.reader import Reader
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_reader_cache")
 
 
 def test_sweep_then_a_killed_run_shows_as_lost(project):
