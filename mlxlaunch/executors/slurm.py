@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from ..settings import SchedulerSettings
-from .scheduler import PREEMPT_SIGNAL, SchedulerExecutor, Submission, SubmitError, parse_time
+from .scheduler import PREEMPT_SIGNAL, SchedulerExecutor, Submission, SubmitError, hms, parse_time
 
 
 @functools.cache
@@ -27,8 +27,7 @@ def _max_array_size() -> int:
 def slurm_time(seconds: int) -> str:
     """``D-HH:MM:SS`` (or ``HH:MM:SS`` under a day), as sbatch's ``--time`` takes it."""
     days, rest = divmod(seconds, 86400)
-    hms = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}-{hms}" if days else hms
+    return f"{days}-{hms(rest)}" if days else hms(rest)
 
 
 class SlurmExecutor(SchedulerExecutor):
