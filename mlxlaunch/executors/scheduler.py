@@ -131,9 +131,8 @@ def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> 
             f"Bad {where}mem' {settings.mem!r}: use a number with an optional unit K, M, G "
             f"or T (e.g. '4G')."
         )
-    for key in ("cpus",):
-        if int(getattr(settings, key)) < 1:
-            raise SettingsError(f"Bad {where}{key}': it must be at least 1.")
+    if int(settings.cpus) < 1:
+        raise SettingsError(f"Bad {where}cpus': it must be at least 1.")
     for key in ("gpus", "max_concurrent", "signal_delay_s"):
         if int(getattr(settings, key)) < 0:
             raise SettingsError(f"Bad {where}{key}': it must be 0 or more.")
@@ -392,14 +391,14 @@ class SchedulerExecutor(Executor):
         """``{job_id: STATE}`` for ``job_ids`` in one scheduler call (unknown jobs left out)."""
         if not job_ids:
             return {}
-        proc = self.run_command(self.query_argv(job_ids), check=False)
+        argv = self.query_argv(job_ids)
+        proc = self.run_command(argv, check=False)
         if proc.returncode != 0 and not proc.stdout.strip():
             message = proc.stderr.strip() or "no message"
             if not (self.unknown_job_message and self.unknown_job_message in message):
                 # the scheduler did not answer: its silence must not make queued runs LOST
                 raise SubmitError(
-                    f"{shlex.join(self.query_argv(job_ids)[:1])} failed "
-                    f"(exit {proc.returncode}): {message}"
+                    f"{shlex.quote(argv[0])} failed (exit {proc.returncode}): {message}"
                 )
         return self.parse_query(proc.stdout)
 
