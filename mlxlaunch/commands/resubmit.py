@@ -13,7 +13,6 @@ import argparse
 import os
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ def _requeue_info(run: RunView) -> None:
 
 def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int], list[int]]:
     """Resubmit the selected runs; return ``(resubmitted, skipped, failed local reruns)`` ids."""
-    from ..executors.scheduler import JobCommand, scheduler_executor
+    from ..executors.scheduler import PASSED_ENV, JobCommand, scheduler_executor
+    from ..launch import ENV_RUN_DIR
     from ..settings import load_settings
 
     # absolute: jobs and local reruns start in the run's working folder, not here
@@ -44,27 +44,27 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
     todo = [r for r in selected if r.status in RESUBMITTABLE]
     skipped = [r.log_id for r in selected if r.status not in RESUBMITTABLE and query]
 
-    groups: dict[tuple, list[RunView]] = defaultdict(list)
+    # runs with the same job settings and command are submitted together
+    groups: dict[tuple, tuple[Any, list[RunView]]] = {}
     local: list[RunView] = []
     for run in todo:
         settings = load_settings(store.metadata_path(run.run_dir, store.LAUNCHER_FILE))
         sched = run.info.get("scheduler") or {}
         if settings.use_scheduler:
             key = (
-                store.dump_yaml(store.read_settings(run.run_dir).get("scheduler")),
+                repr(settings.scheduler),
                 sched.get("python") or run.info.get("python_executable"),
                 run.info.get("script"),
                 sched.get("workdir") or run.info.get("cwd"),
             )
-            groups[key].append(run)
+            groups.setdefault(key, (settings.scheduler, []))[1].append(run)
         else:
             local.append(run)
 
-    for (_, python, script, workdir), group in groups.items():
-        settings = load_settings(store.metadata_path(group[0].run_dir, store.LAUNCHER_FILE))
-        executor = scheduler_executor(settings.scheduler.name)
+    for (_, python, script, workdir), (scheduler, group) in groups.items():
+        executor = scheduler_executor(scheduler.name)
         command = JobCommand(python=python, script=script, workdir=workdir)
-        for name in ("PYTHONPATH",):
+        for name in PASSED_ENV:
             if os.environ.get(name):
                 command.env[name] = os.environ[name]
         git = group[0].info.get("git")
@@ -76,13 +76,13 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
             )
         for run in group:
             _requeue_info(run)
-        submitted = executor.submit([r.run_dir for r in group], settings.scheduler, command, logdir)
+        submitted = executor.submit([r.run_dir for r in group], scheduler, command, logdir)
         print(executor.describe(submitted, logdir), flush=True)
 
     failed = []
     for run in local:
         _requeue_info(run)
-        env = dict(os.environ, MLXLAUNCH_RUN_DIR=str(run.run_dir))
+        env = {**os.environ, ENV_RUN_DIR: str(run.run_dir)}
         cwd = run.info.get("cwd") or None
         git = run.info.get("git")
         if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
