@@ -230,9 +230,11 @@ class SchedulerExecutor(Executor):
         self, argv: list[str], cwd: Optional[str] = None, check: bool = True
     ) -> subprocess.CompletedProcess:
         """Run one scheduler command; raise ``SubmitError`` with its message if it fails."""
+        from ..launch import ENV_RUN_DIR
+
         self.calls += 1
         env = dict(os.environ)
-        env.pop("MLXLAUNCH_RUN_DIR", None)
+        env.pop(ENV_RUN_DIR, None)
         if cwd is not None:
             env["PWD"] = cwd  # oarsub takes the job's directory from $PWD, not getcwd()
         if cwd is not None and not os.path.isdir(cwd):
