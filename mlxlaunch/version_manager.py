@@ -557,15 +557,15 @@ def _point_pythonpath_at(root: Path, snapshot: Path) -> None:
         os.environ["PYTHONPATH"] = snapshot_pythonpath(value, root, snapshot)
 
 
-def snapshot_pythonpath(value: str, root: Path, snapshot: Path, cwd: Optional[Path] = None) -> str:
+def snapshot_pythonpath(value: str, root: Path, snapshot: Path) -> str:
     """``value`` (a ``PYTHONPATH``) with its entries inside ``root`` moved to ``snapshot``.
 
-    Relative entries are relative to ``cwd`` (default: the current folder).
+    Relative entries are relative to the current folder.
     """
     entries = []
     for entry in value.split(os.pathsep):
         try:
-            rel = ((cwd or Path.cwd()) / (entry or ".")).resolve().relative_to(root)
+            rel = (Path.cwd() / (entry or ".")).resolve().relative_to(root)
             entries.append(str(snapshot / rel))
         except ValueError:
             entries.append(entry)
