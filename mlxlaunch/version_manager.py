@@ -525,13 +525,8 @@ def prepare_code(spec: Any) -> CodeVersion:
             f"that .gitignore excludes are never in a snapshot)."
         )
     spec.script = snapshot_root / rel_script
-    cwd = Path.cwd().resolve()
-    try:
-        spec.workdir = snapshot_root / cwd.relative_to(root)
-    except ValueError:
-        spec.workdir = cwd  # launched from outside the repository: stay there
-    if not spec.workdir.is_dir():
-        spec.workdir = spec.script.parent
+    git_info = {"repository": str(root), "snapshot": str(snapshot_root)}
+    spec.workdir = snapshot_workdir(git_info, Path.cwd().resolve(), spec.script)
     _point_pythonpath_at(root, snapshot_root)
     return CodeVersion(
         repo_root=root,
