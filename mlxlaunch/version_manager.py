@@ -366,7 +366,7 @@ def _remote_url(repo: Any) -> Optional[str]:
     remote = next((r for r in remotes if r.name == "origin"), remotes[0])
     try:
         url = next(iter(remote.urls))
-    except (StopIteration, Exception):  # noqa: BLE001 - a broken remote only loses the URL
+    except Exception:  # noqa: BLE001 - a broken remote only loses the URL
         return None
     from urllib.parse import urlsplit, urlunsplit
 
