@@ -316,21 +316,34 @@ class _TinyArrays(SlurmExecutor):
         return 2
 
 
-def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatch) -> None:
-    from mlxlaunch.store import read_info, write_info
-
-    bin_dir = tmp_path / "bin"
+def _fake_sbatch(bin_dir: Path, tmp_path: Path) -> None:
+    """An sbatch printing array job ids 101, 102, ... one per call."""
     counter = tmp_path / "n"
     counter.write_text("100")
     _fake(bin_dir, "sbatch", f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo $n")
-    _fake(bin_dir, "scontrol", "exit 0")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def _five_queued_runs(logs: Path) -> list[Path]:
+    """Run folders ``logs/1`` to ``logs/5``, QUEUED."""
+    from mlxlaunch.store import write_info
+
     dirs = []
     for i in range(5):
-        d = tmp_path / "logs" / str(i + 1)
+        d = logs / str(i + 1)
         (d / "metadata").mkdir(parents=True)
         write_info(d, {"status": "QUEUED", "log_id": i + 1})
         dirs.append(d)
+    return dirs
+
+
+def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatch) -> None:
+    from mlxlaunch.store import read_info
+
+    bin_dir = tmp_path / "bin"
+    _fake_sbatch(bin_dir, tmp_path)
+    _fake(bin_dir, "scontrol", "exit 0")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    dirs = _five_queued_runs(tmp_path / "logs")
     executor = _TinyArrays()
     command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
     subs = executor.submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
@@ -394,21 +407,14 @@ def test_failed_release_withdraws_the_held_array_and_marks_the_rest_submit_faile
 ) -> None:
     """A held array that cannot be released is cancelled, not left held forever; the runs of
     that array and of the arrays after it are SUBMIT_FAILED, the ones before stay submitted."""
-    from mlxlaunch.store import read_info, write_info
+    from mlxlaunch.store import read_info
 
     bin_dir = tmp_path / "bin"
-    counter = tmp_path / "n"
-    counter.write_text("100")
-    _fake(bin_dir, "sbatch", f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo $n")
+    _fake_sbatch(bin_dir, tmp_path)
     _fake(bin_dir, "scontrol", 'if [ "$2" = 102 ]; then echo "release refused" >&2; exit 1; fi')
     _fake(bin_dir, "scancel", "exit 0")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    dirs = []
-    for i in range(5):
-        d = tmp_path / "logs" / str(i + 1)
-        (d / "metadata").mkdir(parents=True)
-        write_info(d, {"status": "QUEUED", "log_id": i + 1})
-        dirs.append(d)
+    dirs = _five_queued_runs(tmp_path / "logs")
     command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
     with pytest.raises(SubmitError) as caught:
         _TinyArrays().submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
