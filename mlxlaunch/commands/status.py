@@ -163,12 +163,9 @@ def reconcile(runs: list[RunView]) -> int:
             if implied in (Status.QUEUED, Status.RUNNING):
                 if recorded != Status.RUNNING or implied == Status.QUEUED:
                     run.status = implied  # waiting, starting, or requeued after INTERRUPTED
-            elif recorded == Status.QUEUED:
-                if implied is None:
-                    run.status = Status.LOST  # the scheduler forgot a job that never started
-                else:
-                    _record_end(run, implied, f"job {run.job_id} ended {run.job_state}")
-            elif recorded == Status.RUNNING and implied is not None:
+            elif recorded == Status.QUEUED and implied is None:
+                run.status = Status.LOST  # the scheduler forgot a job that never started
+            elif recorded in (Status.QUEUED, Status.RUNNING) and implied is not None:
                 # the job is over; a live run would hold its lock, a dead one is recorded
                 _record_end(run, implied, f"job {run.job_id} ended {run.job_state}")
     return calls
