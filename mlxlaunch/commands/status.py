@@ -104,8 +104,10 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
             hi = int(m.group(2) or lo)
             wanted.update(range(lo, hi + 1))
         return [r for r in runs if r.log_id in wanted]
+    from ..reader.query import evaluate, parse
+
     text = " ".join(query)
-    node, evaluate = _parse_query(text)
+    node = parse(text)
     selected = []
     for run in runs:
         row: dict[str, Any] = {}
@@ -115,21 +117,6 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
         if evaluate(node, row):
             selected.append(run)
     return selected
-
-
-def _parse_query(text: str) -> tuple[Any, Any]:
-    """Parse with the Reader's query language, or the ``info.status == X`` fallback."""
-    try:
-        from ..reader.query import evaluate, parse
-    except ImportError:
-        m = re.match(r"^\s*info\.status\s*==\s*['\"]?(\w+)['\"]?\s*$", text)
-        if not m:
-            raise UsageError(
-                f"Cannot read the query {text!r}: give run ids (3 5-7) or "
-                f"\"info.status == 'FAILED'\"."
-            ) from None
-        return m.group(1), lambda status, row: row.get("info.status") == status
-    return parse(text), evaluate
 
 
 # ---------------------------------------------------------------- reconciling
