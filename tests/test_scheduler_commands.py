@@ -7,10 +7,11 @@ scheduler's answers are fixed so every reconciliation case is checked exactly.
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
+
+from test_scheduler import _fake
 
 from mlxlaunch import store
 
@@ -27,13 +28,6 @@ def main(ctx):
 if __name__ == "__main__":
     main()
 """
-
-
-def _fake(bin_dir: Path, name: str, body: str) -> None:
-    bin_dir.mkdir(exist_ok=True)
-    path = bin_dir / name
-    path.write_text(f'#!/bin/bash\necho "$0 $*" >> {bin_dir}/calls.log\n{body}\n')
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
