@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .errors import MlxlaunchError, UsageError
-from .settings import SETTINGS_FILE
+from .settings import SETTINGS_FILE, resolve_path
 
 #: Set by executors for a job/worker process: the prepared run folder to run.
 ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
@@ -149,11 +149,6 @@ def _script_dir(task: Callable[..., Any]) -> Path:
         return Path.cwd()
 
 
-def _resolve(base: Path, path: str) -> Path:
-    p = Path(os.path.expanduser(path))
-    return p if p.is_absolute() else (base / p).resolve()
-
-
 def launch(
     config_path: str = "configs",
     config_name: str = "config",
@@ -250,7 +245,7 @@ def _run_command(
 
     cmd = parse_command_line(argv)
     script_dir = _script_dir(task)
-    config_dir = _resolve(script_dir, config_path)
+    config_dir = resolve_path(script_dir, config_path)
     with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
         if cmd.help:
             from .help import print_help
@@ -282,7 +277,7 @@ def _run_command(
         settings=settings,
         seeding_function=seeding_function,
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
-        parent_log_dir=_resolve(script_dir, settings.logger.parent_log_dir),
+        parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
     )
     if cmd.dry_run:
         from .dryrun import dry_run
@@ -372,7 +367,7 @@ def _composer(
 
     config_file = Path(cmd.config_file) if cmd.config_file else None
     if cmd.config_path:
-        config_dir = _resolve(script_dir, cmd.config_path)
+        config_dir = resolve_path(script_dir, cmd.config_path)
     name = cmd.config_name or config_name
     if name.endswith(".yaml"):
         name = name[: -len(".yaml")]
@@ -397,7 +392,7 @@ def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:
     forced = settings.logger.forced_log_id
     if forced == -1:
         return None
-    run_dir = _resolve(script_dir, settings.logger.parent_log_dir) / str(forced)
+    run_dir = resolve_path(script_dir, settings.logger.parent_log_dir) / str(forced)
     return run_dir if metadata_path(run_dir, CONFIG_FILE).is_file() else None
 
 

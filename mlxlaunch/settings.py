@@ -11,6 +11,7 @@ where it came from and the closest valid key (MLXP silently skipped the file).
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,6 +230,16 @@ def load_settings(
                 f"Bad value for launcher setting '{key}' in {source}: {str(exc).splitlines()[0]}"
             ) from None
     return typing.cast(Settings, OmegaConf.to_object(merged))
+
+
+def resolve_path(base: Path, path: str) -> Path:
+    """A path setting as an absolute path: ``~`` expanded, relative paths start at ``base``.
+
+    ``base`` is the script's folder, so ``python ~/proj/main.py`` run from anywhere
+    uses ``~/proj/logs`` and ``~/proj/configs``.
+    """
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else (base / p).resolve()
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:

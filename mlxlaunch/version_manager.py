@@ -35,7 +35,7 @@ from typing import Any, Optional, TextIO
 
 from . import store
 from .errors import MlxlaunchError
-from .settings import DIRTY_POLICIES, VersionManagerSettings
+from .settings import DIRTY_POLICIES, VersionManagerSettings, resolve_path
 
 #: Written last into a snapshot folder: a snapshot without it is incomplete.
 SNAPSHOT_MARKER = ".mlxlaunch-snapshot.yaml"
@@ -388,15 +388,6 @@ def installed_packages() -> str:
     return "".join(f"{lines[k]}\n" for k in sorted(lines))
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @dataclass
 class CodeVersion:
     """The code a command runs: a commit, maybe uncommitted changes, and their snapshot."""
@@ -440,7 +431,7 @@ class CodeVersion:
         git_info = self.info()
         for run_dir in run_dirs:
             if self.dirty:
-                _atomic_write_bytes(store.metadata_path(run_dir, DIFF_FILE), self.diff)
+                store.atomic_write(store.metadata_path(run_dir, DIFF_FILE), self.diff)
             store.atomic_write(store.metadata_path(run_dir, REQUIREMENTS_FILE), requirements)
             info = store.read_info(run_dir)
             info["git"] = git_info
@@ -449,11 +440,6 @@ class CodeVersion:
 
 
 # ---------------------------------------------------------------- the command's entry point
-
-
-def _resolve(base: Path, path: str) -> Path:
-    p = Path(os.path.expanduser(path))
-    return p if p.is_absolute() else (base / p).resolve()
 
 
 def _command_line() -> str:
@@ -471,7 +457,7 @@ def prepare_code(spec: Any) -> CodeVersion:
     """
     settings = spec.settings.version_manager
     script = Path(spec.script).resolve()
-    work_parent = _resolve(script.parent, settings.parent_work_dir)
+    work_parent = resolve_path(script.parent, settings.parent_work_dir)
     repo = open_repository(script)
     root = _root(repo)
     excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
