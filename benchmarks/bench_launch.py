@@ -118,7 +118,7 @@ def main() -> None:
         _row(f"{n}-point no-op sweep, per point", ours, peer, "hydra -m", "<= 0.5x")
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
 
     with tempfile.TemporaryDirectory() as tmp:
         parent = Path(tmp)
@@ -127,15 +127,15 @@ def main() -> None:
         times = []
         for _ in range(50):
             start = time.perf_counter()
-            store.allocate_run_dirs(parent, 1)
+            runfolder.allocate_run_dirs(parent, 1)
             times.append(time.perf_counter() - start)
         print(
             f"new run id, {args.existing_runs} runs (hint)  median {statistics.median(times) * 1000:.2f} ms, "
             f"max {max(times) * 1000:.2f} ms   (goal <= 2 ms; MLXP 1.0.5: ~54 ms)"
         )
-        (parent / store.NEXT_ID_HINT).unlink()
+        (parent / runfolder.NEXT_ID_HINT).unlink()
         start = time.perf_counter()
-        store.allocate_run_dirs(parent, 1)
+        runfolder.allocate_run_dirs(parent, 1)
         print(
             f"new run id, {args.existing_runs} runs (listing)      "
             f"{(time.perf_counter() - start) * 1000:.2f} ms   (first allocation, or after another tool wrote runs)"
@@ -144,11 +144,11 @@ def main() -> None:
 
 
 def _allocate_timed(parent, barrier, queue):  # runs in a forked child
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
 
     barrier.wait()
     start = time.perf_counter()
-    [(run_id, _)] = store.allocate_run_dirs(parent, 1)
+    [(run_id, _)] = runfolder.allocate_run_dirs(parent, 1)
     queue.put((run_id, time.perf_counter() - start))
 
 

@@ -89,8 +89,8 @@ def bench_raw_many(folder: Path, records: list[dict], names: int) -> float:
 
 
 def bench_logger(folder: Path, records: list[dict], names: int = 1, orjson: bool = True) -> float:
-    from mlxlaunch import jsonify
-    from mlxlaunch.logger import Logger
+    from mlxlaunch.logger import jsonify
+    from mlxlaunch.logger.logger import Logger
 
     jsonify.use_orjson(orjson)
     logger = Logger(folder, 1)

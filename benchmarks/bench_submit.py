@@ -56,15 +56,15 @@ def count_calls(log: Path) -> int:
 
 def submit_step(root: Path, n: int, env: dict[str, str]) -> tuple[float, int, list[str]]:
     """Time ``SlurmExecutor.submit`` alone on ``n`` prepared run folders."""
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
     from mlxlaunch.executors.scheduler import JobCommand
     from mlxlaunch.executors.slurm import SlurmExecutor
-    from mlxlaunch.settings import SchedulerSettings
+    from mlxlaunch.launching.settings import SchedulerSettings
 
     parent = root / "step-logs"
-    dirs = [d for _, d in store.allocate_run_dirs(parent, n)]
+    dirs = [d for _, d in runfolder.allocate_run_dirs(parent, n)]
     for i, d in enumerate(dirs):
-        store.write_info(d, {"status": "QUEUED", "log_id": i + 1})
+        runfolder.write_info(d, {"status": "QUEUED", "log_id": i + 1})
     settings = SchedulerSettings(name="slurm", extra=["--begin=now+1hour"])
     command = JobCommand(python=sys.executable, script=str(root / "main.py"), workdir=str(root))
     old = os.environ["PATH"]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import store
-from .context import Context
-from .errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
-from .launch import launch
-from .logger import Logger
+from mlxlaunch import store
+from mlxlaunch.errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
+from mlxlaunch.launching.decorator import launch
+from mlxlaunch.logger.logger import Logger
+from mlxlaunch.running.context import Context
 
 __version__ = "0.1.0"
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Heavy parts are imported on first use, not at ``import mlxlaunch``.
     if name == "Reader":
-        from .reader import Reader
+        from mlxlaunch.reader import Reader
 
         return Reader
     raise AttributeError(f"module 'mlxlaunch' has no attribute {name!r}")

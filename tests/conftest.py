@@ -113,7 +113,7 @@ class Project:
         )
 
     def info(self, log_id: int) -> dict:
-        from mlxlaunch.store import read_info
+        from mlxlaunch.runfolder.metadata import read_info
 
         return read_info(self.logs / str(log_id))
 

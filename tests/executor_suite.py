@@ -97,7 +97,7 @@ class ExecutorSuite:
         assert (info["status"], info["attempt"], info["log_id"]) == ("COMPLETE", 1, 1)
 
     def test_sweep_2x2_gives_4_runs_with_their_configs(self, suite_project: Any) -> None:
-        from mlxlaunch.store import read_config
+        from mlxlaunch.runfolder.metadata import read_config
 
         proc = self.launch_and_wait(suite_project, "optimizer.lr=0.1,0.2", "model.num_layers=1,3")
         assert proc.returncode == 0, self.describe(proc)
@@ -138,7 +138,7 @@ class ExecutorSuite:
             assert "2 COMPLETE" in summary and f"1 FAILED (id {failed['log_id']})" in summary
 
     def test_quoted_override_reaches_the_run_verbatim(self, suite_project: Any) -> None:
-        from mlxlaunch.store import read_config
+        from mlxlaunch.runfolder.metadata import read_config
 
         value = "5$HOME 'a' \"b\" `c` ;d"
         proc = self.launch_and_wait(suite_project, f"+x={json.dumps(value)}")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mlxlaunch.errors import ArtifactError, ArtifactNotFound
-from mlxlaunch.logger import Logger
-from mlxlaunch.store import load_yaml
+from mlxlaunch.logger.logger import Logger
+from mlxlaunch.runfolder.metadata import load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from mlxlaunch import backends
-from mlxlaunch.settings import load_settings
+from mlxlaunch.launching import presets as backends
+from mlxlaunch.launching.settings import load_settings
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_no_file_and_no_backend_means_no_preset(config_home):
 
 
 def frozen(project, log_id: int) -> dict:
-    from mlxlaunch.store import read_settings
+    from mlxlaunch.runfolder.metadata import read_settings
 
     return read_settings(project.logs / str(log_id))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from test_cli_docs import run_on_tty
 
-from mlxlaunch.confirm import confirm_submission, needs_confirmation
 from mlxlaunch.errors import Aborted
-from mlxlaunch.settings import Settings
+from mlxlaunch.launching.confirm import confirm_submission, needs_confirmation
+from mlxlaunch.launching.settings import Settings
 
 
 class _Terminal(io.StringIO):

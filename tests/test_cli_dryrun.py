@@ -6,9 +6,9 @@ import os
 import stat
 from pathlib import Path
 
-from mlxlaunch import store
-from mlxlaunch.compose import Point
-from mlxlaunch.dryrun import _compress, differing_keys
+from mlxlaunch import runfolder
+from mlxlaunch.launching.compose import Point
+from mlxlaunch.launching.dryrun import _compress, differing_keys
 
 
 def _table(out: str) -> list[list[str]]:
@@ -125,14 +125,14 @@ def test_dry_run_rejects_bad_scheduler_settings_like_a_launch(project):
 
 def test_peek_next_run_ids_matches_allocation_and_creates_nothing(tmp_path: Path):
     parent = tmp_path / "logs"
-    assert store.peek_next_run_ids(parent, 3) == [1, 2, 3]
+    assert runfolder.peek_next_run_ids(parent, 3) == [1, 2, 3]
     assert not parent.exists()
-    store.allocate_run_dirs(parent, 2)
+    runfolder.allocate_run_dirs(parent, 2)
     (parent / "4").mkdir()  # not a run, but taken
-    peeked = store.peek_next_run_ids(parent, 3)
+    peeked = runfolder.peek_next_run_ids(parent, 3)
     assert peeked == [3, 5, 6]
     assert sorted(os.listdir(parent)) == sorted(["1", "2", "4"] + _hidden(parent))
-    assert [i for i, _ in store.allocate_run_dirs(parent, 3)] == peeked
+    assert [i for i, _ in runfolder.allocate_run_dirs(parent, 3)] == peeked
 
 
 def _hidden(parent: Path) -> list[str]:

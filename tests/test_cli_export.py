@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 from mlxlaunch.errors import UsageError
-from mlxlaunch.export import dumps, export_paths, load_config_file
+from mlxlaunch.launching.configfiles import dumps, export_paths, load_config_file
 
 
 def _cfg(project, *args: str) -> dict:
@@ -24,7 +24,7 @@ def test_to_yaml_writes_the_config_the_run_would_freeze_and_runs_nothing(project
     assert not project.logs.exists()
     exported = yaml.safe_load((project.root / "out/cfg.yaml").read_text())
     project.run("optimizer.lr=0.5", "+extra.list=[1,2]", check=True)
-    assert exported == store.read_config(project.logs / "1")
+    assert exported == runfolder.read_config(project.logs / "1")
     assert exported["optimizer"]["lr"] == 0.5 and exported["extra"] == {"list": [1, 2]}
 
 

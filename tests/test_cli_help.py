@@ -6,11 +6,11 @@ import dataclasses
 import io
 import typing
 
-from mlxlaunch.help import yaml_comments
-from mlxlaunch.launch import FLAGS, VALUE_FLAGS
+from mlxlaunch.launching.argv import FLAGS, VALUE_FLAGS
+from mlxlaunch.launching.help import yaml_comments
+from mlxlaunch.launching.schema import field_comments
+from mlxlaunch.launching.settings import Settings, valid_keys
 from mlxlaunch.render import Table, Text, print_blocks, render_plain
-from mlxlaunch.schema import field_comments
-from mlxlaunch.settings import Settings, valid_keys
 
 DOCUMENTED_TASK = '''\
 import mlxlaunch

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlxlaunch.errors import ConfigError, UsageError
-from mlxlaunch.schema import check_schema, defaults, describe_type, validate
+from mlxlaunch.launching.schema import check_schema, defaults, describe_type, validate
 
 TYPED_TASK = """\
 import enum

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlxlaunch.context import AttrDict
+from mlxlaunch.running.context import AttrDict
 
 
 def test_attribute_access_inside_lists():

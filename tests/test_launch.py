@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 
 
 def test_single_run_writes_run_folder(project):
@@ -268,7 +268,7 @@ def test_deleting_an_unknown_key_says_so(project):
 
 def test_float_looking_strings_survive_the_frozen_config(project):
     project.run("+tag='1e3'", check=True)
-    assert store.read_config(project.logs / "1")["tag"] == "1e3"
+    assert runfolder.read_config(project.logs / "1")["tag"] == "1e3"
     exported = project.run("+tag='1e3'", "--to-yaml", "out.yaml", check=True)
     assert "out.yaml" in exported.stdout
     proc = project.run("-cp", ".", "-cn", "out", "--cfg", "job", check=True)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 
 
 def _start_sleeping(project, *args):
@@ -46,9 +46,9 @@ def test_sigkill_reads_as_lost(project):
     proc.kill()
     proc.wait(timeout=30)
     run = project.logs / "1"
-    info = store.read_info(run)
+    info = runfolder.read_info(run)
     assert info["status"] == "RUNNING"  # nobody could record the end...
-    assert store.effective_status(run, info) == "LOST"  # ...but a reader can tell
+    assert runfolder.effective_status(run, info) == "LOST"  # ...but a reader can tell
 
 
 def test_stale_heartbeat_reads_as_lost_on_another_host(tmp_path):
@@ -60,12 +60,12 @@ def test_stale_heartbeat_reads_as_lost_on_another_host(tmp_path):
         "pid": 1,
         "heartbeat_interval": 1.0,
     }
-    store.touch_heartbeat(run)
-    assert store.effective_status(run, info) == "RUNNING"
+    runfolder.touch_heartbeat(run)
+    assert runfolder.effective_status(run, info) == "RUNNING"
     old = time.time() - 60
     os.utime(run / "heartbeat", (old, old))
-    assert store.effective_status(run, info) == "LOST"
-    assert store.effective_status(run, dict(info, status="COMPLETE")) == "COMPLETE"
+    assert runfolder.effective_status(run, info) == "LOST"
+    assert runfolder.effective_status(run, dict(info, status="COMPLETE")) == "COMPLETE"
 
 
 def test_heartbeat_is_touched_while_running(project):
@@ -89,17 +89,17 @@ def test_resume_forced_id_twice_keeps_history_and_appends_metrics(project):
     assert info["status"] == "COMPLETE" and info["attempt"] == 3
     attempts = sorted(p.name for p in (project.logs / "1" / "metadata" / "attempts").iterdir())
     assert attempts == ["1.yaml", "2.yaml", "3.yaml"]
-    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    first = runfolder.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
     assert first["attempt"] == 1 and first["status"] == "COMPLETE"
     lines = (project.logs / "1" / "metrics" / "train.json").read_text().splitlines()
     assert len(lines) == 2 + 2 + 3
-    assert store.read_config(project.logs / "1")["num_epoch"] == 3
+    assert runfolder.read_config(project.logs / "1")["num_epoch"] == 3
 
 
 def test_resume_keeps_the_frozen_config(project):
     project.run("optimizer.lr=0.5", check=True)
     project.run("+launcher.logger.forced_log_id=1", check=True)
-    assert store.read_config(project.logs / "1")["optimizer"]["lr"] == 0.5
+    assert runfolder.read_config(project.logs / "1")["optimizer"]["lr"] == 0.5
 
 
 def test_resume_after_sigkill_records_lost_attempt(project):
@@ -107,7 +107,7 @@ def test_resume_after_sigkill_records_lost_attempt(project):
     proc.kill()
     proc.wait(timeout=30)
     project.run("+launcher.logger.forced_log_id=1", "sleep=0", check=True)
-    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    first = runfolder.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
     assert first["status"] == "LOST"
     assert project.info(1)["attempt"] == 2 and project.info(1)["status"] == "COMPLETE"
 
@@ -140,7 +140,7 @@ def test_forced_id_with_a_sweep_is_refused(project):
 
 
 def test_signal_handlers_restored_after_run():
-    from mlxlaunch.runner import _SignalGuard
+    from mlxlaunch.running.runner import _SignalGuard
 
     before = signal.getsignal(signal.SIGTERM)
     with _SignalGuard():
@@ -183,10 +183,10 @@ def test_unrecorded_previous_attempt_is_recorded_lost(project, status, hostname)
     (run / "metadata" / "attempts" / "1.yaml").unlink()  # attempt 1 never recorded its end
     info = project.info(1)
     info.update(status=status, hostname=hostname or info["hostname"], exit_code=None)
-    store.write_info(run, info)
-    store.touch_heartbeat(run)  # fresh: killed seconds ago
+    runfolder.write_info(run, info)
+    runfolder.touch_heartbeat(run)  # fresh: killed seconds ago
     project.run("+launcher.logger.forced_log_id=1", check=True)
-    first = store.load_yaml(run / "metadata" / "attempts" / "1.yaml")
+    first = runfolder.load_yaml(run / "metadata" / "attempts" / "1.yaml")
     assert first["status"] == "LOST" and first["attempt"] == 1
     assert project.info(1)["attempt"] == 2 and project.info(1)["status"] == "COMPLETE"
 
@@ -236,14 +236,14 @@ def test_resume_after_info_was_emptied_keeps_attempt_history(project):
     project.run("+launcher.logger.forced_log_id=1", check=True)
     attempts = project.logs / "1" / "metadata" / "attempts"
     assert sorted(p.name for p in attempts.iterdir()) == ["1.yaml", "2.yaml", "3.yaml"]
-    assert store.load_yaml(attempts / "1.yaml")["attempt"] == 1
+    assert runfolder.load_yaml(attempts / "1.yaml")["attempt"] == 1
     assert project.info(1)["attempt"] == 3
 
 
 def test_traceback_keeps_user_frames_of_a_folder_named_like_the_package(tmp_path):
     import mlxlaunch
-    from mlxlaunch.runner import run_prepared
-    from mlxlaunch.settings import Settings
+    from mlxlaunch.launching.settings import Settings
+    from mlxlaunch.running.runner import run_prepared
 
     package = os.path.dirname(os.path.abspath(mlxlaunch.__file__))
     user_file = package + "-experiments/main.py"  # a sibling folder: ~/mlxlaunch-experiments
@@ -251,8 +251,8 @@ def test_traceback_keeps_user_frames_of_a_folder_named_like_the_package(tmp_path
     exec(compile("def task(ctx):\n    raise ValueError('boom')\n", user_file, "exec"), namespace)
     run = tmp_path / "1"
     (run / "metadata").mkdir(parents=True)
-    store.write_config(run, {})
-    store.write_info(run, {"status": "QUEUED", "log_id": 1, "attempt": 0})
+    runfolder.write_config(run, {})
+    runfolder.write_info(run, {"status": "QUEUED", "log_id": 1, "attempt": 0})
     result = run_prepared(run, namespace["task"], Settings())
     assert result.status == "FAILED"
     text = (run / "metadata" / "traceback.txt").read_text()
@@ -266,5 +266,5 @@ def test_resume_records_its_own_command_and_keeps_the_sweep(project):
     info = project.info(1)
     assert info["sweep_id"] == sweep and f"(sweep {sweep})" in proc.stderr
     assert info["argv"][1:] == ["+launcher.logger.forced_log_id=1", "num_epoch=3"]
-    first = store.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
+    first = runfolder.load_yaml(project.logs / "1" / "metadata" / "attempts" / "1.yaml")
     assert first["argv"][1:] == ["seed=1,2"]  # the first attempt keeps the command it ran with

@@ -13,7 +13,7 @@ from conftest import REPO, TUTORIAL, Project
 
 import mlxlaunch
 from mlxlaunch.errors import CheckpointNotFound
-from mlxlaunch.logger import Logger
+from mlxlaunch.logger.logger import Logger
 
 
 def test_round_trip_and_the_resume_pattern(tmp_path):

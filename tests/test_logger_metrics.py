@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlxlaunch import jsonify
-from mlxlaunch.logger import Logger
-from mlxlaunch.store import load_yaml
+from mlxlaunch.logger import jsonify
+from mlxlaunch.logger.logger import Logger
+from mlxlaunch.runfolder.metadata import load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -216,7 +216,7 @@ def test_fifty_log_names_do_not_exhaust_file_handles(tmp_path, max_open):
 def test_the_default_cap_follows_ulimit(monkeypatch):
     import resource
 
-    from mlxlaunch import logger as logger_module
+    from mlxlaunch.logger import logger as logger_module
 
     monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 4096))
     assert logger_module.default_max_open_files() == 32

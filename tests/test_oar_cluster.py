@@ -66,7 +66,7 @@ class TestOarExecutor(ExecutorSuite):
 
 
 def test_cancelled_job_is_reconciled_with_one_oarstat_call(cproject: ClusterProject) -> None:
-    from mlxlaunch.commands.status import load_runs, reconcile
+    from mlxlaunch.manage.status import load_runs, reconcile
 
     proc = cproject.run(*OAR, "+sleep=300")
     assert proc.returncode == 0, proc.stderr

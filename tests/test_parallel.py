@@ -290,8 +290,9 @@ def test_executor_runs_in_the_spec_workdir_with_n_workers_1(tmp_path: Path, ppro
     from mlxlaunch.executors import LaunchSpec
     from mlxlaunch.executors.base import PreparedRun
     from mlxlaunch.executors.parallel import ParallelExecutor
-    from mlxlaunch.settings import Settings, settings_to_dict
-    from mlxlaunch.store import allocate_run_dirs, write_config, write_info, write_settings
+    from mlxlaunch.launching.settings import Settings, settings_to_dict
+    from mlxlaunch.runfolder.ids import allocate_run_dirs
+    from mlxlaunch.runfolder.metadata import write_config, write_info, write_settings
 
     snapshot = tmp_path / "snapshot"
     snapshot.mkdir()
@@ -333,17 +334,17 @@ def test_executor_runs_in_the_spec_workdir_with_n_workers_1(tmp_path: Path, ppro
 def test_a_worker_killed_by_a_signal_without_a_name_is_recorded_as_failed(tmp_path: Path):
     from types import SimpleNamespace
 
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
     from mlxlaunch.executors.base import PreparedRun
     from mlxlaunch.executors.parallel import _outcome, _Worker
 
     run_dir = tmp_path / "1"
     (run_dir / "metadata").mkdir(parents=True)
-    store.write_info(run_dir, {"status": "RUNNING", "log_id": 1})
+    runfolder.write_info(run_dir, {"status": "RUNNING", "log_id": 1})
     run = PreparedRun(1, run_dir, {}, [])
     worker = _Worker(0, 0, run, SimpleNamespace(returncode=-(signal.SIGRTMIN + 6)))
     result = _outcome(worker)
-    info = store.read_info(run_dir)
+    info = runfolder.read_info(run_dir)
     assert (result.status, info["status"]) == ("FAILED", "FAILED")
     assert info["error"] == f"worker killed by signal {signal.SIGRTMIN + 6}"
     assert info["exit_code"] == 128 + signal.SIGRTMIN + 6

@@ -222,7 +222,7 @@ def test_missing_logs_folder_or_a_run_folder_is_a_clear_error(logs, tmp_path):
 
 def test_artifacts_are_lazy_handles(logs):
     np = pytest.importorskip("numpy")
-    from mlxlaunch.logger import Logger
+    from mlxlaunch.logger.logger import Logger
 
     logger = Logger(logs / "2", 2)
     logger.log_artifacts(np.arange(3), artifact_name="sub/w.npy", artifact_type="numpy")

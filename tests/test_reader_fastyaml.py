@@ -9,8 +9,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlxlaunch.reader import fastyaml
-from mlxlaunch.store import dump_yaml
+from mlxlaunch.runfolder import fastyaml
+from mlxlaunch.runfolder.metadata import dump_yaml
 
 TRICKY = [
     "yes",

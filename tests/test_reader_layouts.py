@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.store import dump_yaml
+from mlxlaunch.runfolder.metadata import dump_yaml
 
 MLXP_INFO_KEYS = (
     "hostname",

@@ -34,14 +34,14 @@ def test_sweep_then_a_killed_run_shows_as_lost(project):
 
 def test_a_run_prepared_but_not_started_is_queued(project):
     """A run folder prepared (config + QUEUED info, as prepare.py writes them) but not started."""
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
 
     proc = project.run("seed=3")
     assert proc.returncode == 0, proc.stderr
-    [(log_id, run_dir)] = store.allocate_run_dirs(project.logs, 1)
-    store.write_config(run_dir, {"seed": 4, "optimizer": {"lr": 0.1}})
-    store.write_info(
-        run_dir, {"status": "QUEUED", "log_id": log_id, "queued_time": store.now_iso()}
+    [(log_id, run_dir)] = runfolder.allocate_run_dirs(project.logs, 1)
+    runfolder.write_config(run_dir, {"seed": 4, "optimizer": {"lr": 0.1}})
+    runfolder.write_info(
+        run_dir, {"status": "QUEUED", "log_id": log_id, "queued_time": runfolder.now_iso()}
     )
     reader = Reader(project.logs)
     assert reader.search("info.status == 'QUEUED'").log_ids == [log_id]

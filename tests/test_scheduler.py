@@ -30,7 +30,7 @@ from mlxlaunch.executors.scheduler import (
     validate,
 )
 from mlxlaunch.executors.slurm import SlurmExecutor
-from mlxlaunch.settings import SchedulerSettings
+from mlxlaunch.launching.settings import SchedulerSettings
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_DIRS = [Path("/scratch/logs/1"), Path("/scratch/my logs/$HOME's 2")]
@@ -235,13 +235,13 @@ def _fake(bin_dir: Path, name: str, body: str) -> Path:
 
 
 def _array_script(run_dir: Path) -> Path:
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     return Path(read_info(run_dir)["scheduler"]["script"])
 
 
 def test_array_index_picks_the_run_folder_and_quoted_values_reach_it(project) -> None:
-    from mlxlaunch.store import read_config, read_info
+    from mlxlaunch.runfolder.metadata import read_config, read_info
 
     value = "5$HOME 'a' `b`"
     dirs = _prepare(project, "+x=" + repr(value).replace("\\", ""), "+y=1,2")
@@ -264,7 +264,7 @@ def test_array_index_picks_the_run_folder_and_quoted_values_reach_it(project) ->
 
 
 def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> None:
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     (run_dir,) = _prepare(project, "+sleep=60", "+launcher.scheduler.requeue=true")
     script = _array_script(run_dir)
@@ -288,7 +288,7 @@ def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> N
 
 
 def test_failing_sbatch_marks_runs_submit_failed_and_exits_nonzero(project) -> None:
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     bin_dir = project.root / "bin"
     _fake(bin_dir, "sbatch", "echo 'sbatch: error: Invalid partition name specified' >&2; exit 1")
@@ -325,7 +325,7 @@ def _fake_sbatch(bin_dir: Path, tmp_path: Path) -> None:
 
 def _five_queued_runs(logs: Path) -> list[Path]:
     """Run folders ``logs/1`` to ``logs/5``, QUEUED."""
-    from mlxlaunch.store import write_info
+    from mlxlaunch.runfolder.metadata import write_info
 
     dirs = []
     for i in range(5):
@@ -337,7 +337,7 @@ def _five_queued_runs(logs: Path) -> list[Path]:
 
 
 def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatch) -> None:
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     bin_dir = tmp_path / "bin"
     _fake_sbatch(bin_dir, tmp_path)
@@ -381,7 +381,7 @@ def _children(pid: int) -> list[int]:
 def test_signal_during_python_start_up_is_ignored_and_a_complete_run_is_not_requeued(
     project,
 ) -> None:
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     (run_dir,) = _prepare(project, "+sleep=1", "+launcher.scheduler.requeue=true")
     script = _array_script(run_dir)
@@ -407,7 +407,7 @@ def test_failed_release_withdraws_the_held_array_and_marks_the_rest_submit_faile
 ) -> None:
     """A held array that cannot be released is cancelled, not left held forever; the runs of
     that array and of the arrays after it are SUBMIT_FAILED, the ones before stay submitted."""
-    from mlxlaunch.store import read_info
+    from mlxlaunch.runfolder.metadata import read_info
 
     bin_dir = tmp_path / "bin"
     _fake_sbatch(bin_dir, tmp_path)

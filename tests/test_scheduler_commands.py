@@ -13,7 +13,7 @@ from pathlib import Path
 
 from test_scheduler import _fake
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 
 FAILING_TASK = """\
 from pathlib import Path
@@ -40,9 +40,9 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def _queued_run(parent: Path, log_id: int, job_id: str, status: str = "QUEUED") -> Path:
     run_dir = parent / str(log_id)
     (run_dir / "metadata").mkdir(parents=True)
-    store.write_config(run_dir, {"seed": log_id})
+    runfolder.write_config(run_dir, {"seed": log_id})
     array = job_id.split("_")[0]
-    store.write_info(
+    runfolder.write_info(
         run_dir,
         {
             "status": status,
@@ -73,10 +73,10 @@ def test_status_reconciles_every_case_with_one_squeue_call(tmp_path: Path) -> No
     assert table == {"1": "QUEUED", "2": "INTERRUPTED", "3": "LOST", "4": "QUEUED", "5": "COMPLETE"}
     assert "50_1 (CANCELLED)" in proc.stdout
     # only the job that ended without recording is written back
-    info = store.read_info(logs / "2")
+    info = runfolder.read_info(logs / "2")
     assert info["status"] == "INTERRUPTED" and "job 50_1 ended CANCELLED" in info["error"]
-    assert store.read_info(logs / "3")["status"] == "QUEUED"
-    assert store.read_info(logs / "4")["status"] == "INTERRUPTED"
+    assert runfolder.read_info(logs / "3")["status"] == "QUEUED"
+    assert runfolder.read_info(logs / "4")["status"] == "INTERRUPTED"
 
     selected = _cli("status", str(logs), "info.status == 'QUEUED'", env=env)
     assert selected.stdout.splitlines()[-1] == "2 run(s): 2 QUEUED"
@@ -96,7 +96,7 @@ def test_cancel_calls_scancel_once_and_marks_queued_runs(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert "cancelled 2 run(s): 1, 2" in proc.stdout
     assert f"{bin_dir}/scancel 60_0 60_1" in (bin_dir / "calls.log").read_text()
-    assert [store.read_info(logs / str(i))["status"] for i in (1, 2, 3)] == [
+    assert [runfolder.read_info(logs / str(i))["status"] for i in (1, 2, 3)] == [
         "INTERRUPTED", "INTERRUPTED", "QUEUED",
     ]  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlxlaunch.errors import SettingsError
-from mlxlaunch.settings import Settings, load_settings
+from mlxlaunch.launching.settings import Settings, load_settings
 
 
 def test_defaults():
@@ -68,7 +68,7 @@ def test_launcher_settings_cannot_be_swept(project):
 def test_every_setting_is_documented():
     from pathlib import Path
 
-    from mlxlaunch.settings import valid_keys
+    from mlxlaunch.launching.settings import valid_keys
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "settings.md").read_text()
     missing = [key for key in valid_keys() if f"`{key}`" not in doc]

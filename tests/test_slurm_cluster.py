@@ -18,7 +18,7 @@ from cluster.cluster_project import ClusterProject
 from cluster.fixtures import start_cluster, wait_for
 from executor_suite import SUITE_TASK, ExecutorSuite
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("slurm")]
 
@@ -84,7 +84,7 @@ def test_runs_record_their_job_ids_and_write_their_streams(cproject: ClusterProj
 
 
 def test_status_reconciles_in_one_call_and_cancel_interrupts(cproject: ClusterProject) -> None:
-    from mlxlaunch.commands.status import load_runs, reconcile
+    from mlxlaunch.manage.status import load_runs, reconcile
 
     for _ in range(2):  # two arrays: still one squeue call
         proc = cproject.run(*SLURM, "+sleep=300", "optimizer.lr=0.1,0.2")
@@ -116,9 +116,9 @@ def test_a_logs_folder_with_a_space_is_submitted(cproject: ClusterProject) -> No
     assert proc.returncode == 0, proc.stderr
     logs = cproject.root / "my logs"
     wait_for(
-        lambda: store.read_info(logs / "1").get("status") == "COMPLETE",
+        lambda: runfolder.read_info(logs / "1").get("status") == "COMPLETE",
         60,
-        lambda: str(store.read_info(logs / "1")),
+        lambda: str(runfolder.read_info(logs / "1")),
     )
     assert (logs / "1" / "log.stdout").read_text().endswith("done\n")
     assert len(list((logs / ".jobs").glob("slurm-*_0.out"))) == 1

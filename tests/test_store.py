@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError
 
 
 def _allocate_after_barrier(parent, barrier, queue):
     barrier.wait()
-    [(run_id, _)] = store.allocate_run_dirs(parent, 1)
+    [(run_id, _)] = runfolder.allocate_run_dirs(parent, 1)
     queue.put(run_id)
 
 
@@ -38,7 +38,7 @@ def test_200_simultaneous_processes_get_unique_ids(tmp_path):
 def test_allocation_continues_after_highest_run(tmp_path):
     for run_id in (1, 2, 5):
         (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
-    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 2)] == [6, 7]
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 2)] == [6, 7]
 
 
 def test_stray_folders_do_not_shift_or_break_allocation(tmp_path):
@@ -47,55 +47,55 @@ def test_stray_folders_do_not_shift_or_break_allocation(tmp_path):
     (tmp_path / "007").mkdir()  # leading zero: never a run id
     (tmp_path / "notes").mkdir()
     (tmp_path / "3.txt").write_text("x")
-    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [2]
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 1)] == [2]
     assert not (tmp_path / "2024" / "metadata").exists()
 
 
 def test_allocation_never_reuses_an_existing_folder(tmp_path):
     (tmp_path / "1" / "metadata").mkdir(parents=True)
     (tmp_path / "2").mkdir()  # e.g. made by hand, or by a launcher that just crashed
-    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [3]
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 1)] == [3]
 
 
 def test_atomic_write_leaves_no_temp_file(tmp_path):
     path = tmp_path / "info.yaml"
-    store.atomic_write(path, "a: 1\n")
-    store.atomic_write(path, "a: 2\n")
+    runfolder.atomic_write(path, "a: 1\n")
+    runfolder.atomic_write(path, "a: 2\n")
     assert path.read_text() == "a: 2\n"
     assert os.listdir(tmp_path) == ["info.yaml"]
 
 
 def test_lock_is_exclusive_and_released(tmp_path):
     (tmp_path / "metadata").mkdir()
-    with store.RunLock(tmp_path):
+    with runfolder.RunLock(tmp_path):
         with pytest.raises(RunLockedError, match="in use by pid"):
-            store.RunLock(tmp_path).acquire()
-    with store.RunLock(tmp_path):
+            runfolder.RunLock(tmp_path).acquire()
+    with runfolder.RunLock(tmp_path):
         pass
 
 
 def test_empty_or_missing_info_reads_as_empty(tmp_path):
     (tmp_path / "metadata").mkdir()
-    assert store.read_info(tmp_path) == {}
+    assert runfolder.read_info(tmp_path) == {}
     (tmp_path / "metadata" / "info.yaml").write_text("")
-    assert store.read_info(tmp_path) == {}
+    assert runfolder.read_info(tmp_path) == {}
 
 
 def test_hint_is_not_trusted_after_another_tool_adds_runs(tmp_path):
-    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 2)] == [1, 2]
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 2)] == [1, 2]
     # another tool (or an older MLXP) creates runs 3..9 without touching the hint
     import time
 
     time.sleep(0.02)
     for run_id in range(3, 10):
         (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
-    assert [i for i, _ in store.allocate_run_dirs(tmp_path, 1)] == [10]
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 1)] == [10]
 
 
 def test_effective_status_tolerates_a_damaged_heartbeat_interval(tmp_path):
     import time
 
-    store.touch_heartbeat(tmp_path)
+    runfolder.touch_heartbeat(tmp_path)
     info = {"status": "RUNNING", "hostname": "another-node", "heartbeat_interval": "abc"}
-    assert store.effective_status(tmp_path, info) == "RUNNING"
-    assert store.effective_status(tmp_path, info, now=time.time() + 3600) == "LOST"
+    assert runfolder.effective_status(tmp_path, info) == "RUNNING"
+    assert runfolder.effective_status(tmp_path, info, now=time.time() + 3600) == "LOST"

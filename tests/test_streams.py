@@ -85,7 +85,7 @@ def test_a_resumed_run_appends_to_its_streams(project):
 SCRIPT = """
 import os, subprocess, sys
 from pathlib import Path
-from mlxlaunch.streams import StreamTee
+from mlxlaunch.running.streams import StreamTee
 
 print("before", flush=True)
 with StreamTee(Path(sys.argv[1])):
@@ -138,7 +138,7 @@ def test_a_stream_already_redirected_to_the_file_is_not_doubled(tmp_path):
         """
         import sys
         from pathlib import Path
-        from mlxlaunch.streams import StreamTee
+        from mlxlaunch.running.streams import StreamTee
         with StreamTee(Path(sys.argv[1])):
             print("once", flush=True)
         """

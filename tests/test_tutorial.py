@@ -8,7 +8,7 @@ import sys
 
 from conftest import REPO, TUTORIAL
 
-from mlxlaunch import store
+from mlxlaunch import runfolder
 
 
 def test_tutorial_sweep_runs_end_to_end(tmp_path):
@@ -28,6 +28,6 @@ def test_tutorial_sweep_runs_end_to_end(tmp_path):
     assert "4 runs: 4 COMPLETE" in proc.stderr
     for run_id in (1, 2, 3, 4):
         run = work / "logs" / str(run_id)
-        assert store.read_info(run)["status"] == "COMPLETE"
+        assert runfolder.read_info(run)["status"] == "COMPLETE"
         assert len((run / "metrics" / "train.json").read_text().splitlines()) == 2
-    assert store.read_config(work / "logs" / "4")["optimizer"]["lr"] == 0.1
+    assert runfolder.read_config(work / "logs" / "4")["optimizer"]["lr"] == 0.1

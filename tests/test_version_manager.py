@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from executor_suite import SUITE_TASK, ExecutorSuite
 
-from mlxlaunch import version_manager as vm
-from mlxlaunch.store import load_yaml
+from mlxlaunch import vcs as vm
+from mlxlaunch.runfolder.metadata import load_yaml
 
 VM = "+launcher.use_version_manager=True"
 
@@ -254,7 +254,7 @@ def test_ignore_runs_the_last_commit_and_lists_what_was_left_out(repo: Any) -> N
 
 
 def test_every_policy_but_ask_is_explained_at_the_prompt() -> None:
-    from mlxlaunch.settings import DIRTY_POLICIES
+    from mlxlaunch.launching.settings import DIRTY_POLICIES
 
     assert set(vm.POLICY_HELP) == set(DIRTY_POLICIES) - {"ask"}
 
@@ -344,11 +344,11 @@ def test_editing_the_developer_tree_after_launch_does_not_reach_later_points(rep
 
 
 def test_resubmit_of_a_local_run_runs_its_snapshot_not_the_developer_tree(repo: Any) -> None:
-    from mlxlaunch import store
+    from mlxlaunch import runfolder
 
     assert launch(repo).returncode == 0
     info = repo.info(1)
-    store.write_info(repo.logs / "1", dict(info, status="FAILED"))
+    runfolder.write_info(repo.logs / "1", dict(info, status="FAILED"))
     snapshot = git_info(repo, 1)["snapshot"]
     (repo.root / "src" / "helper.py").write_text("VALUE = 20\n")  # uncommitted edit
     proc = subprocess.run(

@@ -16,7 +16,7 @@ import pytest
 from cluster.cluster_project import ClusterProject
 from cluster.fixtures import run_as, start_cluster
 
-from mlxlaunch.store import Status
+from mlxlaunch.runfolder.layout import Status
 
 # with the other Slurm tests: on their xdist worker, and selected by ``pytest -m cluster``
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("slurm")]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..runner import RunResult
-from ..settings import Settings
+from mlxlaunch.launching.settings import Settings
+from mlxlaunch.running.runner import RunResult
 
 
 @dataclass
@@ -45,7 +45,7 @@ class LaunchSpec:
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
-        from ..launch import ENV_RUN_DIR
+        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         return [self.python, str(self.script)], {ENV_RUN_DIR: str(run_dir)}
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..runner import RunResult, run_prepared
-from ..store import Status
-from .base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.running.runner import RunResult, run_prepared
 
 
 class LocalExecutor(Executor):

@@ -11,8 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from ..settings import SchedulerSettings
-from .scheduler import SchedulerExecutor, Submission, SubmitError, parse_time
+from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, SubmitError, parse_time
+from mlxlaunch.launching.settings import SchedulerSettings
 
 #: SIGUSR2, OAR's default checkpoint signal, forwarded to Python by the job script
 _CHECKPOINT_SIGNAL = 12

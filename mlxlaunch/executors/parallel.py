@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import store
-from ..errors import SettingsError
-from ..runner import SIGNAL_EXIT_CODES, RunResult
-from ..settings import Settings
-from ..store import Status
-from .base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch import runfolder
+from mlxlaunch.errors import SettingsError
+from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.launching.settings import Settings
+from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.running.runner import SIGNAL_EXIT_CODES, RunResult
 
 #: Environment variable that restricts which GPUs a worker sees.
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
@@ -162,7 +162,7 @@ class ParallelExecutor(Executor):
 
     def _can_use_standbys(self, spec: LaunchSpec) -> bool:
         """Standbys work when the run folder is the only thing the job command varies."""
-        from ..launch import ENV_RUN_DIR, STANDBY_RUN_DIR
+        from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 
         return spec.job_command(Path(STANDBY_RUN_DIR))[1] == {ENV_RUN_DIR: STANDBY_RUN_DIR}
 
@@ -170,7 +170,7 @@ class ParallelExecutor(Executor):
         self, standbys: dict[int, subprocess.Popen], n_pending: int, spec: LaunchSpec
     ) -> None:
         """Start one standby per slot, but no more than the points still to run."""
-        from ..launch import STANDBY_RUN_DIR
+        from mlxlaunch.jobenv import STANDBY_RUN_DIR
 
         for slot in range(self.n_workers):
             if len(standbys) >= n_pending:
@@ -257,7 +257,7 @@ def _restore_handlers(previous: dict[int, Any]) -> None:
 def _outcome(worker: _Worker) -> RunResult:
     """Read how the worker's run ended; record a failure if the worker could not record it."""
     run, code = worker.run, worker.process.returncode
-    info = store.read_info(run.log_dir)
+    info = runfolder.read_info(run.log_dir)
     status = info.get("status")
     if status in Status.FINISHED:
         return RunResult(run.log_id, run.log_dir, status, info.get("exit_code"))
@@ -278,6 +278,6 @@ def _outcome(worker: _Worker) -> RunResult:
         exit_code = code or 1
     info.update(status=Status.FAILED, exit_code=exit_code, error=reason)
     if not info.get("end_time"):
-        info["end_time"] = store.now_iso()
-    store.write_info(run.log_dir, info)
+        info["end_time"] = runfolder.now_iso()
+    runfolder.write_info(run.log_dir, info)
     return RunResult(run.log_id, run.log_dir, Status.FAILED, exit_code)

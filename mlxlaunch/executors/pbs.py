@@ -8,8 +8,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..settings import SchedulerSettings
-from .scheduler import SchedulerExecutor, Submission, SubmitError, hms, parse_time
+from mlxlaunch.executors.scheduler import (
+    SchedulerExecutor,
+    Submission,
+    SubmitError,
+    hms,
+    parse_time,
+)
+from mlxlaunch.launching.settings import SchedulerSettings
 
 
 class PbsExecutor(SchedulerExecutor):

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
-from .. import store
-from ..errors import MlxlaunchError, SettingsError, did_you_mean
-from ..runner import RunResult
-from ..settings import SchedulerSettings
-from ..store import Status
-from .base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch import runfolder
+from mlxlaunch.errors import MlxlaunchError, SettingsError, did_you_mean
+from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.launching.settings import SchedulerSettings
+from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.running.runner import RunResult
 
 #: Folder of the parent log dir holding array scripts and the schedulers' own output.
 JOBS_DIR = ".jobs"
@@ -61,7 +61,7 @@ class JobCommand:
 
     @classmethod
     def from_spec(cls, spec: LaunchSpec, run_dir: Path) -> JobCommand:
-        from ..launch import ENV_RUN_DIR
+        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         argv, env = spec.job_command(run_dir)
         env = {k: v for k, v in env.items() if k != ENV_RUN_DIR}
@@ -230,7 +230,7 @@ class SchedulerExecutor(Executor):
         self, argv: list[str], cwd: Optional[str] = None, check: bool = True
     ) -> subprocess.CompletedProcess:
         """Run one scheduler command; raise ``SubmitError`` with its message if it fails."""
-        from ..launch import ENV_RUN_DIR
+        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         self.calls += 1
         env = dict(os.environ)
@@ -324,7 +324,7 @@ class SchedulerExecutor(Executor):
         jobs.mkdir(parents=True, exist_ok=True)
         size = max(1, self.max_array_size())
         chunks = [run_dirs[i : i + size] for i in range(0, len(run_dirs), size)]
-        stamp = f"{store.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
+        stamp = f"{runfolder.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
         done: list[Submission] = []
 
         def failed(k: int, exc: Exception) -> SubmitError:
@@ -344,7 +344,7 @@ class SchedulerExecutor(Executor):
 
         for k, chunk in enumerate(chunks):
             script = jobs / f"{self.name}-{stamp}-{k}.sh"
-            store.atomic_write(script, self.job_script(chunk, s, command, jobs))
+            runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs))
             script.chmod(0o755)
             try:
                 proc = self.run_command(
@@ -444,10 +444,10 @@ def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
 
     def record(item: tuple[Path, dict[str, Any]]) -> None:
         run_dir, sched = item
-        info = store.read_info(run_dir)
+        info = runfolder.read_info(run_dir)
         info["status"] = Status.QUEUED
         info["scheduler"] = sched
-        store.write_info(run_dir, info)
+        runfolder.write_info(run_dir, info)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(record, zip(run_dirs, records)))
@@ -455,10 +455,10 @@ def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
 
 def _mark_submit_failed(run_dirs: list[Path], message: str) -> None:
     for run_dir in run_dirs:
-        info = store.read_info(run_dir)
-        info.update(status=Status.SUBMIT_FAILED, error=message, end_time=store.now_iso())
+        info = runfolder.read_info(run_dir)
+        info.update(status=Status.SUBMIT_FAILED, error=message, end_time=runfolder.now_iso())
         info.pop("scheduler", None)
-        store.write_info(run_dir, info)
+        runfolder.write_info(run_dir, info)
 
 
 # ---------------------------------------------------------------- registry

@@ -7,8 +7,15 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..settings import SchedulerSettings
-from .scheduler import PREEMPT_SIGNAL, SchedulerExecutor, Submission, SubmitError, hms, parse_time
+from mlxlaunch.executors.scheduler import (
+    PREEMPT_SIGNAL,
+    SchedulerExecutor,
+    Submission,
+    SubmitError,
+    hms,
+    parse_time,
+)
+from mlxlaunch.launching.settings import SchedulerSettings
 
 
 @functools.cache

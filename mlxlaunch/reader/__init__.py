@@ -7,9 +7,9 @@ this package needs pandas and numpy. Modules: ``reader`` (the Reader),
 logs), ``table`` (RunTable, Run, Artifact).
 """
 
-from .query import QueryError
-from .reader import Reader
-from .scan import ReaderWarning
-from .table import Artifact, Run, RunTable
+from mlxlaunch.reader.query import QueryError
+from mlxlaunch.reader.reader import Reader
+from mlxlaunch.reader.scan import ReaderWarning
+from mlxlaunch.reader.table import Artifact, Run, RunTable
 
 __all__ = ["Reader", "RunTable", "Run", "Artifact", "QueryError", "ReaderWarning"]

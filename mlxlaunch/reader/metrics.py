@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import fastyaml
-from .cache import json_loads
+from mlxlaunch.reader.cache import json_loads
+from mlxlaunch.runfolder import fastyaml
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from ..errors import UsageError, did_you_mean
+from mlxlaunch.errors import UsageError, did_you_mean
 
 
 class QueryError(UsageError):

@@ -13,12 +13,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..errors import UsageError
-from . import metrics as _metrics
-from . import query as _query
-from .cache import RunCache
-from .scan import Problems, Progress, list_runs, read_run, with_effective_status
-from .table import Run, RunTable, _Context
+from mlxlaunch.errors import UsageError
+from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader import query as _query
+from mlxlaunch.reader.cache import RunCache
+from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_run, with_effective_status
+from mlxlaunch.reader.table import Run, RunTable, _Context
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

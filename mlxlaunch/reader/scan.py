@@ -19,10 +19,10 @@ import time
 import warnings
 from typing import Any, Optional
 
-from .. import store
-from . import fastyaml
-from .cache import RunCache
-from .metrics import file_signature
+from mlxlaunch import runfolder
+from mlxlaunch.reader.cache import RunCache
+from mlxlaunch.reader.metrics import file_signature
+from mlxlaunch.runfolder import fastyaml
 
 #: Entries of a logs folder that are not runs and need no warning.
 IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
@@ -93,7 +93,7 @@ def list_runs(parent: str, problems: Problems) -> list[tuple[int, str]]:
     with os.scandir(parent) as it:
         for entry in it:
             name = entry.name
-            if store.RUN_ID.match(name) and entry.is_dir():
+            if runfolder.RUN_ID.match(name) and entry.is_dir():
                 runs.append((int(name), entry.path))
             elif not name.startswith(".") and name not in IGNORED_ENTRIES:
                 problems.add(
@@ -169,9 +169,9 @@ def _signature(path: str) -> Optional[list]:
 
 def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
     """The flat row of one run and the problems met, from the cache when it is current."""
-    metadata = f"{run_dir}/{store.METADATA}"
-    config_path = f"{metadata}/{store.CONFIG_FILE}"
-    info_path = f"{metadata}/{store.INFO_FILE}"
+    metadata = f"{run_dir}/{runfolder.METADATA}"
+    config_path = f"{metadata}/{runfolder.CONFIG_FILE}"
+    info_path = f"{metadata}/{runfolder.INFO_FILE}"
     signature = [_signature(config_path), _signature(info_path)]
     entry = cache.get(run_dir, signature)
     if entry is not None:
@@ -197,19 +197,19 @@ def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any]
 
 
 def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:
-    """Replace a RUNNING status by LOST when the run is dead (``store.effective_status``)."""
-    if row.get("info.status") != store.Status.RUNNING:
+    """Replace a RUNNING status by LOST when the run is dead (``runfolder.effective_status``)."""
+    if row.get("info.status") != runfolder.Status.RUNNING:
         return row
     info = {
-        "status": store.Status.RUNNING,
+        "status": runfolder.Status.RUNNING,
         "pid": row.get("info.pid", row.get("info.process_id")),  # ours, or MLXP's
         "hostname": row.get("info.hostname"),
         "heartbeat_interval": row.get("info.heartbeat_interval"),
     }
     from pathlib import Path
 
-    status = store.effective_status(Path(run_dir), info)
-    if status != store.Status.RUNNING:
+    status = runfolder.effective_status(Path(run_dir), info)
+    if status != runfolder.Status.RUNNING:
         row = dict(row)
         row["info.status"] = status
     return row

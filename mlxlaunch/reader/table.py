@@ -17,15 +17,15 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..artifacts import ARTIFACTS, INDEX_FILE, KEYS_DIR, key_dir
-from ..errors import UsageError, did_you_mean
-from . import metrics as _metrics
-from .scan import Problems, Progress
+from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.logger.artifacts import ARTIFACTS, INDEX_FILE, KEYS_DIR, key_dir
+from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader.scan import Problems, Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .cache import RunCache
+    from mlxlaunch.reader.cache import RunCache
 
 ARTIFACTS_DIR = ARTIFACTS
 #: Rows shown by ``repr`` of a table (first and last halves).
@@ -46,7 +46,7 @@ class Artifact:
 
     def load(self) -> Any:
         """Load the artifact with the logger's loader for its type (see docs/logging.md)."""
-        from ..logger import Logger
+        from mlxlaunch.logger.logger import Logger
 
         return Logger(self.run.path, self.run.log_id).load_artifacts(
             self.name, artifact_type=self.type
@@ -207,7 +207,7 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     index = os.path.join(root, KEYS_DIR, INDEX_FILE)
     found: list[Artifact] = []
     if os.path.exists(index):
-        from .scan import load_yaml_tolerant
+        from mlxlaunch.reader.scan import load_yaml_tolerant
 
         data, problem = load_yaml_tolerant(index)
         if problem:

@@ -1,0 +1,49 @@
+"""The ``mlxlaunch`` console script: everything that is not one run.
+
+Each subcommand lives in its own module under ``mlxlaunch/commands/`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to the function
+that runs it (``func(args) -> int``). Add a subcommand by adding its module name
+to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Optional
+
+from mlxlaunch.errors import MlxlaunchError
+
+#: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
+COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit", "runs", "plot"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlxlaunch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"mlxlaunch.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MlxlaunchError as exc:
+        print(f"mlxlaunch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # `mlxlaunch runs logs | head`: the reader left, not an error
+        # silence the flush at exit, which would raise again (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the pipe
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Subcommands of the ``mlxlaunch`` console script (see ``mlxlaunch/cli.py``)."""

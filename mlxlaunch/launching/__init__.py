@@ -1,0 +1,1 @@
+"""Preparing a launch: argv, settings, presets, composition, checks, help, dry run, run folders."""

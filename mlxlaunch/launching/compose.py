@@ -1,0 +1,336 @@
+"""From a command line to validated sweep points, each composed exactly once.
+
+Hydra's own parser reads the overrides, Hydra's basic sweeper expands them (the
+cartesian product, in Hydra's order, with ``range()``, ``choice()`` and ``glob()``),
+and Hydra's compose API builds the config. To make sweeps cheap, Hydra composes
+once per distinct choice of config groups; a point's value overrides are then
+applied to a copy of that composed config with the exact code Hydra uses for
+them (``ConfigLoaderImpl._apply_overrides_to_config``), which costs well under a
+millisecond instead of ~40 ms for a full composition.
+
+Every point is composed and resolved before anything runs, so a typo in the last
+point of a sweep fails the whole command at once with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
+from mlxlaunch.launching.configfiles import apply_file_override, is_file_reference
+from mlxlaunch.launching.settings import NAMESPACE
+
+
+@dataclass
+class Point:
+    """One point of a sweep: its overrides and its resolved config."""
+
+    index: int
+    overrides: list[str]
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """Every point a command asks for, composed and validated."""
+
+    points: list[Point]
+
+
+def _describe(point_overrides: list[str], index: int, total: int) -> str:
+    shown = " ".join(point_overrides) if point_overrides else "no overrides"
+    if total == 1:
+        return f"({shown})"
+    return f"point {index + 1} of {total} ({shown})"
+
+
+def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
+    from omegaconf import DictConfig
+
+    keys = []
+    if isinstance(cfg, DictConfig):
+        for key in cfg.keys():
+            path = f"{prefix}{key}"
+            keys.append(path)
+            try:
+                child = cfg._get_node(key)
+            except Exception:  # pragma: no cover - defensive: odd nodes
+                continue
+            keys.extend(_all_keys(child, path + "."))
+    return keys
+
+
+class Composer:
+    """Parses, expands and composes overrides against one config folder."""
+
+    def __init__(
+        self,
+        config_dir: Path,
+        config_name: Optional[str],
+        schema: Optional[type] = None,
+        config_file: Optional[Path] = None,
+    ) -> None:
+        self.config_dir = config_dir
+        #: ``@launch(schema=...)`` dataclass every point is checked against (``schema.py``)
+        self.schema = schema
+        #: a whole config read from a file (``@FILE`` argument) instead of the main YAML
+        self.config_file = config_file
+        if config_name is not None and not (config_dir / f"{config_name}.yaml").is_file():
+            if not config_dir.is_dir() and schema is None and config_file is None:
+                raise UsageError(
+                    f"Config folder {config_dir} does not exist. Create it with a "
+                    f"{config_name}.yaml, or pass config_path= to @mlxlaunch.launch."
+                )
+            config_name = None  # no main config: start from an empty one (`+key=value` works)
+        self.config_name = config_name
+        self._hydra_ctx = None
+        self._base_cache: dict[tuple[str, ...], Any] = {}
+
+    # -- Hydra's global state: entered once per command ----------------------------------
+    def __enter__(self) -> Composer:
+        from hydra import initialize, initialize_config_dir
+
+        if self.config_dir.is_dir():
+            self._hydra_ctx = initialize_config_dir(
+                config_dir=str(self.config_dir), version_base=None, job_name="mlxlaunch"
+            )
+        else:  # a schema or a config file, and no config folder: nothing to search
+            self._hydra_ctx = initialize(config_path=None, version_base=None, job_name="mlxlaunch")
+        self._hydra_ctx.__enter__()
+        from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        self.config_loader = GlobalHydra.instance().config_loader()
+        self.parser = OverridesParser.create(config_loader=self.config_loader)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._hydra_ctx is not None:
+            self._hydra_ctx.__exit__(None, None, None)
+
+    # -- parsing ----------------------------------------------------------------------------
+    def parse(self, args: list[str]) -> list[Any]:
+        from hydra.errors import HydraException
+
+        parsed = []
+        for arg in args:
+            try:
+                parsed.extend(self.parser.parse_overrides([arg]))
+            except HydraException as exc:
+                raise UsageError(
+                    f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
+                    "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
+                    "key=1,2 (sweep), 'key=range(0,5)'."
+                ) from None
+        return parsed
+
+    def is_group(self, override: Any) -> bool:
+        if override.package is not None:
+            return True
+        key = override.key_or_group
+        if key.startswith("hydra.") or key == "hydra":
+            return True
+        return bool(self.config_loader.repository.group_exists(key))
+
+    def group_options(self, group: str) -> list[str]:
+        return list(self.config_loader.get_group_options(group))
+
+    # -- planning ---------------------------------------------------------------------------
+    def split(self, args: list[str]) -> tuple[list[Any], list[tuple[str, Any]]]:
+        """Parse ``args``; return the user's overrides and the ``(path, value)`` launcher ones."""
+        user, launcher = [], []
+        for override in self.parse(args):
+            key = override.key_or_group
+            if key == NAMESPACE or key.startswith(NAMESPACE + "."):
+                if override.is_sweep_override():
+                    raise UsageError(
+                        f"Launcher settings cannot be swept: '{override.input_line}'. "
+                        "Run one command per launcher setting."
+                    )
+                if override.is_delete():
+                    raise UsageError(
+                        f"Launcher settings cannot be deleted: '{override.input_line}'."
+                    )
+                path = key[len(NAMESPACE) + 1 :]
+                if not path:
+                    raise UsageError("Give a launcher setting: +launcher.<setting>=value.")
+                launcher.append((path, override.value()))
+            else:
+                user.append(override)
+        return user, launcher
+
+    def points(self, user: list[Any], seed_required: bool = False) -> list[Point]:
+        """Expand the user's overrides into points and compose (validate) every one."""
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        try:
+            batches = BasicSweeper.split_arguments(user, None)[0]
+        except Exception as exc:  # Hydra raises plain HydraException for sweep types
+            raise UsageError(f"Cannot expand the sweep: {exc}") from None
+        points = [Point(index=i, overrides=list(b)) for i, b in enumerate(batches)]
+        for point in points:
+            point.config = self.compose(point, len(points), seed_required)
+        return points
+
+    def plan(self, args: list[str], seed_required: bool = False) -> Plan:
+        """Expand ``args`` into validated points; launcher overrides are split off."""
+        user, _ = self.split(args)
+        return Plan(self.points(user, seed_required))
+
+    def _base(self, group_overrides: list[str], where: str) -> Any:
+        key = tuple(group_overrides)
+        if key not in self._base_cache and self.config_file is not None:
+            from mlxlaunch.launching.configfiles import base_from_file
+
+            self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
+        if key not in self._base_cache:
+            import yaml
+            from hydra import compose
+            from hydra.errors import HydraException, MissingConfigException
+
+            try:
+                self._base_cache[key] = self._typed(
+                    compose(config_name=self.config_name, overrides=list(group_overrides))
+                )
+            except MissingConfigException as exc:
+                text = str(exc).split("Config search path")[0].strip()
+                hint = ""
+                for line in group_overrides:
+                    group, _, option = line.lstrip("+~").partition("=")
+                    group = group.split("@")[0]
+                    options = self.group_options(group) if option else []
+                    if options and option not in options:
+                        hint = (
+                            f"\nValid options for '{group}': {', '.join(options)}."
+                            + did_you_mean(option, options)
+                        )
+                if hint:  # Hydra's own list of options is replaced by ours
+                    text = text.splitlines()[0]
+                raise ConfigError(f"Cannot compose {where}: {text}{hint}") from None
+            except HydraException as exc:
+                raise ConfigError(f"Cannot compose {where}: {str(exc).strip()}") from None
+            except yaml.YAMLError as exc:  # a config file of the folder is not valid YAML
+                raise ConfigError(f"Cannot compose {where}: invalid YAML {exc}") from None
+        return self._base_cache[key]
+
+    def _typed(self, cfg: Any) -> Any:
+        """``cfg`` over the schema's defaults (the YAML and the command line win)."""
+        if self.schema is None:
+            return cfg
+        from omegaconf import OmegaConf
+
+        from mlxlaunch.launching.schema import defaults
+
+        merged = OmegaConf.merge(OmegaConf.create(defaults(self.schema)), cfg)
+        OmegaConf.set_struct(merged, True)
+        return merged
+
+    def compose(self, point: Point, total: int, seed_required: bool = False) -> dict[str, Any]:
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        where = _describe(point.overrides, point.index, total)
+        groups, values = [], []
+        for override in self.parse(point.overrides):
+            is_group = not is_file_reference(override) and self.is_group(override)
+            (groups if is_group else values).append(override)
+        cfg = copy.deepcopy(self._base([o.input_line for o in groups], where))
+        values.sort(key=is_file_reference)  # key=@FILE overrides apply last
+        _apply_value_overrides(cfg, values, where)
+        try:
+            resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(
+                f"Cannot resolve the config of {where}: {str(exc).splitlines()[0]}"
+            ) from None
+        assert isinstance(resolved, dict)
+        if self.schema is not None:
+            from mlxlaunch.launching.schema import validate
+
+            resolved = validate(resolved, self.schema, where)
+        if seed_required and "seed" not in resolved:
+            raise ConfigError(
+                f"A seeding_function was given but the config of {where} has no 'seed' key. "
+                "Add 'seed: 0' to your config, or pass +seed=<int> on the command line."
+            )
+        return resolved
+
+
+def _unknown_key_error(override: Any, cfg: Any, where: str) -> Optional[ConfigError]:
+    """The error for an override of a key ``cfg`` lacks (unless ``+`` adds it), else None."""
+    from omegaconf import OmegaConf
+
+    key = override.key_or_group
+    exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
+    if exists or override.is_add() or override.is_force_add():
+        return None
+    hint = did_you_mean(key, _all_keys(cfg))
+    if override.is_delete():
+        return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
+    return ConfigError(
+        f"Unknown config key '{key}' in {where}.{hint}\n"
+        f"To add a new key, write '+{override.input_line}'."
+    )
+
+
+def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
+    """A clear error for an override Hydra refused: unknown key (with suggestions) or bad value."""
+    from omegaconf.errors import ValidationError
+
+    key = override.key_or_group
+    unknown = _unknown_key_error(override, cfg, where)
+    if unknown is not None:
+        return unknown
+    message = str(exc).strip()
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause).strip():
+        message += " " + str(cause).strip().splitlines()[0]
+    if isinstance(cause, ValidationError):  # a typed (ConfigStore) key: the type's message
+        message = f"config key '{key}': {str(cause).strip().splitlines()[0]}"
+    return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
+
+
+def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
+    """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    for override in overrides:
+        if is_file_reference(override):
+            unknown = _unknown_key_error(override, cfg, where)
+            if unknown is not None:
+                raise unknown
+            apply_file_override(cfg, override, where)
+            continue
+        try:
+            ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise _override_error(override, cfg, where, exc) from None
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) -> dict[str, Any]:
+    """Apply value overrides to an existing (frozen) config, with Hydra's semantics.
+
+    Used when a run is resumed: its frozen config is the base, and the command's
+    overrides change it (``+launcher.logger.forced_log_id=3 num_epoch=20``).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(config)
+    OmegaConf.set_struct(cfg, True)
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for override in parsed:
+        if override.package is not None or override.is_sweep_override():
+            raise ConfigError(
+                f"Cannot apply '{override.input_line}' to {where}: a resumed run keeps its "
+                "config groups and cannot be swept; pass plain key=value overrides."
+            )
+    _apply_value_overrides(cfg, parsed, where)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved

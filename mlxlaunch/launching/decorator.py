@@ -1,0 +1,290 @@
+"""``@mlxlaunch.launch``: turn ``def task(ctx)`` into a command that runs sweeps.
+
+A launch flows in four steps (see ``docs/launching.md``):
+
+1. parse the command line, expand the sweep, compose and validate every point;
+2. allocate one run folder per point and freeze its config, settings and info;
+3. hand the prepared runs to an executor (local by default);
+4. print a one-line summary and exit non-zero if any point did not complete.
+
+When the environment names a prepared run folder (``MLXLAUNCH_RUN_DIR``), the
+script is a job or a worker: it runs that folder and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mlxlaunch.errors import MlxlaunchError, UsageError
+from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
+from mlxlaunch.launching.argv import CommandLine, parse_command_line
+from mlxlaunch.launching.settings import SETTINGS_FILE, resolve_path
+
+
+def _script_dir(task: Callable[..., Any]) -> Path:
+    try:
+        return Path(inspect.getfile(task)).resolve().parent
+    except TypeError:  # defined interactively
+        return Path.cwd()
+
+
+def launch(
+    config_path: str = "configs",
+    config_name: str = "config",
+    seeding_function: Optional[Callable[[Any], Any]] = None,
+    schema: Optional[type] = None,
+) -> Callable[[Callable[..., Any]], Callable[[], None]]:
+    """Decorate ``def task(ctx)`` so that calling it runs the command line's sweep.
+
+    ``config_path`` (relative to the script's folder) holds ``<config_name>.yaml``
+    and, optionally, ``launcher.yaml``. ``seeding_function(config.seed)`` is called
+    before the task in each run. ``schema`` (a dataclass) types the config: every
+    point is checked against it before anything runs (``docs/cli.md``).
+    """
+    if schema is not None:
+        from mlxlaunch.launching.schema import check_schema
+
+        check_schema(schema)
+
+    def decorator(task: Callable[..., Any]) -> Callable[[], None]:
+        @functools.wraps(task)
+        def main() -> None:
+            _main(task, config_path, config_name, seeding_function, schema)
+
+        main.__wrapped_task__ = task  # type: ignore[attr-defined]
+        return main
+
+    return decorator
+
+
+def _main(
+    task: Callable[..., Any],
+    config_path: str,
+    config_name: str,
+    seeding_function: Any,
+    schema: Optional[type] = None,
+) -> None:
+    verbose = "--verbose" in sys.argv[1:]
+    try:
+        run_dir = os.environ.pop(ENV_RUN_DIR, None)
+        if run_dir == STANDBY_RUN_DIR:
+            run_dir = _wait_for_run_dir()
+            if not run_dir:
+                return  # the parallel executor no longer needs this worker
+        if run_dir:
+            code = _run_job(Path(run_dir), task, seeding_function)
+        else:
+            code = _run_command(
+                task, config_path, config_name, seeding_function, sys.argv[1:], schema
+            )
+    except MlxlaunchError as exc:
+        if verbose:
+            raise
+        sys.stderr.write(f"mlxlaunch: error: {exc}\n")
+        sys.stderr.flush()
+        code = exc.exit_code
+    if code:
+        sys.exit(code)
+
+
+def _wait_for_run_dir() -> str:
+    """Standby worker of the parallel executor: import what a run needs, then read its folder.
+
+    The script's own imports are done by now too, so the worker starts its run
+    at once when the point before it on the same worker slot ends.
+    """
+    import omegaconf  # noqa: F401
+
+    from mlxlaunch.logger import logger  # noqa: F401
+    from mlxlaunch.running import runner  # noqa: F401
+
+    return sys.stdin.readline().strip()
+
+
+def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> int:
+    """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
+    from mlxlaunch.launching.settings import load_settings
+    from mlxlaunch.runfolder.layout import LAUNCHER_FILE, metadata_path
+    from mlxlaunch.running.runner import run_prepared
+
+    settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
+    result = run_prepared(run_dir, task, settings, seeding_function)
+    return result.exit_code or 0
+
+
+def _run_command(
+    task: Callable[..., Any],
+    config_path: str,
+    config_name: str,
+    seeding_function: Any,
+    argv: list[str],
+    schema: Optional[type] = None,
+) -> int:
+    """The command line of the decorated script: plan every point, then run or submit them."""
+    from mlxlaunch.launching.compose import Plan
+
+    cmd = parse_command_line(argv)
+    script_dir = _script_dir(task)
+    config_dir = resolve_path(script_dir, config_path)
+    with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
+        if cmd.help:
+            from mlxlaunch.launching.help import print_help
+
+            print_help(task, composer, cmd.overrides)
+            return 0
+        user, launcher_overrides = composer.split(cmd.overrides)
+        settings = _load_settings(config_dir, launcher_overrides)
+        resumed = _existing_run(script_dir, settings)
+        if resumed is not None:
+            points = [_resumed_point(resumed, user, schema, seeding_function)]
+        else:
+            points = composer.points(user, seed_required=seeding_function is not None)
+    plan = Plan(points)
+    if cmd.cfg:
+        _print_configs(plan)
+        return 0
+    if cmd.export:
+        from mlxlaunch.launching.configfiles import export_points
+
+        for path in export_points([p.config for p in plan.points], *cmd.export):
+            print(f"wrote {path}")
+        return 0
+
+    from mlxlaunch.executors import LaunchSpec
+
+    spec = LaunchSpec(
+        task=task,
+        settings=settings,
+        seeding_function=seeding_function,
+        script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
+        parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
+    )
+    if cmd.dry_run:
+        from mlxlaunch.launching.dryrun import dry_run
+
+        return dry_run(plan, spec)
+    return _execute(plan, spec, assume_yes=cmd.yes)
+
+
+def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Any:
+    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
+    from mlxlaunch.launching.presets import resolve_preset
+    from mlxlaunch.launching.settings import load_settings
+
+    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+    # the preset's name may itself come from launcher.yaml or an override
+    preset = resolve_preset(settings.backend)
+    if preset is not None:
+        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+    return settings
+
+
+def _resumed_point(
+    run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: Any
+) -> Any:
+    """The one point of a resume: the run's frozen config with this command's overrides."""
+    from mlxlaunch import runfolder
+    from mlxlaunch.launching.compose import Point, apply_overrides
+
+    overrides = [o.input_line for o in user]
+    config = runfolder.read_config(run_dir)
+    if overrides:
+        config = apply_overrides(config, overrides, f"run {run_dir.name}")
+    if schema is not None:
+        from mlxlaunch.launching.schema import validate
+
+        config = validate(config, schema, f"run {run_dir.name}")
+    if seeding_function is not None and "seed" not in config:
+        raise UsageError(f"Run {run_dir.name} has no 'seed' in its config; pass +seed=<int>.")
+    return Point(0, overrides, config)
+
+
+def _print_configs(plan: Any) -> None:
+    """``--cfg job``: each point's resolved config, as YAML."""
+    from mlxlaunch.runfolder.metadata import dump_yaml
+
+    for point in plan.points:
+        if len(plan.points) > 1:
+            print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
+        print(dump_yaml(point.config), end="")
+
+
+def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
+    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
+    from mlxlaunch.executors import get_executor
+    from mlxlaunch.launching.confirm import confirm_submission
+    from mlxlaunch.launching.prepare import prepare_runs
+    from mlxlaunch.launching.summary import summarize
+
+    settings = spec.settings
+    confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
+    executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
+    code_version = None
+    if settings.use_version_manager:
+        from mlxlaunch.vcs import prepare_code
+
+        # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
+        code_version = prepare_code(spec)
+    sweep_id = uuid.uuid4().hex[:12]
+    runs = prepare_runs(plan, spec, sweep_id)
+    if settings.logger.forced_log_id != -1:  # a resumed run stays in the sweep it was made in
+        from mlxlaunch.runfolder.metadata import read_info
+
+        sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
+    if code_version is not None:
+        code_version.record([run.log_dir for run in runs])
+    results = executor.launch(runs, spec)
+    code = summarize(results, spec.parent_log_dir, sweep_id)
+    stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
+    return code or (128 + stopped_by if stopped_by else 0)
+
+
+def _composer(
+    cmd: CommandLine, script_dir: Path, config_dir: Path, config_name: str, schema: Any
+) -> Any:
+    """The Composer for ``cmd``: --config-path/--config-name and a bare ``@FILE`` win."""
+    from mlxlaunch.launching.compose import Composer
+
+    config_file = Path(cmd.config_file) if cmd.config_file else None
+    if cmd.config_path:
+        config_dir = resolve_path(script_dir, cmd.config_path)
+    name = cmd.config_name or config_name
+    if name.endswith(".yaml"):
+        name = name[: -len(".yaml")]
+    elif name.endswith((".json", ".toml", ".yml")):  # Hydra reads .yaml only: load it ourselves
+        config_file, name = config_file or config_dir / name, config_name
+    if cmd.config_name and config_file is None and not (config_dir / f"{name}.yaml").is_file():
+        from mlxlaunch.errors import did_you_mean
+        from mlxlaunch.launching.configfiles import EXTENSIONS
+
+        found = [p.name for p in config_dir.glob("*") if p.suffix in EXTENSIONS]
+        raise UsageError(
+            f"No config '{name}' in {config_dir}.{did_you_mean(name + '.yaml', found)} "
+            f"Config files there: {', '.join(sorted(found)) or 'none'}."
+        )
+    return Composer(config_dir, name, schema=schema, config_file=config_file)
+
+
+def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:
+    """The run folder a forced log id reopens, if it exists with a frozen config."""
+    from mlxlaunch.runfolder.layout import CONFIG_FILE, metadata_path
+
+    forced = settings.logger.forced_log_id
+    if forced == -1:
+        return None
+    run_dir = resolve_path(script_dir, settings.logger.parent_log_dir) / str(forced)
+    return run_dir if metadata_path(run_dir, CONFIG_FILE).is_file() else None
+
+
+def _has_file(task: Callable[..., Any]) -> bool:
+    try:
+        inspect.getfile(task)
+        return True
+    except TypeError:
+        return False

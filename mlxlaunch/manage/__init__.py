@@ -1,0 +1,1 @@
+"""Managing runs after launch: status reconciled with schedulers, cancel, resubmit."""

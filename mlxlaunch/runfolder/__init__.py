@@ -1,0 +1,72 @@
+"""The run folder: its layout, ids, metadata files and liveness (``docs/run-folder.md``).
+
+Everything that reads or writes ``logs/<id>/metadata`` goes through this package,
+so the on-disk contract has one implementation:
+
+- ``layout``: every file and folder name of the format, and ``Status``;
+- ``ids``: allocating run ids by exclusive ``mkdir``;
+- ``metadata``: YAML in and out, atomic writes, info/config/settings/attempts;
+- ``liveness``: heartbeat, run lock, ``effective_status`` (LOST);
+- ``fastyaml``: the fast reader of the YAML that ``metadata`` writes.
+"""
+
+from mlxlaunch.runfolder.ids import allocate_run_dirs, claim_run_dir, peek_next_run_ids
+from mlxlaunch.runfolder.layout import (
+    ATTEMPTS_DIR,
+    CONFIG_FILE,
+    HEARTBEAT_FILE,
+    INFO_FILE,
+    LAUNCHER_FILE,
+    LOCK_FILE,
+    METADATA,
+    RUN_ID,
+    Status,
+    is_run_dir,
+    metadata_path,
+)
+from mlxlaunch.runfolder.liveness import Heartbeat, RunLock, effective_status, touch_heartbeat
+from mlxlaunch.runfolder.metadata import (
+    atomic_write,
+    dump_yaml,
+    load_yaml,
+    now_iso,
+    read_config,
+    read_info,
+    read_settings,
+    save_attempt,
+    write_config,
+    write_info,
+    write_settings,
+)
+
+__all__ = [
+    "ATTEMPTS_DIR",
+    "HEARTBEAT_FILE",
+    "LOCK_FILE",
+    "CONFIG_FILE",
+    "INFO_FILE",
+    "LAUNCHER_FILE",
+    "METADATA",
+    "RUN_ID",
+    "Heartbeat",
+    "RunLock",
+    "Status",
+    "allocate_run_dirs",
+    "atomic_write",
+    "claim_run_dir",
+    "dump_yaml",
+    "effective_status",
+    "is_run_dir",
+    "load_yaml",
+    "metadata_path",
+    "now_iso",
+    "peek_next_run_ids",
+    "read_config",
+    "read_info",
+    "read_settings",
+    "save_attempt",
+    "write_config",
+    "write_info",
+    "touch_heartbeat",
+    "write_settings",
+]

@@ -1,0 +1,142 @@
+"""Run ids: exclusive ``mkdir`` allocation, the next-id hint, forced ids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from mlxlaunch.errors import RunFolderError
+from mlxlaunch.runfolder.layout import METADATA, RUN_ID, is_run_dir
+
+
+def _highest_run_id(parent: Path) -> int:
+    """The largest id among numeric folders of ``parent`` that are runs.
+
+    One directory listing; only the few highest candidates are stat-ed, so the
+    cost is one ``scandir`` whatever the number of runs. Numeric folders that
+    are not runs (``2024/`` made by hand) are skipped here; allocation still
+    never reuses them, because ``os.mkdir`` fails on any existing name.
+    """
+    try:
+        with os.scandir(parent) as it:
+            ids = sorted((int(e.name) for e in it if RUN_ID.match(e.name)), reverse=True)
+    except FileNotFoundError:
+        return 0
+    for run_id in ids:
+        if is_run_dir(parent / str(run_id)):
+            return run_id
+    return 0
+
+
+#: A hint of the next free id, kept in the parent folder to avoid listing it.
+NEXT_ID_HINT = ".mlxlaunch-next-id"
+
+
+def _read_hint(parent: Path) -> Optional[int]:
+    """The next-id hint, if it is there and still describes the folder.
+
+    The hint is only trusted when nothing was added to or removed from ``parent``
+    since it was written (its mtime is not older than the folder's): a run made
+    by another tool, a stray ``2024/`` or a deleted run makes it stale, and the
+    caller lists the folder instead. It is a hint only: ``os.mkdir`` decides.
+    """
+    hint = parent / NEXT_ID_HINT
+    try:
+        if os.stat(hint).st_mtime_ns < os.stat(parent).st_mtime_ns:
+            return None
+        with open(hint, "rb") as f:
+            value = int(f.read(32) or b"0")
+    except (OSError, ValueError):
+        return None
+    return value if value >= 1 else None
+
+
+def _write_hint(parent: Path, next_id: int) -> None:
+    # Written in place, not renamed: a rename would touch the folder's mtime and
+    # make the hint look stale. Fixed width, so that two writers racing at offset 0
+    # cannot leave a mix of both numbers; a reader that sees it empty lists instead.
+    try:
+        fd = os.open(parent / NEXT_ID_HINT, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b"%020d" % next_id)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # a read-only or odd file system: allocation still works, just lists
+
+
+def _make_parent(parent: Path) -> None:
+    """Create the logs folder ``parent``; a clear ``RunFolderError`` if it cannot be one."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunFolderError(
+            f"The logs folder {parent} is a file, not a folder: point "
+            "logger.parent_log_dir at a folder."
+        ) from None
+    except OSError as exc:
+        raise RunFolderError(
+            f"Cannot create the logs folder {parent}: {exc.strerror or exc}. Point "
+            "logger.parent_log_dir at a folder you can write to."
+        ) from None
+
+
+def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
+    """Create ``count`` new run folders under ``parent``; return their ``(id, path)``.
+
+    The next id is ``1 +`` the highest existing run (a numeric folder with a
+    ``metadata`` folder), found from a validated hint file or, failing that, one
+    listing of the folder. Ids are then claimed upward with exclusive
+    ``os.mkdir``: concurrent launchers (even on NFS, where listings are stale)
+    never share an id, and a collision costs one failed ``mkdir``, not a new
+    listing. Existing folders, runs or not, are never reused. The ``metadata``
+    folder is created at once so the new folder counts as a run for the next
+    allocator.
+    """
+    _make_parent(parent)
+    candidate = _read_hint(parent) or _highest_run_id(parent) + 1
+    allocated = []
+    while len(allocated) < count:
+        path = parent / str(candidate)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            candidate += 1
+            continue
+        (path / METADATA).mkdir()
+        allocated.append((candidate, path))
+        candidate += 1
+    _write_hint(parent, candidate)
+    return allocated
+
+
+def peek_next_run_ids(parent: Path, count: int) -> list[int]:
+    """The ids ``allocate_run_dirs(parent, count)`` would give now, creating nothing.
+
+    Read-only (for ``--dry-run``): one listing, then the names that already
+    exist are skipped as ``os.mkdir`` would skip them. Another launcher may take
+    some of these ids before the real launch does.
+    """
+    candidate = _highest_run_id(parent) + 1
+    ids: list[int] = []
+    while len(ids) < count:
+        if not (parent / str(candidate)).exists():
+            ids.append(candidate)
+        candidate += 1
+    return ids
+
+
+def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:
+    """The folder of ``run_id`` (a forced id), created if missing; ``(path, existed)``."""
+    if run_id < 1:
+        raise RunFolderError(f"A forced log id must be a positive integer, got {run_id}.")
+    _make_parent(parent)
+    path = parent / str(run_id)
+    try:
+        os.mkdir(path)
+        existed = False
+    except FileExistsError:
+        existed = True
+    (path / METADATA).mkdir(exist_ok=True)
+    return path, existed

@@ -1,0 +1,139 @@
+"""Liveness of a run: heartbeat, lock, and the status a reader should show (LOST)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from mlxlaunch.errors import RunLockedError
+from mlxlaunch.runfolder.layout import HEARTBEAT_FILE, LOCK_FILE, Status, metadata_path
+from mlxlaunch.runfolder.metadata import read_info
+
+
+def touch_heartbeat(run_dir: Path) -> None:
+    path = run_dir / HEARTBEAT_FILE
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        path.touch()
+
+
+class Heartbeat:
+    """A daemon thread that touches the run's heartbeat file every ``interval`` s."""
+
+    def __init__(self, run_dir: Path, interval: float) -> None:
+        self.run_dir = run_dir
+        self.interval = max(0.05, float(interval))
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        touch_heartbeat(self.run_dir)
+        self._thread = threading.Thread(target=self._beat, name="mlxlaunch-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                touch_heartbeat(self.run_dir)
+            except OSError:
+                pass  # the folder may be on a flaky file system; the next beat retries
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+#: A heartbeat older than this many intervals (plus a grace) means the run is lost.
+STALE_INTERVALS = 3
+STALE_GRACE_S = 10.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(
+    run_dir: Path, info: Optional[dict[str, Any]] = None, now: Optional[float] = None
+) -> str:
+    """The status a reader should show: ``info.yaml``'s, or ``LOST`` for a dead RUNNING run.
+
+    A RUNNING run is LOST when its heartbeat is older than
+    ``STALE_INTERVALS * heartbeat_interval + STALE_GRACE_S`` seconds, or at once
+    when it ran on this host and its process is gone (SIGKILL, OOM killer).
+    """
+    if info is None:
+        info = read_info(run_dir)
+    status = str(info.get("status", "")) or "UNKNOWN"
+    if status != Status.RUNNING:
+        return status
+    pid = info.get("pid")
+    if info.get("hostname") == socket.gethostname() and isinstance(pid, int):
+        if not _pid_alive(pid):
+            return Status.LOST
+    try:
+        beat = os.stat(run_dir / HEARTBEAT_FILE).st_mtime
+    except FileNotFoundError:
+        beat = None
+    try:
+        interval = float(info.get("heartbeat_interval") or 30.0)
+    except (TypeError, ValueError):  # a damaged or hand-edited info.yaml
+        interval = 30.0
+    limit = STALE_INTERVALS * interval + STALE_GRACE_S
+    now = time.time() if now is None else now
+    if beat is None:
+        return Status.RUNNING
+    return Status.LOST if now - beat > limit else Status.RUNNING
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held by the process running it.
+
+    ``fcntl.flock`` on ``metadata/.lock``: the kernel releases it when the holder
+    dies, so a killed run never leaves a stale lock behind.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        path = metadata_path(self.run_dir, LOCK_FILE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunLockedError(
+                f"Run folder {self.run_dir} is in use by {holder}. Wait for it to finish, "
+                f"or stop it, before reopening this run."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,150 @@
+"""Metadata I/O: one YAML dump/load, one atomic write, info/config/settings/attempts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from mlxlaunch.errors import RunFolderError
+from mlxlaunch.runfolder.layout import (
+    ATTEMPTS_DIR,
+    CONFIG_FILE,
+    INFO_FILE,
+    LAUNCHER_FILE,
+    METADATA,
+    metadata_path,
+)
+
+
+def _yaml():
+    import yaml
+
+    return yaml
+
+
+#: Strings that PyYAML writes unquoted but OmegaConf/Hydra read back as floats
+#: (YAML 1.2 style exponents without a dot, e.g. '1e3', '-2E-4').
+_FLOAT_LIKE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)\Z")
+_dumper_class: Any = None
+
+
+def _dumper() -> Any:
+    """libyaml's C dumper when it is there, quoting strings a config loader would misread."""
+    global _dumper_class
+    if _dumper_class is None:
+        yaml = _yaml()
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+            pass
+
+        def represent_str(dumper: Any, value: str) -> Any:
+            style = "'" if _FLOAT_LIKE.match(value) else None
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+        Dumper.add_representer(str, represent_str)
+        _dumper_class = Dumper
+    return _dumper_class
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of plain data that reads back the same with PyYAML, OmegaConf and Hydra."""
+    return _yaml().dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=False)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file with libyaml's C loader when it is there."""
+    yaml = _yaml()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, "rb") as f:
+        return yaml.load(f, Loader=loader)
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` through a temporary file.
+
+    The temporary file is in the same folder, so a reader sees the old file or
+    the new one, never a half-written one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def now_iso() -> str:
+    """The current time in ISO 8601, UTC, to the microsecond."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def _load_metadata(path: Path) -> Any:
+    """``load_yaml(path)``; a file that is not valid YAML is a ``RunFolderError`` naming it."""
+    yaml = _yaml()
+    try:
+        return load_yaml(path)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise RunFolderError(
+            f"{path} is damaged: not valid YAML{line}. Repair or remove it "
+            f"({path.parent.parent} cannot be used until then)."
+        ) from None
+
+
+def read_info(run_dir: Path) -> dict[str, Any]:
+    """The run's ``info.yaml`` as a dict (empty if missing or empty).
+
+    Raises ``RunFolderError`` if the file is not valid YAML.
+    """
+    path = metadata_path(run_dir, INFO_FILE)
+    try:
+        data = _load_metadata(path)
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_info(run_dir: Path, info: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, INFO_FILE), dump_yaml(info))
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = metadata_path(run_dir, CONFIG_FILE)
+    try:
+        data = _load_metadata(path)
+    except FileNotFoundError:
+        raise RunFolderError(
+            f"{path} is missing: {run_dir} is not a prepared run folder."
+        ) from None
+    if not isinstance(data, dict):  # written by mlxlaunch, it is always a mapping ({} if empty)
+        held = "nothing" if data is None else f"a {type(data).__name__}"
+        raise RunFolderError(
+            f"{path} is damaged: it holds {held}, not a mapping of config keys. "
+            f"Repair or remove it ({run_dir} cannot be used until then)."
+        )
+    return data
+
+
+def write_config(run_dir: Path, config: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, CONFIG_FILE), dump_yaml(config))
+
+
+def write_settings(run_dir: Path, settings: dict[str, Any]) -> None:
+    atomic_write(metadata_path(run_dir, LAUNCHER_FILE), dump_yaml(settings))
+
+
+def read_settings(run_dir: Path) -> dict[str, Any]:
+    data = _load_metadata(metadata_path(run_dir, LAUNCHER_FILE))
+    return data if isinstance(data, dict) else {}
+
+
+def save_attempt(run_dir: Path, info: dict[str, Any]) -> None:
+    """Keep the final record of attempt ``info['attempt']`` under ``metadata/attempts/``."""
+    folder = run_dir / METADATA / ATTEMPTS_DIR
+    folder.mkdir(exist_ok=True)
+    atomic_write(folder / f"{info.get('attempt', 0)}.yaml", dump_yaml(info))

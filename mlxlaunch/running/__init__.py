@@ -1,0 +1,1 @@
+"""Running one prepared run folder: status lifecycle, the task's context, captured streams."""

@@ -1,0 +1,268 @@
+"""Running one prepared run folder: the status lifecycle, in whatever process runs it.
+
+The same code runs a point in the launching process (local executor), in a
+worker subprocess, or inside a cluster job: it reopens the run folder, takes its
+lock, sets RUNNING, seeds, calls the task and records the outcome. Signal
+handlers and the heartbeat thread exist only while the task runs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mlxlaunch import runfolder
+from mlxlaunch.launching.settings import Settings
+from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.running.context import AttrDict, Context
+
+#: Exit codes of a run stopped by a signal, as a shell reports them (128 + signal number).
+#: SIGUSR1/SIGUSR2 are the preemption signals schedulers send before a time limit.
+SIGNAL_EXIT_CODES = {
+    signal.SIGTERM: 143,
+    signal.SIGINT: 130,
+    signal.SIGUSR1: 138,
+    signal.SIGUSR2: 140,
+}
+
+
+@dataclass
+class RunResult:
+    """How one run ended (or, for a scheduler, that it was queued)."""
+
+    log_id: int
+    log_dir: Path
+    status: str
+    exit_code: Optional[int] = None
+
+
+class Interrupted(BaseException):
+    """Raised inside the task when SIGTERM/SIGINT (or a preemption signal) arrives."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalGuard:
+    """Turns SIGTERM and SIGINT into ``Interrupted`` while the task runs; restores after."""
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNAL_EXIT_CODES:
+                self._previous[signum] = signal.signal(signum, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+def _user_frame_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without mlxlaunch's own frames above the task."""
+    tb = exc.__traceback__
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep  # not a sibling ``mlxlaunch-x/``
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(here):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def close_previous_attempt(run_dir: Path) -> tuple[dict[str, Any], int]:
+    """Keep the record of the run's last attempt if it never wrote one; ``(info, attempt)``.
+
+    Call it holding the run's lock (or knowing nothing runs it), before the
+    run's info is changed for a new attempt.
+    """
+    info = runfolder.read_info(run_dir)
+    attempts = run_dir / runfolder.METADATA / runfolder.ATTEMPTS_DIR
+    try:  # the records count too: a damaged info.yaml must not restart at 1 over them
+        recorded = [int(p.stem) for p in attempts.glob("*.yaml") if p.stem.isdigit()]
+    except OSError:
+        recorded = []
+    previous = max([int(info.get("attempt") or 0), *recorded])
+    if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
+        # The previous attempt did not record its end: unless it wrote its final status
+        # just before dying, it was killed (SIGKILL, OOM, node loss). We hold the run's
+        # lock, so it is not running any more, even if its heartbeat is fresh (a requeue
+        # on another node) or a resubmission has set the status back to QUEUED.
+        status = info.get("status")
+        lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
+        runfolder.save_attempt(run_dir, lost)
+    return info, previous
+
+
+def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
+    info, previous = close_previous_attempt(run_dir)
+    info.update(
+        status=Status.RUNNING,
+        attempt=previous + 1,
+        start_time=runfolder.now_iso(),
+        end_time=None,
+        duration_s=None,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        user=_user(),
+        python_executable=sys.executable,
+        python_version=sys.version.split()[0],
+        exit_code=None,
+        error=None,
+        heartbeat_interval=settings.heartbeat_interval,
+    )
+    job_id = os.environ.get("MLXLAUNCH_JOB_ID")  # set by scheduler job scripts
+    if job_id and isinstance(info.get("scheduler"), dict):
+        info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
+    runfolder.write_info(run_dir, info)
+    return info
+
+
+def _run_preempt_hooks(ctx: Optional[Context]) -> None:
+    """Run the task's ``ctx.on_preempt`` hooks (e.g. save a checkpoint) before recording.
+
+    Further preemption signals and SIGTERM (a scheduler's time limit, a second
+    ``kill``) are ignored meanwhile, so the hooks finish and the run is recorded
+    INTERRUPTED; a SIGINT (Ctrl-C again) skips the remaining hooks. A failing hook
+    is reported on stderr and does not stop the others.
+    """
+    if ctx is None or not ctx.preempt_hooks:
+        return
+    ignored = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM):
+            ignored[signum] = signal.signal(signum, signal.SIG_IGN)
+    try:
+        for hook in ctx.preempt_hooks:
+            try:
+                hook()
+            except KeyboardInterrupt:
+                sys.stderr.write("mlxlaunch: on_preempt hooks stopped by SIGINT\n")
+                sys.stderr.flush()
+                break
+            except Exception:  # noqa: BLE001 - report and go on recording INTERRUPTED
+                sys.stderr.write("mlxlaunch: on_preempt hook failed:\n" + traceback.format_exc())
+                sys.stderr.flush()
+    finally:
+        for signum, handler in ignored.items():
+            signal.signal(signum, handler)
+
+
+def finish_attempt(
+    run_dir: Path,
+    info: dict[str, Any],
+    status: str,
+    exit_code: int,
+    error: Optional[str],
+    started: float,
+) -> None:
+    info.update(
+        status=status,
+        end_time=runfolder.now_iso(),
+        duration_s=round(time.time() - started, 6),
+        exit_code=exit_code,
+        error=error,
+    )
+    runfolder.write_info(run_dir, info)
+    runfolder.save_attempt(run_dir, info)
+
+
+def run_prepared(
+    run_dir: Path,
+    task: Callable[[Context], Any],
+    settings: Settings,
+    seeding_function: Optional[Callable[[Any], Any]] = None,
+    config: Optional[dict[str, Any]] = None,
+) -> RunResult:
+    """Run ``task`` in the prepared folder ``run_dir`` and record how it ended.
+
+    Never raises for a failure of the task: the outcome is in the returned
+    ``RunResult`` and in ``info.yaml``. Raises ``RunLockedError`` if another live
+    process holds the folder.
+    """
+    lock = runfolder.RunLock(run_dir)
+    lock.acquire()
+    try:
+        if config is None:
+            config = runfolder.read_config(run_dir)
+        info = start_attempt(run_dir, settings)
+        started = time.time()
+        heartbeat = runfolder.Heartbeat(run_dir, settings.heartbeat_interval)
+        status, exit_code, error = Status.COMPLETE, 0, None
+        ctx: Optional[Context] = None
+        guard = _SignalGuard()
+        streams = None
+        if settings.logger.log_streams_to_file:
+            from mlxlaunch.running.streams import start_tee
+
+            streams = start_tee(run_dir)
+        heartbeat.start()
+        try:
+            with guard:
+                cfg = AttrDict(config)
+                if seeding_function is not None:
+                    seeding_function(cfg["seed"])
+                logger = None
+                if settings.use_logger:
+                    from mlxlaunch.logger.logger import Logger
+
+                    logger = Logger(run_dir, int(info["log_id"]))
+                ctx = Context(config=cfg, logger=logger, info=AttrDict(info), settings=settings)
+                task(ctx)
+        except Interrupted as exc:
+            guard.restore()
+            _run_preempt_hooks(ctx)
+            status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[exc.signum]
+            error = f"interrupted by {signal.Signals(exc.signum).name}"
+        except KeyboardInterrupt:
+            status, exit_code, error = Status.INTERRUPTED, 130, "interrupted by SIGINT"
+        except SystemExit as exc:
+            code = exc.code
+            if code in (0, None):
+                status, exit_code = Status.COMPLETE, 0
+            else:
+                status = Status.FAILED
+                exit_code = code if isinstance(code, int) else 1
+                error = f"SystemExit: {code}"
+        except BaseException as exc:  # noqa: BLE001 - every failure of the task is recorded
+            text = _user_frame_traceback(exc)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            runfolder.atomic_write(run_dir / runfolder.METADATA / "traceback.txt", text)
+            status, exit_code = Status.FAILED, 1
+            error = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+        finally:
+            heartbeat.stop()
+            if ctx is not None and ctx.logger is not None:
+                ctx.logger.close()
+            if streams is not None:
+                streams.stop()
+        finish_attempt(run_dir, info, status, exit_code, error, started)
+        return RunResult(int(info["log_id"]), run_dir, status, exit_code)
+    finally:
+        lock.release()
