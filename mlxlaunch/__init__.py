@@ -31,6 +31,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Heavy parts are imported on first use, not at ``import mlxlaunch``.
     if name == "Reader":
+        # deferred: the Reader's modules are half of the package and a launch never needs them
         from mlxlaunch.reader import Reader
 
         return Reader

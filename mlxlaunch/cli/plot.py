@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 from mlxlaunch.cli.runs import add_reader_options, open_reader, print_warnings
+from mlxlaunch.errors import UsageError, did_you_mean
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +48,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlxlaunch.errors import UsageError, did_you_mean
 
     reader = open_reader(args)
     output = args.output or f"{args.metric}.png"

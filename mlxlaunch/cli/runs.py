@@ -22,6 +22,7 @@ import warnings
 from typing import Any
 
 from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.reader import Reader
 
 FORMATS = ("table", "csv", "json")
 
@@ -62,7 +63,6 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
 
 def open_reader(args: argparse.Namespace):
     """A Reader on ``args.logdir``; its warnings are printed as ``mlxlaunch: warning: ...``."""
-    from mlxlaunch.reader import Reader
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -2,6 +2,8 @@
 
 from mlxlaunch.executors.base import Executor, LaunchSpec
 from mlxlaunch.executors.local import LocalExecutor
+from mlxlaunch.executors.parallel import ParallelExecutor
+from mlxlaunch.executors.scheduler import executor_for
 
 __all__ = ["Executor", "LaunchSpec", "LocalExecutor", "get_executor"]
 
@@ -10,12 +12,8 @@ def get_executor(spec: LaunchSpec) -> Executor:
     """The executor the settings ask for."""
     settings = spec.settings
     if settings.use_scheduler:
-        from mlxlaunch.executors.scheduler import executor_for
-
         return executor_for(settings.scheduler)
     # the version manager runs every point in a fresh interpreter on the code snapshot
     if settings.n_workers != 1 or settings.gpus or settings.use_version_manager:
-        from mlxlaunch.executors.parallel import ParallelExecutor
-
         return ParallelExecutor.from_settings(settings)
     return LocalExecutor()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from mlxlaunch.jobenv import ENV_RUN_DIR
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.running.runner import RunResult
 
@@ -45,7 +46,6 @@ class LaunchSpec:
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
-        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         return [self.python, str(self.script)], {ENV_RUN_DIR: str(run_dir)}
 

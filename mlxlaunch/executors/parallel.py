@@ -39,6 +39,7 @@ from typing import Any, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import SettingsError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import SIGNAL_EXIT_CODES, RunResult
@@ -162,7 +163,6 @@ class ParallelExecutor(Executor):
 
     def _can_use_standbys(self, spec: LaunchSpec) -> bool:
         """Standbys work when the run folder is the only thing the job command varies."""
-        from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 
         return spec.job_command(Path(STANDBY_RUN_DIR))[1] == {ENV_RUN_DIR: STANDBY_RUN_DIR}
 
@@ -170,7 +170,6 @@ class ParallelExecutor(Executor):
         self, standbys: dict[int, subprocess.Popen], n_pending: int, spec: LaunchSpec
     ) -> None:
         """Start one standby per slot, but no more than the points still to run."""
-        from mlxlaunch.jobenv import STANDBY_RUN_DIR
 
         for slot in range(self.n_workers):
             if len(standbys) >= n_pending:

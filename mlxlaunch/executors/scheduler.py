@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import MlxlaunchError, SettingsError, did_you_mean
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.jobenv import ENV_RUN_DIR
 from mlxlaunch.launching.settings import SchedulerSettings
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import RunResult
@@ -61,7 +62,6 @@ class JobCommand:
 
     @classmethod
     def from_spec(cls, spec: LaunchSpec, run_dir: Path) -> JobCommand:
-        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         argv, env = spec.job_command(run_dir)
         env = {k: v for k, v in env.items() if k != ENV_RUN_DIR}
@@ -230,7 +230,6 @@ class SchedulerExecutor(Executor):
         self, argv: list[str], cwd: Optional[str] = None, check: bool = True
     ) -> subprocess.CompletedProcess:
         """Run one scheduler command; raise ``SubmitError`` with its message if it fails."""
-        from mlxlaunch.jobenv import ENV_RUN_DIR
 
         self.calls += 1
         env = dict(os.environ)

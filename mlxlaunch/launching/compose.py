@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
-from mlxlaunch.launching.configfiles import apply_file_override, is_file_reference
+from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
+from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
 
 
@@ -183,8 +184,6 @@ class Composer:
     def _base(self, group_overrides: list[str], where: str) -> Any:
         key = tuple(group_overrides)
         if key not in self._base_cache and self.config_file is not None:
-            from mlxlaunch.launching.configfiles import base_from_file
-
             self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
         if key not in self._base_cache:
             import yaml
@@ -222,8 +221,6 @@ class Composer:
             return cfg
         from omegaconf import OmegaConf
 
-        from mlxlaunch.launching.schema import defaults
-
         merged = OmegaConf.merge(OmegaConf.create(defaults(self.schema)), cfg)
         OmegaConf.set_struct(merged, True)
         return merged
@@ -248,8 +245,6 @@ class Composer:
             ) from None
         assert isinstance(resolved, dict)
         if self.schema is not None:
-            from mlxlaunch.launching.schema import validate
-
             resolved = validate(resolved, self.schema, where)
         if seed_required and "seed" not in resolved:
             raise ConfigError(

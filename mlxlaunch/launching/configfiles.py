@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
+from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
 #: Extensions a config file may have, and the format each one means.
 EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -128,8 +129,6 @@ def apply_file_override(cfg: Any, override: Any, where: str) -> None:
 def dumps(config: dict[str, Any], fmt: str) -> str:
     """``config`` as YAML, JSON or TOML text."""
     if fmt == "yaml":
-        from mlxlaunch.runfolder.metadata import dump_yaml
-
         return dump_yaml(config)
     if fmt in ("json", "toml"):
         key = _first_non_string_key(config)
@@ -198,7 +197,6 @@ def _with_i(pattern: str) -> str:
 
 def export_points(configs: list[dict[str, Any]], fmt: str, pattern: str) -> list[Path]:
     """Write each config to its file (atomically); return the paths written."""
-    from mlxlaunch.runfolder.metadata import atomic_write
 
     paths = export_paths(pattern, len(configs))
     texts = [dumps(config, fmt) for config in configs]  # fail before writing anything

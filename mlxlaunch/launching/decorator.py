@@ -21,10 +21,25 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from mlxlaunch.errors import MlxlaunchError, UsageError
+from mlxlaunch import runfolder
+from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
+from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
-from mlxlaunch.launching.settings import SETTINGS_FILE, resolve_path
+from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides
+from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
+from mlxlaunch.launching.confirm import confirm_submission
+from mlxlaunch.launching.dryrun import dry_run
+from mlxlaunch.launching.help import print_help
+from mlxlaunch.launching.prepare import prepare_runs
+from mlxlaunch.launching.presets import resolve_preset
+from mlxlaunch.launching.schema import check_schema, validate
+from mlxlaunch.launching.settings import SETTINGS_FILE, load_settings, resolve_path
+from mlxlaunch.launching.summary import summarize
+from mlxlaunch.runfolder.layout import CONFIG_FILE, LAUNCHER_FILE, metadata_path
+from mlxlaunch.runfolder.metadata import dump_yaml, read_info
+from mlxlaunch.running.runner import run_prepared
+from mlxlaunch.vcs import prepare_code
 
 
 def _script_dir(task: Callable[..., Any]) -> Path:
@@ -48,8 +63,6 @@ def launch(
     point is checked against it before anything runs (``docs/cli.md``).
     """
     if schema is not None:
-        from mlxlaunch.launching.schema import check_schema
-
         check_schema(schema)
 
     def decorator(task: Callable[..., Any]) -> Callable[[], None]:
@@ -101,17 +114,11 @@ def _wait_for_run_dir() -> str:
     """
     import omegaconf  # noqa: F401
 
-    from mlxlaunch.logger import logger  # noqa: F401
-    from mlxlaunch.running import runner  # noqa: F401
-
     return sys.stdin.readline().strip()
 
 
 def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> int:
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
-    from mlxlaunch.launching.settings import load_settings
-    from mlxlaunch.runfolder.layout import LAUNCHER_FILE, metadata_path
-    from mlxlaunch.running.runner import run_prepared
 
     settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
     result = run_prepared(run_dir, task, settings, seeding_function)
@@ -127,15 +134,12 @@ def _run_command(
     schema: Optional[type] = None,
 ) -> int:
     """The command line of the decorated script: plan every point, then run or submit them."""
-    from mlxlaunch.launching.compose import Plan
 
     cmd = parse_command_line(argv)
     script_dir = _script_dir(task)
     config_dir = resolve_path(script_dir, config_path)
     with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
         if cmd.help:
-            from mlxlaunch.launching.help import print_help
-
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
@@ -150,13 +154,9 @@ def _run_command(
         _print_configs(plan)
         return 0
     if cmd.export:
-        from mlxlaunch.launching.configfiles import export_points
-
         for path in export_points([p.config for p in plan.points], *cmd.export):
             print(f"wrote {path}")
         return 0
-
-    from mlxlaunch.executors import LaunchSpec
 
     spec = LaunchSpec(
         task=task,
@@ -166,16 +166,12 @@ def _run_command(
         parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
     )
     if cmd.dry_run:
-        from mlxlaunch.launching.dryrun import dry_run
-
         return dry_run(plan, spec)
     return _execute(plan, spec, assume_yes=cmd.yes)
 
 
 def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Any:
     """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
-    from mlxlaunch.launching.presets import resolve_preset
-    from mlxlaunch.launching.settings import load_settings
 
     settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
     # the preset's name may itself come from launcher.yaml or an override
@@ -189,16 +185,12 @@ def _resumed_point(
     run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: Any
 ) -> Any:
     """The one point of a resume: the run's frozen config with this command's overrides."""
-    from mlxlaunch import runfolder
-    from mlxlaunch.launching.compose import Point, apply_overrides
 
     overrides = [o.input_line for o in user]
     config = runfolder.read_config(run_dir)
     if overrides:
         config = apply_overrides(config, overrides, f"run {run_dir.name}")
     if schema is not None:
-        from mlxlaunch.launching.schema import validate
-
         config = validate(config, schema, f"run {run_dir.name}")
     if seeding_function is not None and "seed" not in config:
         raise UsageError(f"Run {run_dir.name} has no 'seed' in its config; pass +seed=<int>.")
@@ -207,7 +199,6 @@ def _resumed_point(
 
 def _print_configs(plan: Any) -> None:
     """``--cfg job``: each point's resolved config, as YAML."""
-    from mlxlaunch.runfolder.metadata import dump_yaml
 
     for point in plan.points:
         if len(plan.points) > 1:
@@ -217,25 +208,17 @@ def _print_configs(plan: Any) -> None:
 
 def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
     """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
-    from mlxlaunch.executors import get_executor
-    from mlxlaunch.launching.confirm import confirm_submission
-    from mlxlaunch.launching.prepare import prepare_runs
-    from mlxlaunch.launching.summary import summarize
 
     settings = spec.settings
     confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     code_version = None
     if settings.use_version_manager:
-        from mlxlaunch.vcs import prepare_code
-
         # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
         code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
     runs = prepare_runs(plan, spec, sweep_id)
     if settings.logger.forced_log_id != -1:  # a resumed run stays in the sweep it was made in
-        from mlxlaunch.runfolder.metadata import read_info
-
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
@@ -249,7 +232,6 @@ def _composer(
     cmd: CommandLine, script_dir: Path, config_dir: Path, config_name: str, schema: Any
 ) -> Any:
     """The Composer for ``cmd``: --config-path/--config-name and a bare ``@FILE`` win."""
-    from mlxlaunch.launching.compose import Composer
 
     config_file = Path(cmd.config_file) if cmd.config_file else None
     if cmd.config_path:
@@ -260,9 +242,6 @@ def _composer(
     elif name.endswith((".json", ".toml", ".yml")):  # Hydra reads .yaml only: load it ourselves
         config_file, name = config_file or config_dir / name, config_name
     if cmd.config_name and config_file is None and not (config_dir / f"{name}.yaml").is_file():
-        from mlxlaunch.errors import did_you_mean
-        from mlxlaunch.launching.configfiles import EXTENSIONS
-
         found = [p.name for p in config_dir.glob("*") if p.suffix in EXTENSIONS]
         raise UsageError(
             f"No config '{name}' in {config_dir}.{did_you_mean(name + '.yaml', found)} "
@@ -273,7 +252,6 @@ def _composer(
 
 def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:
     """The run folder a forced log id reopens, if it exists with a frozen config."""
-    from mlxlaunch.runfolder.layout import CONFIG_FILE, metadata_path
 
     forced = settings.logger.forced_log_id
     if forced == -1:

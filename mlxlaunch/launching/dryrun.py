@@ -14,7 +14,14 @@ import inspect
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.render import Block, Table, Text
+from mlxlaunch import runfolder
+from mlxlaunch.errors import UsageError
+from mlxlaunch.executors import get_executor
+from mlxlaunch.executors.base import PreparedRun
+from mlxlaunch.executors.scheduler import JOBS_DIR, JobCommand, _id_ranges, validate
+from mlxlaunch.launching.help import leaves, show
+from mlxlaunch.launching.settings import Settings, settings_to_dict
+from mlxlaunch.render import Block, Table, Text, print_blocks
 
 #: Points shown in full; longer sweeps show the first and last few.
 MAX_ROWS = 30
@@ -22,7 +29,6 @@ HEAD_ROWS, TAIL_ROWS = 20, 5
 
 
 def _leaves(config: Any) -> dict[str, Any]:
-    from mlxlaunch.launching.help import leaves
 
     return dict(leaves(config))
 
@@ -59,7 +65,6 @@ def differing_keys(points: list[Any]) -> list[str]:
 
 def points_block(points: list[Any], ids: list[str]) -> Table:
     """The table of points: number, run id, overrides and the differing keys."""
-    from mlxlaunch.launching.help import show
 
     keys = differing_keys(points)
     rows = []
@@ -80,14 +85,12 @@ def points_block(points: list[Any], ids: list[str]) -> Table:
 
 def _compress(ids: list[int]) -> str:
     """``[3, 4, 5, 9]`` -> ``"3-5, 9"`` (the ranges the resubmit hint prints, comma-separated)."""
-    from mlxlaunch.executors.scheduler import _id_ranges
 
     return ", ".join(_id_ranges(ids).split())
 
 
 def planned_ids(spec: Any, n_points: int) -> tuple[list[int], str]:
     """The run ids the launch would use, and a sentence saying so (read-only)."""
-    from mlxlaunch import runfolder
 
     parent: Path = spec.parent_log_dir
     forced = spec.settings.logger.forced_log_id
@@ -100,8 +103,6 @@ def planned_ids(spec: Any, n_points: int) -> tuple[list[int], str]:
 
 
 def _settings_changes(settings: Any) -> list[list[str]]:
-    from mlxlaunch.launching.help import show
-    from mlxlaunch.launching.settings import Settings, settings_to_dict
 
     now = _leaves(settings_to_dict(settings))
     default = _leaves(settings_to_dict(Settings()))
@@ -125,7 +126,6 @@ def job_scripts(executor: Any, runs: list[Any], spec: Any) -> Optional[list[str]
     """
     if not runs or not callable(getattr(executor, "job_script", None)):
         return None
-    from mlxlaunch.executors.scheduler import JOBS_DIR, JobCommand, validate
 
     s = spec.settings.scheduler
     validate(s, getattr(executor, "unsupported", ()))
@@ -141,14 +141,10 @@ def job_scripts(executor: Any, runs: list[Any], spec: Any) -> Optional[list[str]
 
 def dry_run_blocks(plan: Any, spec: Any) -> list[Block]:
     """What ``--dry-run`` prints for ``plan`` launched with ``spec``."""
-    from mlxlaunch.executors import get_executor
-    from mlxlaunch.executors.base import PreparedRun
 
     points = plan.points
     ids, ids_text = planned_ids(spec, len(points))
     if len(ids) < len(points):  # a forced id with a sweep: the real launch refuses it
-        from mlxlaunch.errors import UsageError
-
         raise UsageError(
             f"+launcher.logger.forced_log_id={ids[0]} reopens one run, but the command is a "
             f"sweep of {len(points)} points. Drop the sweep, or the forced id."
@@ -183,7 +179,6 @@ def dry_run_blocks(plan: Any, spec: Any) -> list[Block]:
 
 def dry_run(plan: Any, spec: Any) -> int:
     """Print the dry run of ``plan``; return the exit code (0)."""
-    from mlxlaunch.render import print_blocks
 
     print_blocks(dry_run_blocks(plan, spec))
     return 0

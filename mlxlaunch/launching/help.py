@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
+from mlxlaunch.launching import schema as schema_mod
+from mlxlaunch.launching.settings import Settings
 from mlxlaunch.render import Block, Table, Text, print_blocks
+from mlxlaunch.runfolder.metadata import load_yaml
 
 #: The launcher's flags as ``--help`` lists them (``launch.FLAGS`` is the parser's list).
 FLAG_HELP: list[tuple[str, str]] = [
@@ -131,7 +134,6 @@ def yaml_comments(path: Path, prefix: str = "") -> dict[str, str]:
 
 def _default_choices(composer: Any) -> dict[str, str]:
     """``{group: option}`` from the ``defaults`` list of the main config file."""
-    from mlxlaunch.runfolder.metadata import load_yaml
 
     if not composer.config_name:
         return {}
@@ -150,7 +152,6 @@ def _default_choices(composer: Any) -> dict[str, str]:
 
 
 def _config_block(composer: Any, overrides: Sequence[str], chosen: dict[str, str]) -> list[Block]:
-    from mlxlaunch.launching import schema as schema_mod
 
     schema = getattr(composer, "schema", None)
     config_dir: Path = composer.config_dir
@@ -235,8 +236,6 @@ def _groups_block(composer: Any, chosen: dict[str, str]) -> list[Block]:
 
 
 def _settings_block() -> Block:
-    from mlxlaunch.launching import schema as schema_mod
-    from mlxlaunch.launching.settings import Settings
 
     rows = [[key, t, show(default), c] for key, t, default, c in schema_mod.rows(Settings)]
     return Table(

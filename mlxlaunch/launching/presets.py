@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import SettingsError, UsageError, did_you_mean
-from mlxlaunch.launching.settings import SchedulerSettings
+from mlxlaunch.executors.parallel import ParallelExecutor
+from mlxlaunch.executors.scheduler import executor_for
+from mlxlaunch.launching.settings import SchedulerSettings, load_settings
+from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
 #: Scheduler kinds a preset can name; ``local`` runs on this machine.
 SCHEDULERS = ("local", "slurm", "oar", "pbs", "sge", "lsf")
@@ -100,7 +103,6 @@ def read_presets(path: Optional[Path] = None) -> Presets:
 
 def write_presets(presets: Presets, path: Optional[Path] = None) -> None:
     """Write the backends file atomically (temporary file, then ``os.replace``)."""
-    from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
     path = path or backends_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,17 +191,12 @@ def check_preset(name: str, preset: dict[str, Any]) -> None:
     Values are checked as a launch would check them: types, then what the job
     script could not express (a malformed ``time``, ``mem`` on OAR, ...).
     """
-    from mlxlaunch.launching.settings import load_settings
 
     settings = load_settings(preset=(f"backend '{name}'", preset_settings(name, preset)))
     try:
         if settings.use_scheduler:
-            from mlxlaunch.executors.scheduler import executor_for
-
             executor_for(settings.scheduler)
         else:
-            from mlxlaunch.executors.parallel import ParallelExecutor
-
             ParallelExecutor.from_settings(settings)
     except SettingsError as exc:
         raise SettingsError(f"Backend '{name}': {exc}") from None

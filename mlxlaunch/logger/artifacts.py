@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Optional
 
 from mlxlaunch.errors import ArtifactError, did_you_mean
+from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 
 ARTIFACTS = "artifacts"
 KEYS_DIR = ".keys"
@@ -460,8 +461,6 @@ class ArtifactIndex:
     def _load(self, file: str) -> dict[str, Any]:
         import yaml
 
-        from mlxlaunch.runfolder.metadata import load_yaml
-
         path = self.keys_dir / file
         try:
             data = load_yaml(path)
@@ -475,7 +474,6 @@ class ArtifactIndex:
         return data if isinstance(data, dict) else {}
 
     def _save(self, file: str, data: dict[str, Any]) -> None:
-        from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
         self.keys_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.keys_dir / file, dump_yaml(data))

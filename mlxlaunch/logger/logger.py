@@ -48,6 +48,7 @@ from mlxlaunch.logger.artifacts import (
     unknown_type_error,
 )
 from mlxlaunch.logger.jsonify import encode_record
+from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 
 #: Names a metrics log may not take: they are used by the run folder (or by MLXP's).
 RESERVED_LOG_NAMES = frozenset(
@@ -243,7 +244,6 @@ class Logger:
             self._files.write(log_name, line)
 
     def _update_keys(self, log_name: str, record: dict[str, Any]) -> None:
-        from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 
         keys_dir = self.metrics_dir / ".keys"
         path = keys_dir / f"{log_name}.yaml"

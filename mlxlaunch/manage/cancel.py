@@ -16,13 +16,13 @@ from typing import Any
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError
+from mlxlaunch.executors.scheduler import scheduler_executor
 from mlxlaunch.manage.status import load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
 
 
 def cancel_runs(logdir: Path, query: list[str]) -> list[int]:
     """Cancel the selected queued/running runs; return their ids."""
-    from mlxlaunch.executors.scheduler import scheduler_executor
 
     runs = load_runs(logdir)
     reconcile(runs)

@@ -15,8 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch import runfolder
+from mlxlaunch.executors.scheduler import PASSED_ENV, JobCommand, scheduler_executor
+from mlxlaunch.jobenv import ENV_RUN_DIR
+from mlxlaunch.launching.settings import load_settings
 from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.vcs import snapshot_pythonpath, snapshot_workdir
 
 #: Statuses a run may be resubmitted from.
 RESUBMITTABLE = (Status.FAILED, Status.INTERRUPTED, Status.LOST, Status.SUBMIT_FAILED)
@@ -30,9 +34,6 @@ def _requeue_info(run: RunView) -> None:
 
 def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int], list[int]]:
     """Resubmit the selected runs; return ``(resubmitted, skipped, failed local reruns)`` ids."""
-    from mlxlaunch.executors.scheduler import PASSED_ENV, JobCommand, scheduler_executor
-    from mlxlaunch.jobenv import ENV_RUN_DIR
-    from mlxlaunch.launching.settings import load_settings
 
     # absolute: jobs and local reruns start in the run's working folder, not here
     logdir = Path(logdir).resolve()
@@ -67,8 +68,6 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
                 command.env[name] = os.environ[name]
         git = group[0].info.get("git")
         if command.env.get("PYTHONPATH") and isinstance(git, dict) and git.get("snapshot"):
-            from mlxlaunch.vcs import snapshot_pythonpath  # the snapshot's, not yours
-
             command.env["PYTHONPATH"] = snapshot_pythonpath(
                 command.env["PYTHONPATH"], Path(git["repository"]), Path(git["snapshot"])
             )
@@ -85,7 +84,6 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
         git = run.info.get("git")
         if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
             # a version-managed run: start in its snapshot, never in the developer's tree
-            from mlxlaunch.vcs import snapshot_pythonpath, snapshot_workdir
 
             root, snapshot = Path(git["repository"]), Path(git["snapshot"])
             if env.get("PYTHONPATH"):

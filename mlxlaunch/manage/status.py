@@ -21,6 +21,8 @@ from typing import Any, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError, UsageError
+from mlxlaunch.executors.scheduler import SubmitError, scheduler_executor
+from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.runfolder.layout import Status
 
 #: info.status values the scheduler is asked about (INTERRUPTED: it may have been requeued)
@@ -104,7 +106,6 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
             hi = int(m.group(2) or lo)
             wanted.update(range(lo, hi + 1))
         return [r for r in runs if r.log_id in wanted]
-    from mlxlaunch.reader.query import evaluate, parse
 
     text = " ".join(query)
     node = parse(text)
@@ -127,7 +128,6 @@ def reconcile(runs: list[RunView]) -> int:
 
     Returns the number of scheduler calls made.
     """
-    from mlxlaunch.executors.scheduler import SubmitError, scheduler_executor
 
     by_scheduler: dict[str, list[RunView]] = defaultdict(list)
     for run in runs:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import ARTIFACTS, INDEX_FILE, KEYS_DIR, key_dir
+from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
-from mlxlaunch.reader.scan import Problems, Progress
+from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -46,7 +47,6 @@ class Artifact:
 
     def load(self) -> Any:
         """Load the artifact with the logger's loader for its type (see docs/logging.md)."""
-        from mlxlaunch.logger.logger import Logger
 
         return Logger(self.run.path, self.run.log_id).load_artifacts(
             self.name, artifact_type=self.type
@@ -207,8 +207,6 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     index = os.path.join(root, KEYS_DIR, INDEX_FILE)
     found: list[Artifact] = []
     if os.path.exists(index):
-        from mlxlaunch.reader.scan import load_yaml_tolerant
-
         data, problem = load_yaml_tolerant(index)
         if problem:
             run._context.problems.add(problem)

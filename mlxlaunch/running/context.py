@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from mlxlaunch.errors import did_you_mean
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.logger.logger import Logger
 
@@ -27,8 +28,6 @@ class AttrDict(dict):
         try:
             return self[name]
         except KeyError:
-            from mlxlaunch.errors import did_you_mean
-
             raise AttributeError(
                 f"No key {name!r} here.{did_you_mean(name, [str(k) for k in self])}"
             ) from None

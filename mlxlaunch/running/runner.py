@@ -22,8 +22,10 @@ from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch.launching.settings import Settings
+from mlxlaunch.logger.logger import Logger
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.context import AttrDict, Context
+from mlxlaunch.running.streams import start_tee
 
 #: Exit codes of a run stopped by a signal, as a shell reports them (128 + signal number).
 #: SIGUSR1/SIGUSR2 are the preemption signals schedulers send before a time limit.
@@ -218,8 +220,6 @@ def run_prepared(
         guard = _SignalGuard()
         streams = None
         if settings.logger.log_streams_to_file:
-            from mlxlaunch.running.streams import start_tee
-
             streams = start_tee(run_dir)
         heartbeat.start()
         try:
@@ -229,8 +229,6 @@ def run_prepared(
                     seeding_function(cfg["seed"])
                 logger = None
                 if settings.use_logger:
-                    from mlxlaunch.logger.logger import Logger
-
                     logger = Logger(run_dir, int(info["log_id"]))
                 ctx = Context(config=cfg, logger=logger, info=AttrDict(info), settings=settings)
                 task(ctx)
