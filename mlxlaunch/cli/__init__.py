@@ -1,6 +1,6 @@
 """The ``mlxlaunch`` console script: everything that is not one run.
 
-Each subcommand lives in its own module under ``mlxlaunch/commands/`` and exposes
+Each subcommand lives in its own module under ``mlxlaunch/cli/`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to the function
 that runs it (``func(args) -> int``). Add a subcommand by adding its module name
 to ``COMMANDS``.

@@ -7,7 +7,7 @@ Examples::
     mlxlaunch backend list
     mlxlaunch backend remove gpu_long
 
-The presets live in ``backends.yaml`` (see ``mlxlaunch/backends.py``).
+The presets live in ``backends.yaml`` (see ``mlxlaunch/launching/presets.py``).
 """
 
 from __future__ import annotations

@@ -303,7 +303,7 @@ class SchedulerExecutor(Executor):
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         """Submit ``runs`` as job arrays; return them QUEUED (raise if a submit failed)."""
         s = spec.settings.scheduler
-        validate(s, self.unsupported)  # (launch.py asked for confirmation above confirm_above)
+        validate(s, self.unsupported)  # (the decorator asked for confirmation above confirm_above)
         command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
         dirs = [r.log_dir for r in runs]
         submitted = self.submit(dirs, s, command, spec.parent_log_dir) if command else []

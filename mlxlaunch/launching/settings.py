@@ -190,7 +190,7 @@ def load_settings(
     """Build the settings from the defaults, ``settings_file`` and ``(path, value)`` overrides.
 
     ``overrides`` paths are relative to the launcher namespace (``logger.forced_log_id``).
-    ``preset`` is a backend preset's ``(source, settings tree)`` (see ``backends.py``),
+    ``preset`` is a backend preset's ``(source, settings tree)`` (see ``presets.py``),
     applied after ``settings_file`` and before ``overrides``.
     """
     from omegaconf import OmegaConf
