@@ -24,6 +24,7 @@ import pytest
 from mlxlaunch.errors import SettingsError
 from mlxlaunch.executors.scheduler import (
     JobCommand,
+    SchedulerExecutor,
     SubmitError,
     parse_time,
     scheduler_executor,
@@ -137,6 +138,45 @@ def test_unknown_scheduler_suggests_the_closest() -> None:
         scheduler_executor("slrum")
     with pytest.raises(SettingsError, match="No scheduler chosen.*slurm, oar, pbs, sge, lsf"):
         scheduler_executor("")
+
+
+def _incomplete_scheduler(**attrs: object) -> type:
+    """SlurmExecutor's body as a new class: ``attrs`` removed (None) or replaced."""
+    namespace = {k: v for k, v in vars(SlurmExecutor).items() if not k.startswith("__")}
+    for key in attrs:
+        namespace.pop(key, None)
+    namespace.update({k: v for k, v in attrs.items() if v is not None})
+    return type("Incomplete", (SchedulerExecutor,), namespace)
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "directives",
+        "submit_argv",
+        "parse_submission",
+        "requeue_lines",
+        "release_argv",
+        "query_argv",
+        "parse_query",
+        "cancel_argv",
+    ],
+)
+def test_a_scheduler_missing_a_hook_cannot_be_instantiated(hook: str) -> None:
+    """Without e.g. release_argv its arrays would be submitted held and stay held forever."""
+    with pytest.raises(TypeError, match=hook):
+        _incomplete_scheduler(**{hook: None})()
+
+
+@pytest.mark.parametrize("attr", ["name", "directive", "index_expr", "hold_directive"])
+def test_a_scheduler_missing_a_required_attribute_cannot_be_instantiated(attr: str) -> None:
+    with pytest.raises(TypeError, match=attr):
+        _incomplete_scheduler(**{attr: ""})()
+
+
+def test_every_registered_scheduler_is_complete() -> None:
+    for name in ["slurm", "oar", "pbs", "sge", "lsf"]:
+        assert isinstance(scheduler_executor(name), SchedulerExecutor)
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ the next attempt reopens the same folder.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import re
@@ -182,47 +183,59 @@ class SchedulerExecutor(Executor):
     #: what the status command prints (and fails with) when it knows none of the jobs
     unknown_job_message: ClassVar[str] = ""
 
+    #: class attributes every scheduler must set (the job script is wrong without them)
+    required: ClassVar[tuple[str, ...]] = ("name", "directive", "index_expr", "hold_directive")
+
     def __init__(self) -> None:
+        missing = [attr for attr in self.required if not getattr(self, attr)]
+        if missing:  # like the abstract hooks: refuse the class, not a cluster's job later
+            raise TypeError(
+                f"Can't instantiate scheduler {type(self).__name__} without "
+                f"{', '.join(missing)} (class attributes of SchedulerExecutor)"
+            )
         #: number of scheduler commands run by this executor (reported by the benchmark)
         self.calls = 0
 
     # -- what a subclass supplies ------------------------------------------------------
+    # Abstract, so a subclass missing one cannot even be instantiated: a scheduler
+    # without e.g. ``release_argv`` would otherwise submit its arrays held and leave
+    # them held forever (the failure would only show on a real cluster, much later).
 
+    @abc.abstractmethod
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         """The directive lines (without prefix) of an array of ``n_tasks`` runs."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def submit_argv(self, script: Path, workdir: str) -> list[str]:
         """The command that submits ``script``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse_submission(self, stdout: str, n_tasks: int) -> Submission:
         """The job ids printed by the submit command."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def requeue_lines(self) -> list[str]:
         """Shell lines, run at the end of a preempted job, that get it requeued."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def release_argv(self, submission: Submission) -> list[str]:
         """One command releasing the held array ``submission``."""
-        raise NotImplementedError
 
     def max_array_size(self) -> int:
         """The most tasks one array may hold on this cluster."""
         return 1000
 
+    @abc.abstractmethod
     def query_argv(self, job_ids: list[str]) -> list[str]:
         """One command printing the state of every job of ``job_ids``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def parse_query(self, stdout: str) -> dict[str, str]:
         """``{job_id: STATE}`` from the output of :meth:`query_argv`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cancel_argv(self, job_ids: list[str]) -> list[str]:
         """One command cancelling every job of ``job_ids``."""
-        raise NotImplementedError
 
     # -- running scheduler commands ----------------------------------------------------
 
