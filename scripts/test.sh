@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 .venv/bin/ruff check mlxlaunch tests benchmarks
+.venv/bin/ruff format --check -q mlxlaunch tests benchmarks
+.venv/bin/mypy  # settings in setup.cfg [mypy]: the package, type-checked
 # --dist loadgroup: the tests of one cluster (xdist_group "slurm"/"oar") share a worker
 .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -q -ra "$@"

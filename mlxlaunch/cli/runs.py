@@ -61,7 +61,7 @@ def add_reader_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_reader(args: argparse.Namespace):
+def open_reader(args: argparse.Namespace) -> Reader:
     """A Reader on ``args.logdir``; its warnings are printed as ``mlxlaunch: warning: ...``."""
 
     with warnings.catch_warnings(record=True) as caught:

@@ -12,11 +12,11 @@ import abc
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from mlxlaunch.jobenv import ENV_RUN_DIR
 from mlxlaunch.launching.settings import Settings
-from mlxlaunch.running.runner import RunResult
+from mlxlaunch.running.runner import RunResult, SeedingFunction
 
 
 @dataclass
@@ -35,7 +35,7 @@ class LaunchSpec:
 
     task: Callable[..., Any]
     settings: Settings
-    seeding_function: Optional[Callable[[Any], Any]]
+    seeding_function: SeedingFunction
     #: the user's script; a job or worker runs ``python <script>`` with MLXLAUNCH_RUN_DIR set
     script: Path
     parent_log_dir: Path

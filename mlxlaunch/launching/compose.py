@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
@@ -54,7 +54,7 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
     keys = []
     if isinstance(cfg, DictConfig):
         for key in cfg.keys():
-            path = f"{prefix}{key}"
+            path = f"{prefix}{key!s}"
             keys.append(path)
             try:
                 child = cfg._get_node(key)
@@ -87,7 +87,7 @@ class Composer:
                 )
             config_name = None  # no main config: start from an empty one (`+key=value` works)
         self.config_name = config_name
-        self._hydra_ctx = None
+        self._hydra_ctx: Any = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
 
     # -- Hydra's global state: entered once per command ----------------------------------
@@ -134,7 +134,7 @@ class Composer:
         key = override.key_or_group
         if key.startswith("hydra.") or key == "hydra":
             return True
-        return bool(self.config_loader.repository.group_exists(key))
+        return bool(self.config_loader.repository.group_exists(key))  # type: ignore[attr-defined]
 
     def group_options(self, group: str) -> list[str]:
         return list(self.config_loader.get_group_options(group))
@@ -230,7 +230,8 @@ class Composer:
         from omegaconf.errors import OmegaConfBaseException
 
         where = _describe(point.overrides, point.index, total)
-        groups, values = [], []
+        groups: list[Any] = []
+        values: list[Any] = []
         for override in self.parse(point.overrides):
             is_group = not is_file_reference(override) and self.is_group(override)
             (groups if is_group else values).append(override)
@@ -244,6 +245,7 @@ class Composer:
                 f"Cannot resolve the config of {where}: {str(exc).splitlines()[0]}"
             ) from None
         assert isinstance(resolved, dict)
+        resolved = cast(dict[str, Any], resolved)
         if self.schema is not None:
             resolved = validate(resolved, self.schema, where)
         if seed_required and "seed" not in resolved:
@@ -328,4 +330,4 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
     _apply_value_overrides(cfg, parsed, where)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    return resolved
+    return cast(dict[str, Any], resolved)

@@ -9,12 +9,13 @@ stdin is not a terminal (scripts, CI, a job submitting jobs), it goes ahead.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, TextIO
+from typing import Optional, TextIO
 
 from mlxlaunch.errors import Aborted
+from mlxlaunch.launching.settings import Settings
 
 
-def needs_confirmation(n_jobs: int, settings: Any, assume_yes: bool, stdin: TextIO) -> bool:
+def needs_confirmation(n_jobs: int, settings: Settings, assume_yes: bool, stdin: TextIO) -> bool:
     """Whether to ask: a scheduler launch above the threshold, a terminal, no ``--yes``."""
     if assume_yes or not settings.use_scheduler or n_jobs <= settings.confirm_above:
         return False
@@ -26,7 +27,7 @@ def needs_confirmation(n_jobs: int, settings: Any, assume_yes: bool, stdin: Text
 
 def confirm_submission(
     n_jobs: int,
-    settings: Any,
+    settings: Settings,
     assume_yes: bool = False,
     stdin: Optional[TextIO] = None,
     stderr: Optional[TextIO] = None,

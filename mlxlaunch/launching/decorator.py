@@ -34,11 +34,11 @@ from mlxlaunch.launching.help import print_help
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.schema import check_schema, validate
-from mlxlaunch.launching.settings import SETTINGS_FILE, load_settings, resolve_path
+from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
 from mlxlaunch.launching.summary import summarize
 from mlxlaunch.runfolder.layout import CONFIG_FILE, LAUNCHER_FILE, metadata_path
 from mlxlaunch.runfolder.metadata import dump_yaml, read_info
-from mlxlaunch.running.runner import run_prepared
+from mlxlaunch.running.runner import SeedingFunction, run_prepared
 from mlxlaunch.vcs import prepare_code
 
 
@@ -80,7 +80,7 @@ def _main(
     task: Callable[..., Any],
     config_path: str,
     config_name: str,
-    seeding_function: Any,
+    seeding_function: SeedingFunction,
     schema: Optional[type] = None,
 ) -> None:
     verbose = "--verbose" in sys.argv[1:]
@@ -117,7 +117,7 @@ def _wait_for_run_dir() -> str:
     return sys.stdin.readline().strip()
 
 
-def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: Any) -> int:
+def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: SeedingFunction) -> int:
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
 
     settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
@@ -129,7 +129,7 @@ def _run_command(
     task: Callable[..., Any],
     config_path: str,
     config_name: str,
-    seeding_function: Any,
+    seeding_function: SeedingFunction,
     argv: list[str],
     schema: Optional[type] = None,
 ) -> int:
@@ -170,7 +170,7 @@ def _run_command(
     return _execute(plan, spec, assume_yes=cmd.yes)
 
 
-def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Any:
+def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
     """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
 
     settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
@@ -182,8 +182,8 @@ def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) 
 
 
 def _resumed_point(
-    run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: Any
-) -> Any:
+    run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: SeedingFunction
+) -> Point:
     """The one point of a resume: the run's frozen config with this command's overrides."""
 
     overrides = [o.input_line for o in user]
@@ -206,7 +206,7 @@ def _print_configs(plan: Any) -> None:
         print(dump_yaml(point.config), end="")
 
 
-def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
+def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
     """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
 
     settings = spec.settings
@@ -229,8 +229,8 @@ def _execute(plan: Any, spec: Any, assume_yes: bool) -> int:
 
 
 def _composer(
-    cmd: CommandLine, script_dir: Path, config_dir: Path, config_name: str, schema: Any
-) -> Any:
+    cmd: CommandLine, script_dir: Path, config_dir: Path, config_name: str, schema: Optional[type]
+) -> Composer:
     """The Composer for ``cmd``: --config-path/--config-name and a bare ``@FILE`` win."""
 
     config_file = Path(cmd.config_file) if cmd.config_file else None
@@ -250,7 +250,7 @@ def _composer(
     return Composer(config_dir, name, schema=schema, config_file=config_file)
 
 
-def _existing_run(script_dir: Path, settings: Any) -> Optional[Path]:
+def _existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
     """The run folder a forced log id reopens, if it exists with a frozen config."""
 
     forced = settings.logger.forced_log_id

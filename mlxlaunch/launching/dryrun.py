@@ -17,8 +17,15 @@ from typing import Any, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import UsageError
 from mlxlaunch.executors import get_executor
-from mlxlaunch.executors.base import PreparedRun
-from mlxlaunch.executors.scheduler import JOBS_DIR, JobCommand, _id_ranges, validate
+from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
+from mlxlaunch.executors.scheduler import (
+    JOBS_DIR,
+    JobCommand,
+    SchedulerExecutor,
+    _id_ranges,
+    validate,
+)
+from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.help import leaves, show
 from mlxlaunch.launching.settings import Settings, settings_to_dict
 from mlxlaunch.render import Block, Table, Text, print_blocks
@@ -89,7 +96,7 @@ def _compress(ids: list[int]) -> str:
     return ", ".join(_id_ranges(ids).split())
 
 
-def planned_ids(spec: Any, n_points: int) -> tuple[list[int], str]:
+def planned_ids(spec: LaunchSpec, n_points: int) -> tuple[list[int], str]:
     """The run ids the launch would use, and a sentence saying so (read-only)."""
 
     parent: Path = spec.parent_log_dir
@@ -102,21 +109,23 @@ def planned_ids(spec: Any, n_points: int) -> tuple[list[int], str]:
     return ids, f"{_compress(ids)} in {parent} (if no other launch takes them first)"
 
 
-def _settings_changes(settings: Any) -> list[list[str]]:
+def _settings_changes(settings: Settings) -> list[list[str]]:
 
     now = _leaves(settings_to_dict(settings))
     default = _leaves(settings_to_dict(Settings()))
     return [[k, show(v)] for k, v in now.items() if default.get(k, KeyError) != v]
 
 
-def _describe_executor(executor: Any) -> str:
+def _describe_executor(executor: Executor) -> str:
     doc = inspect.getdoc(type(executor)) or ""
     first = doc.split("\n\n")[0].replace("\n", " ")
     name = getattr(executor, "name", "") or type(executor).__name__
     return f"{name}: {first}" if first else name
 
 
-def job_scripts(executor: Any, runs: list[Any], spec: Any) -> Optional[list[str]]:
+def job_scripts(
+    executor: Executor, runs: list[PreparedRun], spec: LaunchSpec
+) -> Optional[list[str]]:
     """The job script(s) ``executor`` would submit for ``runs``, or None if it cannot say.
 
     Uses the scheduler template's own pieces (``executors/scheduler.py``): its
@@ -124,11 +133,11 @@ def job_scripts(executor: Any, runs: list[Any], spec: Any) -> Optional[list[str]
     ``job_script``, so the text shown is the text that would be submitted
     (only the script's own file name, chosen at submission, is not shown).
     """
-    if not runs or not callable(getattr(executor, "job_script", None)):
+    if not runs or not isinstance(executor, SchedulerExecutor):
         return None
 
     s = spec.settings.scheduler
-    validate(s, getattr(executor, "unsupported", ()))
+    validate(s, executor.unsupported)
     command = JobCommand.from_spec(spec, runs[0].log_dir)
     size = max(1, executor.max_array_size())
     dirs = [run.log_dir for run in runs]
@@ -139,7 +148,7 @@ def job_scripts(executor: Any, runs: list[Any], spec: Any) -> Optional[list[str]
     ]
 
 
-def dry_run_blocks(plan: Any, spec: Any) -> list[Block]:
+def dry_run_blocks(plan: Plan, spec: LaunchSpec) -> list[Block]:
     """What ``--dry-run`` prints for ``plan`` launched with ``spec``."""
 
     points = plan.points
@@ -177,7 +186,7 @@ def dry_run_blocks(plan: Any, spec: Any) -> list[Block]:
     return blocks
 
 
-def dry_run(plan: Any, spec: Any) -> int:
+def dry_run(plan: Plan, spec: LaunchSpec) -> int:
     """Print the dry run of ``plan``; return the exit code (0)."""
 
     print_blocks(dry_run_blocks(plan, spec))

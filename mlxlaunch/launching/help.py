@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlxlaunch.launching import schema as schema_mod
+from mlxlaunch.launching.compose import Composer
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.render import Block, Table, Text, print_blocks
 from mlxlaunch.runfolder.metadata import load_yaml
@@ -132,7 +133,7 @@ def yaml_comments(path: Path, prefix: str = "") -> dict[str, str]:
     return comments
 
 
-def _default_choices(composer: Any) -> dict[str, str]:
+def _default_choices(composer: Composer) -> dict[str, str]:
     """``{group: option}`` from the ``defaults`` list of the main config file."""
 
     if not composer.config_name:
@@ -200,7 +201,7 @@ def _config_block(composer: Any, overrides: Sequence[str], chosen: dict[str, str
     return [Table(title, ["key", "type", "default", "comment"], rows)]
 
 
-def _group_choices(composer: Any, overrides: Sequence[str]) -> dict[str, str]:
+def _group_choices(composer: Composer, overrides: Sequence[str]) -> dict[str, str]:
     """``{group: option}`` chosen by ``group=option`` overrides (first option of a sweep)."""
     chosen = {}
     for text in overrides:
@@ -219,7 +220,7 @@ def _shown(path: Path) -> Path:
         return path
 
 
-def _groups_block(composer: Any, chosen: dict[str, str]) -> list[Block]:
+def _groups_block(composer: Composer, chosen: dict[str, str]) -> list[Block]:
     try:
         groups = sorted(g for g in composer.config_loader.list_groups("") if g != "hydra")
     except Exception:  # noqa: BLE001 - no config folder: no groups
@@ -246,7 +247,7 @@ def _settings_block() -> Block:
 
 
 def help_blocks(
-    task: Callable[..., Any], composer: Any, overrides: Sequence[str] = ()
+    task: Callable[..., Any], composer: Composer, overrides: Sequence[str] = ()
 ) -> list[Block]:
     """The blocks ``--help`` prints, in order; the config is shown with ``overrides`` applied
     (the first point of a sweep), so ``python main.py model=vit --help`` shows vit's keys."""
@@ -269,6 +270,6 @@ def help_blocks(
     return blocks
 
 
-def print_help(task: Callable[..., Any], composer: Any, overrides: Sequence[str] = ()) -> None:
+def print_help(task: Callable[..., Any], composer: Composer, overrides: Sequence[str] = ()) -> None:
     """Print the help to stdout: rich tables on a terminal, plain text otherwise."""
     print_blocks(help_blocks(task, composer, overrides))

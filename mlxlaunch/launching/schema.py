@@ -76,9 +76,9 @@ def field_default(f: dataclasses.Field, hint: Any) -> Any:
     """The default of field ``f`` as plain data (``"???"`` when it has none)."""
     if f.default is not dataclasses.MISSING:
         return _plain(f.default)
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return _plain(f.default_factory())  # type: ignore[misc]
-    if dataclasses.is_dataclass(hint):
+    if f.default_factory is not dataclasses.MISSING:
+        return _plain(f.default_factory())
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return defaults(hint)
     return MISSING
 
@@ -109,7 +109,7 @@ def describe_type(tp: Any) -> str:
     if origin in (list, tuple, dict):
         inner = ", ".join("..." if a is Ellipsis else describe_type(a) for a in args)
         return f"{origin.__name__}[{inner}]" if args else origin.__name__
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return tp.__name__
     return getattr(tp, "__name__", str(tp))
 
@@ -154,7 +154,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             if value == member.name or (not isinstance(value, bool) and value == member.value):
                 return member.name
         raise _Mismatch()
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _Mismatch()
         return _check_mapping(value, tp, key + ".")
@@ -299,7 +299,7 @@ def rows(schema: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
     out = []
     for f in dataclasses.fields(schema):
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             out.extend(rows(hint, f"{prefix}{f.name}."))
             continue
         out.append(

@@ -115,8 +115,8 @@ def import_path_of(func: Any, role: str) -> ImportPath:
             )
         resolve_import_path(func)  # fail now, not when the first artifact is saved
         return ImportPath(module, qualname)
-    qualname = getattr(func, "__qualname__", None)
-    module = getattr(func, "__module__", None)
+    qualname = str(getattr(func, "__qualname__", None) or "")
+    module = str(getattr(func, "__module__", None) or "")
     if not callable(func) or not qualname or not module:
         raise ArtifactError(
             f"The {role} function {func!r} has no import path (it is a "
@@ -289,8 +289,8 @@ class ArtifactType:
             name,
             lazy(save_path),
             lazy(load_path),
-            ImportPath(*save_path.split(":", 1), file),
-            ImportPath(*load_path.split(":", 1), file),
+            ImportPath(*save_path.split(":", 1), file=file),  # type: ignore[misc]
+            ImportPath(*load_path.split(":", 1), file=file),  # type: ignore[misc]
         )
 
 
@@ -327,7 +327,7 @@ def _save_numpy(obj: Any, path: Path) -> None:
         if _numpy_kind(path) == ".npy":
             np.save(f, np.asarray(obj), allow_pickle=False)
         elif isinstance(obj, Mapping):
-            np.savez(f, **{str(k): np.asarray(v) for k, v in obj.items()})
+            np.savez(f, **{str(k): np.asarray(v) for k, v in obj.items()})  # type: ignore[arg-type]
         elif isinstance(obj, (list, tuple)):
             np.savez(f, *[np.asarray(v) for v in obj])
         else:
@@ -393,7 +393,7 @@ def _save_image(obj: Any, path: Path) -> None:
     try:
         from PIL import Image
     except ImportError:
-        Image = None  # noqa: N806
+        Image = None  # type: ignore[assignment]  # noqa: N806
     if Image is not None and isinstance(obj, Image.Image):
         if fmt in _VECTOR.values():
             raise ArtifactError(f"A PIL image cannot be saved as {fmt}; use e.g. '.png'.")

@@ -101,7 +101,7 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
     matches = [_IDS.match(q) for q in query]
     if all(matches):
         wanted: set[int] = set()
-        for m in matches:
+        for m in filter(None, matches):
             lo = int(m.group(1))
             hi = int(m.group(2) or lo)
             wanted.update(range(lo, hi + 1))
@@ -137,14 +137,14 @@ def reconcile(runs: list[RunView]) -> int:
     for name, group in by_scheduler.items():
         executor = scheduler_executor(name)
         try:
-            states = executor.query([r.job_id for r in group])
+            states = executor.query([r.job_id for r in group if r.job_id])
         except SubmitError as exc:  # e.g. not on the cluster's login node
             print(f"mlxlaunch: warning: cannot ask {name}: {exc}", file=sys.stderr)
             continue
         finally:
             calls += executor.calls
         for run in group:
-            run.job_state = states.get(run.job_id)
+            run.job_state = states.get(run.job_id or "")
             implied = executor.run_status(run.job_state)
             recorded = run.info.get("status")
             if implied in (Status.QUEUED, Status.RUNNING):

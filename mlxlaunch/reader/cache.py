@@ -36,7 +36,7 @@ from typing import Any, Optional, Union
 try:  # optional speed-up (the ``fast`` extra); the stdlib is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 #: Environment variable naming the cache folder (``off`` disables the cache).
 CACHE_ENV = "MLXLAUNCH_CACHE_DIR"

@@ -29,9 +29,9 @@ Comparison semantics, per run:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol, Union
 
 from mlxlaunch.errors import UsageError, did_you_mean
 
@@ -354,7 +354,13 @@ def _as_scalar(value: Any) -> Any:
     return value
 
 
-def evaluate(node: Node, row: Mapping[str, Any]) -> bool:
+class Row(Protocol):
+    """What a query is evaluated against: anything with ``get(key, default)``."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+def evaluate(node: Node, row: Row) -> bool:
     """Whether the run ``row`` (key -> value; missing keys are null) matches ``node``."""
     if isinstance(node, Compare):
         value = _as_scalar(row.get(node.key))

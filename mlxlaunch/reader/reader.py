@@ -63,7 +63,7 @@ class Reader:
         pairs = list_runs(str(self.parent_log_dir), self._problems)
         progress = Progress(len(pairs), self.progress)
         old = {run.log_id: run for run in self._runs}
-        runs = []
+        runs: list[Run] = []
         with self._context.cache.batch():
             self._read(pairs, runs, old, progress)
         progress.close()
@@ -203,7 +203,7 @@ class Reader:
         """MLXP's spelling of ``search`` (``result_format="pandas"`` gives a DataFrame)."""
         return self.search(query_string, as_pandas=result_format == "pandas")
 
-    def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any):
+    def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any) -> Any:
         """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
         return self.search(query).plot(metric, by=by, **kwargs)
 

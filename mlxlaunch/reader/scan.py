@@ -178,8 +178,9 @@ def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any]
         return entry["row"], entry["problems"]
 
     if signature == [None, None] and not os.path.isdir(metadata):
-        row = {"log_id": log_id, "info.status": UNKNOWN}
-        return row, [f"{metadata}: missing; the run is listed with status {UNKNOWN}"]
+        return {"log_id": log_id, "info.status": UNKNOWN}, [
+            f"{metadata}: missing; the run is listed with status {UNKNOWN}"
+        ]
     problems = []
     config, problem = load_yaml_tolerant(config_path)
     if problem:

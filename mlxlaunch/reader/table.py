@@ -360,10 +360,10 @@ class RunTable(Sequence):
             parts.append(pd.DataFrame(data))
         progress.close()
         if not parts:
-            known = sorted({n for run in self._runs for n in run.log_names})
+            logs = sorted({n for run in self._runs for n in run.log_names})
             raise UsageError(
-                f"No run here has a metric log {name!r}. Logs found: {', '.join(known) or 'none'}."
-                + did_you_mean(name, known)
+                f"No run here has a metric log {name!r}. Logs found: {', '.join(logs) or 'none'}."
+                + did_you_mean(name, logs)
             )
         return pd.concat(parts, ignore_index=True)
 
@@ -387,7 +387,7 @@ class RunTable(Sequence):
         ax: Any = None,
         output: Any = None,
         logy: bool = False,
-    ):
+    ) -> Any:
         """Draw ``metric`` (``"train.loss"``) against ``x`` for every run, one colour per ``by`` value.
 
         Needs matplotlib (``pip install mlxlaunch[plot]``). Returns the axes; with

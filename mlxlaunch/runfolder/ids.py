@@ -96,7 +96,7 @@ def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     """
     _make_parent(parent)
     candidate = _read_hint(parent) or _highest_run_id(parent) + 1
-    allocated = []
+    allocated: list[tuple[int, Path]] = []
     while len(allocated) < count:
         path = parent / str(candidate)
         try:

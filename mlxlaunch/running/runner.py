@@ -36,6 +36,9 @@ SIGNAL_EXIT_CODES = {
     signal.SIGUSR2: 140,
 }
 
+#: ``seeding_function(config.seed)`` is called before the task in each run (None: no seeding).
+SeedingFunction = Optional[Callable[[Any], Any]]
+
 
 @dataclass
 class RunResult:
@@ -198,7 +201,7 @@ def run_prepared(
     run_dir: Path,
     task: Callable[[Context], Any],
     settings: Settings,
-    seeding_function: Optional[Callable[[Any], Any]] = None,
+    seeding_function: SeedingFunction = None,
     config: Optional[dict[str, Any]] = None,
 ) -> RunResult:
     """Run ``task`` in the prepared folder ``run_dir`` and record how it ended.
@@ -235,7 +238,7 @@ def run_prepared(
         except Interrupted as exc:
             guard.restore()
             _run_preempt_hooks(ctx)
-            status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[exc.signum]
+            status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[signal.Signals(exc.signum)]
             error = f"interrupted by {signal.Signals(exc.signum).name}"
         except KeyboardInterrupt:
             status, exit_code, error = Status.INTERRUPTED, 130, "interrupted by SIGINT"
