@@ -8,6 +8,7 @@ import os
 import pytest
 
 from mlxlaunch import runfolder
+from mlxlaunch.runfolder import ids
 from mlxlaunch.errors import RunLockedError
 
 
@@ -81,15 +82,46 @@ def test_empty_or_missing_info_reads_as_empty(tmp_path):
     assert runfolder.read_info(tmp_path) == {}
 
 
-def test_hint_is_not_trusted_after_another_tool_adds_runs(tmp_path):
-    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 2)] == [1, 2]
-    # another tool (or an older MLXP) creates runs 3..9 without touching the hint
+def _later() -> None:
+    """Wait past the file system's timestamp granularity, so that mtimes can differ."""
     import time
 
     time.sleep(0.02)
+
+
+def test_hint_is_not_trusted_after_another_tool_adds_runs(tmp_path, monkeypatch):
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 2)] == [1, 2]
+    assert ids._read_hint(tmp_path) == 3  # fresh: trusted, the folder is not listed
+    _later()
+    # another tool (or an older MLXP) creates runs 3..9 without touching the hint
     for run_id in range(3, 10):
         (tmp_path / str(run_id) / "metadata").mkdir(parents=True)
+    assert ids._read_hint(tmp_path) is None  # older than the folder: stale
+    # so the folder is listed and the first mkdir is the right one; a trusted stale
+    # hint would have walked up from 3, colliding with every run of the other tool
+    tried: list[str] = []
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *args, **kwargs):
+        if os.path.dirname(path) == str(tmp_path):
+            tried.append(os.path.basename(path))  # the run ids tried, not their metadata
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(ids.os, "mkdir", mkdir)
     assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 1)] == [10]
+    assert [t for t in tried if t.isdigit()] == ["10"]
+
+
+def test_hint_is_not_trusted_after_a_run_is_deleted(tmp_path):
+    import shutil
+
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 3)] == [1, 2, 3]
+    _later()
+    shutil.rmtree(tmp_path / "3")
+    # the hint says 4, but the folder changed since: the listing finds 2 as the highest run
+    assert [i for i, _ in runfolder.allocate_run_dirs(tmp_path, 1)] == [3]
+    # the allocation rewrote the hint: it is fresh again and trusted
+    assert ids._read_hint(tmp_path) == 4
 
 
 def test_effective_status_tolerates_a_damaged_heartbeat_interval(tmp_path):
