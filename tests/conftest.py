@@ -45,12 +45,52 @@ if __name__ == "__main__":
 """
 
 
+#: What keeps a test's subprocesses away from the machine's own settings: the config
+#: and cache homes set below, and ``SLURM_CONF`` while the test Slurm cluster runs
+#: (``tests/cluster/fixtures.py``). Each is checked only while set in ``os.environ``.
+ISOLATION_VARS = ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "SLURM_CONF")
+
+
+def isolated_env(**extra: str) -> dict[str, str]:
+    """A from-scratch environment for a child process that still keeps the test's isolation.
+
+    ``PATH=/usr/bin:/bin``, the :data:`ISOLATION_VARS` of this process, then ``extra``.
+    Without the XDG homes the child would read the developer's own
+    ``~/.config/mlxlaunch/backends.yaml``.
+    """
+    env = {"PATH": "/usr/bin:/bin"}
+    env.update({var: os.environ[var] for var in ISOLATION_VARS if var in os.environ})
+    env.update(extra)
+    return env
+
+
+class _IsolationCheckingPopen(subprocess.Popen):
+    """``subprocess.Popen`` that refuses an ``env=`` dropping an isolation variable.
+
+    A test that builds a child's environment from scratch (``env={"PATH": ...}``)
+    would otherwise let the child read the developer's real config, silently.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        env = kwargs.get("env")
+        if env is not None:
+            missing = [v for v in ISOLATION_VARS if v in os.environ and v not in env]
+            if missing:
+                raise AssertionError(
+                    f"subprocess {args[0] if args else kwargs.get('args')!r} started with an "
+                    f"environment without {', '.join(missing)}: build it from os.environ "
+                    "or with conftest.isolated_env(), so that it keeps the test's isolation"
+                )
+        super().__init__(*args, **kwargs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Keep tests away from the user's own presets and caches.
 
     A default backend in ``~/.config/mlxlaunch/backends.yaml`` would change every
     launch a test makes, so every test process and the scripts it starts get
-    their own, empty config and cache homes.
+    their own, empty config and cache homes. Every subprocess must keep them:
+    one started with an ``env=`` that drops them fails its test.
     """
     import shutil
     import tempfile
@@ -61,6 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
         (home / var).mkdir()
         os.environ[var] = str(home / var)
+    original = subprocess.Popen
+    subprocess.Popen = _IsolationCheckingPopen  # type: ignore[misc]
+    config.add_cleanup(lambda: setattr(subprocess, "Popen", original))
 
 
 class Project:

@@ -300,7 +300,9 @@ def test_helper_module_custom_type_in_a_fresh_process(tmp_path):
             print(logger.load_artifacts("x.txt"))
         """
     )
-    env = {"PYTHONPATH": f"{REPO}:{tmp_path}", "PATH": "/usr/bin:/bin"}
+    from conftest import isolated_env
+
+    env = isolated_env(PYTHONPATH=f"{REPO}:{tmp_path}")
     run_dir = tmp_path / "run"
     for mode in ("write", "read"):
         proc = subprocess.run(
@@ -335,7 +337,9 @@ def test_a_type_mixing_a_script_and_a_module_loads_in_a_fresh_process(tmp_path):
             """
         )
     )
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    from conftest import isolated_env
+
+    env = isolated_env(PYTHONPATH=str(REPO))
     run_dir = tmp_path / "run"
     write = subprocess.run(
         [sys.executable, "train.py", str(run_dir)],
@@ -378,9 +382,11 @@ def test_functions_of_an_interactive_session_are_refused(tmp_path):
             print(type(exc).__name__, exc)
         """
     )
+    from conftest import isolated_env
+
     proc = subprocess.run(
         [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env=isolated_env(PYTHONPATH=str(REPO)),
         capture_output=True,
         text=True,
         timeout=60,

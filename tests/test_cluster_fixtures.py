@@ -1,14 +1,19 @@
-"""The cluster fixtures' own logic, without daemons: what two pytest-xdist workers do at once."""
+"""The test fixtures' own logic, without daemons: what two pytest-xdist workers do at once
+(tests/cluster/fixtures.py), and the isolation every test subprocess keeps (conftest.py)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from cluster import fixtures
+from conftest import isolated_env
 
 
 def test_slurm_and_oar_start_scripts_never_run_at_the_same_time(tmp_path: Path, monkeypatch):
@@ -50,3 +55,15 @@ def test_slurm_and_oar_start_scripts_never_run_at_the_same_time(tmp_path: Path, 
     for t in threads:
         t.join(timeout=30)
     assert overlaps == []
+
+
+def test_a_subprocess_without_the_isolated_config_and_cache_homes_fails_its_test():
+    """A child started with an environment built from scratch would read the developer's
+    own ~/.config/mlxlaunch/backends.yaml: conftest refuses to start it."""
+    with pytest.raises(AssertionError, match="XDG_CONFIG_HOME, XDG_CACHE_HOME"):
+        subprocess.run([sys.executable, "-c", "pass"], env={"PATH": "/usr/bin:/bin"})
+    code = "import os; print(os.environ['XDG_CONFIG_HOME'], os.environ['XDG_CACHE_HOME'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=isolated_env(), capture_output=True, text=True
+    )
+    assert out.stdout.split() == [os.environ["XDG_CONFIG_HOME"], os.environ["XDG_CACHE_HOME"]]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import REPO
+from conftest import REPO, isolated_env
 
 
 def test_import_has_no_side_effects(tmp_path):
@@ -32,7 +32,7 @@ def test_import_has_no_side_effects(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env=isolated_env(PYTHONPATH=str(REPO)),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "clean"

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO, TUTORIAL
+from conftest import REPO, TUTORIAL, isolated_env
 
 from mlxlaunch import runfolder
 
@@ -14,7 +14,7 @@ from mlxlaunch import runfolder
 def test_tutorial_sweep_runs_end_to_end(tmp_path):
     work = tmp_path / "regression"
     shutil.copytree(TUTORIAL, work, ignore=shutil.ignore_patterns("logs", "__pycache__"))
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    env = isolated_env(PYTHONPATH=str(REPO))
     proc = subprocess.run(
         [sys.executable, "main.py", "optimizer.lr=0.01,0.1", "seed=1,2", "num_epoch=2"],
         cwd=work,
