@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up, then run the whole test suite (in parallel with pytest-xdist).
-# Cluster tests start real Slurm/OAR daemons: they need root, and install the
-# Debian packages when LOCAL_CLUSTER_INSTALL=1; otherwise they skip with a message.
+# Cluster tests (real Slurm/OAR daemons) run only with MLXLAUNCH_CLUSTER_TESTS=1, as
+# root; they apt-get install the Debian packages only with LOCAL_CLUSTER_INSTALL=1.
+# Otherwise they skip with a message. The README says what they do to the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
