@@ -104,6 +104,7 @@ def test_the_session_exports_a_private_slurm_conf_and_stops_only_what_it_started
 
     monkeypatch.setenv("MLXLAUNCH_CLUSTER_TESTS", "1")
     monkeypatch.delenv("SLURM_CONF", raising=False)
+    monkeypatch.delenv("LOCAL_CLUSTER_INSTALL", raising=False)
     monkeypatch.setattr(fixtures, "LOCK_DIR", tmp_path / "root")
     monkeypatch.setattr(fixtures.os, "geteuid", lambda: 0)
     monkeypatch.setattr(fixtures.os, "chown", lambda *a: None)
@@ -121,13 +122,15 @@ def test_the_session_exports_a_private_slurm_conf_and_stops_only_what_it_started
     session = fixtures.start_cluster("slurm")
     next(session)
     conf = str(tmp_path / "root" / "slurm" / "etc" / "slurm.conf")
-    assert os.environ["SLURM_CONF"] == conf
-    script_env = seen["script_env"]
-    assert script_env["SLURM_CONF"] == conf
-    assert script_env["SLURM_LOCAL_INSTALL"] == "0"  # no LOCAL_CLUSTER_INSTALL=1
-    ports = {script_env["SLURM_LOCAL_CTLD_PORT"], script_env["SLURM_LOCAL_SLURMD_PORT"]}
-    assert len(ports) == 2 and not ports & {"6817", "6818"}
-    session.close()
+    try:
+        assert os.environ["SLURM_CONF"] == conf
+        script_env = seen["script_env"]
+        assert script_env["SLURM_CONF"] == conf
+        assert script_env["SLURM_LOCAL_INSTALL"] == "0"  # no LOCAL_CLUSTER_INSTALL=1
+        ports = {script_env["SLURM_LOCAL_CTLD_PORT"], script_env["SLURM_LOCAL_SLURMD_PORT"]}
+        assert len(ports) == 2 and not ports & {"6817", "6818"}
+    finally:
+        session.close()
     assert seen["stopped_with"] == conf
     assert killed == [103]
     assert "SLURM_CONF" not in os.environ
