@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from mlxlaunch.jobenv import ENV_RUN_DIR
+from mlxlaunch import jobenv
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.running.runner import RunResult, SeedingFunction
 
@@ -46,8 +46,7 @@ class LaunchSpec:
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
-
-        return [self.python, str(self.script)], {ENV_RUN_DIR: str(run_dir)}
+        return jobenv.job_command(self.python, self.script, run_dir)
 
 
 class Executor(abc.ABC):

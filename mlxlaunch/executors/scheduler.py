@@ -35,15 +35,13 @@ from typing import Any, ClassVar, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import MlxlaunchError, SettingsError, did_you_mean
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
-from mlxlaunch.jobenv import ENV_RUN_DIR
+from mlxlaunch.jobenv import ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import RunResult
 
 #: Folder of the parent log dir holding array scripts and the schedulers' own output.
 JOBS_DIR = ".jobs"
-#: Environment variables of the submitting shell that jobs get explicitly (OAR passes none).
-PASSED_ENV = ("PYTHONPATH",)
 #: The signal the scheduler sends before the time limit; the batch shell forwards it.
 PREEMPT_SIGNAL = "USR2"
 
@@ -62,14 +60,25 @@ class JobCommand:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_spec(cls, spec: LaunchSpec, run_dir: Path) -> JobCommand:
+    def from_job_command(
+        cls, argv: list[str], env: dict[str, str], workdir: Path | str
+    ) -> JobCommand:
+        """The job of ``jobenv.job_command``'s ``(argv, env)``, started in ``workdir``.
 
-        argv, env = spec.job_command(run_dir)
+        The array script sets ``MLXLAUNCH_RUN_DIR`` per index, so it is left out of
+        ``env``; the submitting shell's ``PASSED_ENV`` variables are added (OAR passes none).
+        """
         env = {k: v for k, v in env.items() if k != ENV_RUN_DIR}
         for name in PASSED_ENV:
             if os.environ.get(name):
                 env.setdefault(name, os.environ[name])
-        return cls(python=argv[0], script=argv[1], workdir=str(spec.workdir), env=env)
+        return cls(python=argv[0], script=argv[1], workdir=str(workdir), env=env)
+
+    @classmethod
+    def from_spec(cls, spec: LaunchSpec, run_dir: Path) -> JobCommand:
+        """The job that runs ``run_dir`` (any run of the sweep: only the folder differs)."""
+        argv, env = spec.job_command(run_dir)
+        return cls.from_job_command(argv, env, spec.workdir)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch import runfolder
-from mlxlaunch.executors.scheduler import PASSED_ENV, JobCommand, scheduler_executor
-from mlxlaunch.jobenv import ENV_RUN_DIR
+from mlxlaunch.executors.scheduler import JobCommand, scheduler_executor
+from mlxlaunch.jobenv import job_command
 from mlxlaunch.launching.settings import load_settings
 from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
@@ -30,6 +30,13 @@ def _requeue_info(run: RunView) -> None:
     info = runfolder.read_info(run.run_dir)
     info.update(status=Status.QUEUED, error=None, queued_time=runfolder.now_iso())
     runfolder.write_info(run.run_dir, info)
+
+
+def _snapshot_env(env: dict[str, str], git: Any) -> None:
+    """Point ``env``'s ``PYTHONPATH`` at the code snapshot of a version-managed run."""
+    if env.get("PYTHONPATH") and isinstance(git, dict) and git.get("snapshot"):
+        root, snapshot = Path(git["repository"]), Path(git["snapshot"])
+        env["PYTHONPATH"] = snapshot_pythonpath(env["PYTHONPATH"], root, snapshot)
 
 
 def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int], list[int]]:
@@ -62,15 +69,9 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
 
     for (_, python, script, workdir), (scheduler, group) in groups.items():
         executor = scheduler_executor(scheduler.name)
-        command = JobCommand(python=python, script=script, workdir=workdir)
-        for name in PASSED_ENV:
-            if os.environ.get(name):
-                command.env[name] = os.environ[name]
-        git = group[0].info.get("git")
-        if command.env.get("PYTHONPATH") and isinstance(git, dict) and git.get("snapshot"):
-            command.env["PYTHONPATH"] = snapshot_pythonpath(
-                command.env["PYTHONPATH"], Path(git["repository"]), Path(git["snapshot"])
-            )
+        argv, env = job_command(python, Path(str(script)), group[0].run_dir)
+        command = JobCommand.from_job_command(argv, env, workdir)
+        _snapshot_env(command.env, group[0].info.get("git"))
         for run in group:
             _requeue_info(run)
         submitted = executor.submit([r.run_dir for r in group], scheduler, command, logdir)
@@ -79,22 +80,16 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
     failed = []
     for run in local:
         _requeue_info(run)
-        env = {**os.environ, ENV_RUN_DIR: str(run.run_dir)}
+        python = run.info.get("python_executable") or "python"
+        argv, job_env = job_command(python, Path(str(run.info.get("script"))), run.run_dir)
+        env = {**os.environ, **job_env}
         cwd = run.info.get("cwd") or None
         git = run.info.get("git")
         if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
             # a version-managed run: start in its snapshot, never in the developer's tree
-
-            root, snapshot = Path(git["repository"]), Path(git["snapshot"])
-            if env.get("PYTHONPATH"):
-                env["PYTHONPATH"] = snapshot_pythonpath(env["PYTHONPATH"], root, snapshot)
-            cwd = str(snapshot_workdir(git, Path(cwd), Path(str(run.info.get("script")))))
-        proc = subprocess.run(
-            [run.info.get("python_executable") or "python", str(run.info.get("script"))],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+            _snapshot_env(env, git)
+            cwd = str(snapshot_workdir(git, Path(cwd), Path(argv[1])))
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             failed.append(run.log_id)
     return [r.log_id for r in todo], skipped, failed
