@@ -66,6 +66,50 @@ def test_atomic_write_leaves_no_temp_file(tmp_path):
     assert os.listdir(tmp_path) == ["info.yaml"]
 
 
+@pytest.mark.parametrize("failing", ["fsync", "write"])
+def test_atomic_write_that_fails_keeps_the_old_file_and_removes_its_temp_file(
+    tmp_path, monkeypatch, failing
+):
+    """A full disk (ENOSPC at write or fsync) leaves the old file and no ``.tmp`` behind."""
+    import builtins
+    import errno
+
+    path = tmp_path / "info.yaml"
+    runfolder.atomic_write(path, "a: 1\n")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "fsync":
+        monkeypatch.setattr(os, "fsync", no_space)
+    else:
+        real_open = builtins.open
+
+        class FullFile:
+            def __init__(self, f):
+                self.f = f
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+            def write(self, data):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        def open_full(file, mode="r", *args, **kwargs):
+            f = real_open(file, mode, *args, **kwargs)
+            return FullFile(f) if "w" in mode else f
+
+        monkeypatch.setattr(builtins, "open", open_full)
+    with pytest.raises(OSError, match="No space"):
+        runfolder.atomic_write(path, "a: 2\n")
+    monkeypatch.undo()
+    assert path.read_text() == "a: 1\n"
+    assert os.listdir(tmp_path) == ["info.yaml"]
+
+
 def test_lock_is_exclusive_and_released(tmp_path):
     (tmp_path / "metadata").mkdir()
     with runfolder.RunLock(tmp_path):

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from mlxlaunch.runfolder.metadata import atomic_write
+
 try:  # optional speed-up (the ``fast`` extra); the stdlib is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
@@ -165,10 +167,7 @@ class RunCache:
                 if not self._ready:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     self._ready = True
-                tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.write(text)
-                os.replace(tmp, path)
+                atomic_write(Path(path), text, fsync=False)  # a lost entry is only a miss
             except OSError:
                 # A full disk or a read-only home must not break reading: the cache is optional.
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
@@ -63,18 +64,27 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(f, Loader=loader)
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes, fsync: bool = True) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` through a temporary file.
 
     The temporary file is in the same folder, so a reader sees the old file or
-    the new one, never a half-written one.
+    the new one, never a half-written one. If writing fails (a full disk), the
+    temporary file is removed and ``path`` is left as it was. ``fsync=False``
+    is for files that may be lost in a crash (a cache): the write is then not
+    waited for.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def now_iso() -> str:
