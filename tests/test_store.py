@@ -8,8 +8,8 @@ import os
 import pytest
 
 from mlxlaunch import runfolder
-from mlxlaunch.runfolder import ids
 from mlxlaunch.errors import RunLockedError
+from mlxlaunch.runfolder import ids
 
 
 def _allocate_after_barrier(parent, barrier, queue):
