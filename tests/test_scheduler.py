@@ -308,10 +308,11 @@ def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> N
 
     (run_dir,) = _prepare(project, "+sleep=60", "+launcher.scheduler.requeue=true")
     script = _array_script(run_dir)
-    assert 'scontrol requeue "$SLURM_JOB_ID"' in script.read_text()
     bin_dir = project.root / "bin"
     _fake(bin_dir, "scontrol", "exit 0")
+    # a task of an array: its own SLURM_JOB_ID (777) is not the array's (770)
     env = dict(project.env(), SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="777")
+    env["SLURM_ARRAY_JOB_ID"] = "770"
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     job = subprocess.Popen(["bash", str(script)], env=env)
     deadline = time.time() + 30
@@ -324,7 +325,102 @@ def test_preemption_signal_is_forwarded_hook_runs_and_job_requeues(project) -> N
     assert (info["status"], info["exit_code"]) == ("INTERRUPTED", 140)
     assert info["error"] == "interrupted by SIGUSR2"
     assert (run_dir / "hook.txt").read_text() == "saved"
-    assert "scontrol requeue 777" in (bin_dir / "calls.log").read_text()
+    assert info["requeues"] == 1
+    # exactly the signalled task: "scontrol requeue 770" (or the task's array id) would
+    # requeue every task of the array, complete ones included
+    requeues = [x for x in (bin_dir / "calls.log").read_text().splitlines() if "requeue" in x]
+    assert [x.split()[1:] for x in requeues] == [["requeue", "770_0"]]
+
+
+def _run_job_script(project, run_dir: Path, signal_when_ready: bool) -> int:
+    """Run the array script of ``run_dir`` as Slurm would (task 0 of array 770)."""
+    bin_dir = project.root / "bin"
+    env = dict(project.env(), SLURM_ARRAY_TASK_ID="0", SLURM_JOB_ID="777")
+    env.update(SLURM_ARRAY_JOB_ID="770", PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (run_dir / "ready").unlink(missing_ok=True)
+    job = subprocess.Popen(["bash", str(_array_script(run_dir))], env=env)
+    if signal_when_ready:
+        deadline = time.time() + 30
+        while not (run_dir / "ready").exists():
+            assert time.time() < deadline and job.poll() is None, "the task never started"
+            time.sleep(0.05)
+        job.send_signal(signal.SIGUSR2)
+    return job.wait(timeout=60)
+
+
+def test_a_complete_run_whose_job_is_requeued_does_not_run_again(project) -> None:
+    """A requeue of a task whose run is COMPLETE (the whole array requeued by hand, or by an
+    older script) must not run it again: no second attempt, no metrics logged twice."""
+    from mlxlaunch.runfolder.metadata import read_info
+
+    (run_dir,) = _prepare(project, "+launcher.scheduler.requeue=true")
+    _fake(project.root / "bin", "scontrol", "exit 0")
+    assert _run_job_script(project, run_dir, signal_when_ready=False) == 0
+    first = read_info(run_dir)
+    assert (first["status"], first["attempt"]) == ("COMPLETE", 1)
+    assert _run_job_script(project, run_dir, signal_when_ready=False) == 0  # the requeued job
+    assert read_info(run_dir) == first
+    assert (run_dir / "log.stdout").read_text().count("started") == 1
+    assert "already COMPLETE" in (run_dir / "log.stderr").read_text()
+    assert not (run_dir / "metadata" / "attempts" / "2.yaml").exists()
+
+
+def test_requeues_are_bounded_by_max_requeues_then_failed_with_the_reason(project) -> None:
+    from mlxlaunch.runfolder.metadata import read_info
+
+    (run_dir,) = _prepare(
+        project, "+sleep=60", "+launcher.scheduler.requeue=true",
+        "+launcher.scheduler.max_requeues=1",
+    )  # fmt: skip
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "scontrol", "exit 0")
+    assert _run_job_script(project, run_dir, signal_when_ready=True) == 140  # requeued once
+    assert (read_info(run_dir)["status"], read_info(run_dir)["requeues"]) == ("INTERRUPTED", 1)
+    assert _run_job_script(project, run_dir, signal_when_ready=True) == 1  # not again
+    info = read_info(run_dir)
+    assert (info["status"], info["attempt"], info["exit_code"]) == ("FAILED", 2, 1)
+    assert "max_requeues=1 reached" in info["error"]
+    assert (run_dir / "hook.txt").read_text() == "saved"  # the checkpoint hook still ran
+    calls = (bin_dir / "calls.log").read_text()
+    assert calls.count("scontrol requeue") == 1
+
+
+def test_resubmit_resets_the_requeue_count(project) -> None:
+    from mlxlaunch.runfolder.metadata import read_info
+
+    (run_dir,) = _prepare(project, "+sleep=60", "+launcher.scheduler.requeue=true")
+    _fake(project.root / "bin", "scontrol", "exit 0")
+    assert _run_job_script(project, run_dir, signal_when_ready=True) == 140
+    assert read_info(run_dir)["requeues"] == 1
+    env = dict(project.env(), PATH=f"{project.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(project.logs), "1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = read_info(run_dir)
+    assert info["status"] == "QUEUED" and "requeues" not in info
+
+
+@pytest.mark.parametrize(
+    "time_limit,delay,ok",
+    [("00:01:00", 120, False), ("1", 31, False), ("1", 30, True), ("00:05:00", 120, True)],
+)
+def test_a_signal_delay_not_well_below_the_time_limit_is_refused_at_submit(
+    time_limit: str, delay: int, ok: bool
+) -> None:
+    s = SchedulerSettings(name="slurm", time=time_limit, signal_delay_s=delay)
+    if ok:
+        validate(s)
+        return
+    with pytest.raises(SettingsError) as caught:
+        validate(s)
+    message = str(caught.value)
+    assert "scheduler.signal_delay_s" in message and "scheduler.time" in message
+    assert "signal_delay_s=30 or less" in message
+    if time_limit == "00:01:00":  # the message docs/clusters.md shows
+        page = (Path(__file__).parent.parent / "docs" / "clusters.md").read_text()
+        assert f"mlxlaunch: error: {message}\n" in page
 
 
 def test_failing_sbatch_marks_runs_submit_failed_and_exits_nonzero(project) -> None:

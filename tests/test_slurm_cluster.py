@@ -176,3 +176,134 @@ def test_time_limit_preempts_checkpoints_and_requeues_the_same_folder(
     assert f"attempt 2 starts at step {step}" in out  # appended, not truncated
     assert out.index("attempt 1") < out.index("attempt 2")
     assert cproject.run_ids() == [1]
+
+
+# ---------------------------------------------------------------- requeue at the seams
+
+LOOP_TASK = """\
+import time
+from pathlib import Path
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    run_dir = Path(ctx.info.log_dir)
+    ctx.logger.log_metrics({"attempt": ctx.info.attempt}, log_name="train")
+    ctx.on_preempt(lambda: (run_dir / f"hook{ctx.info.attempt}").write_text("saved"))
+    (run_dir / f"ready{ctx.info.attempt}").write_text("1")
+    time.sleep(ctx.config.get("sleep", 0))
+    print("done", flush=True)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _signal(job_id: str, sig: str = "USR2") -> None:
+    """What Slurm does before a time limit: the signal to the batch shell of ``job_id``."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["scancel", "-b", f"--signal={sig}", job_id], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _job_states(job_ids: list[str]) -> dict[str, str]:
+    import subprocess
+
+    arrays = sorted({j.split("_")[0] for j in job_ids})
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T", "-j", ",".join(arrays)],
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return dict(line.split("|", 1) for line in out.split())
+
+
+def test_requeue_of_one_array_task_leaves_its_siblings_alone(cproject: ClusterProject) -> None:
+    """Issue 12.1: ``scancel -b --signal=USR2 <array>_2`` requeues that task only: the
+    complete sibling does not run again (metrics once), the running one is not touched."""
+    cproject.write("loop.py", LOOP_TASK)
+    proc = cproject.run(
+        *SLURM, "+sleep=0,300,300", "+launcher.scheduler.requeue=true", script="loop.py"
+    )
+    assert proc.returncode == 0, proc.stderr
+    cproject.wait_until([1], ("COMPLETE",), 120)
+    cproject.wait_until([2, 3], ("RUNNING",), 120)
+    wait_for(lambda: (cproject.logs / "3" / "ready1").exists(), 60, "run 3 to start its task")
+    job3 = cproject.info(3)["scheduler"]["job_id"]
+    _signal(job3)
+    wait_for(lambda: (cproject.logs / "3" / "ready2").exists(), 180, "run 3 to be requeued")
+    info3 = cproject.info(3)
+    assert (info3["attempt"], info3["requeues"]) == (2, 1)
+    first = yaml.safe_load((cproject.logs / "3" / "metadata" / "attempts" / "1.yaml").read_text())
+    assert (first["status"], first["exit_code"]) == ("INTERRUPTED", 140)
+    # the siblings: run 1 never ran again, run 2 still runs its first attempt
+    info1, info2 = cproject.info(1), cproject.info(2)
+    assert (info1["status"], info1["attempt"]) == ("COMPLETE", 1)
+    assert (info2["status"], info2["attempt"]) == ("RUNNING", 1)
+    assert "already COMPLETE" not in (cproject.logs / "1" / "log.stderr").read_text()
+    assert (cproject.logs / "1" / "metrics" / "train.json").read_text().count("\n") == 1
+    assert not (cproject.logs / "2" / "hook1").exists()  # no signal reached run 2
+    cproject.cli("cancel", str(cproject.logs), "2-3")
+    cproject.wait_until([2, 3], ("INTERRUPTED",), 60)
+
+
+def test_a_complete_run_is_not_run_again_when_its_whole_array_is_requeued(
+    cproject: ClusterProject,
+) -> None:
+    """Issue 12.1: even ``scontrol requeue <array>`` by hand cannot run a COMPLETE run again."""
+    import subprocess
+
+    cproject.write("loop.py", LOOP_TASK)
+    proc = cproject.run(*SLURM, "+sleep=0,0", "+launcher.scheduler.requeue=true", script="loop.py")
+    assert proc.returncode == 0, proc.stderr
+    cproject.wait_until([1, 2], ("COMPLETE",), 120)
+    before = [cproject.info(i) for i in (1, 2)]
+    array = before[0]["scheduler"]["array_job_id"]
+    req = subprocess.run(["scontrol", "requeue", array], capture_output=True, text=True)
+    assert req.returncode == 0, req.stderr
+
+    def skipped() -> bool:
+        return all(
+            "already COMPLETE" in (cproject.logs / str(i) / "log.stderr").read_text()
+            for i in (1, 2)
+        )
+
+    wait_for(skipped, 180, "the requeued jobs to start and skip their complete runs")
+    for i, info in zip((1, 2), before):
+        assert cproject.info(i) == info
+        assert (cproject.logs / str(i) / "metrics" / "train.json").read_text().count("\n") == 1
+
+
+def test_requeues_stop_at_max_requeues_with_the_reason(cproject: ClusterProject) -> None:
+    """Issue 12.2: a run requeued ``max_requeues`` times is FAILED, and its job not requeued."""
+    cproject.write("loop.py", LOOP_TASK)
+    proc = cproject.run(
+        *SLURM, "+sleep=300", "+launcher.scheduler.requeue=true",
+        "+launcher.scheduler.max_requeues=1", script="loop.py",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run = cproject.logs / "1"
+    wait_for(lambda: (run / "ready1").exists(), 120, "run 1 to start")
+    job = cproject.info(1)["scheduler"]["job_id"]
+    _signal(job)
+    wait_for(lambda: (run / "ready2").exists(), 180, "run 1 to be requeued once")
+    _signal(job)
+    cproject.wait_until([1], ("FAILED",), 60)
+    info = cproject.info(1)
+    assert info["attempt"] == 2 and "max_requeues=1 reached" in info["error"]
+    assert (run / "hook2").read_text() == "saved"
+    wait_for(lambda: _job_states([job]).get(job) not in ("PENDING", "RUNNING", "COMPLETING"),
+             60, lambda: f"job {job} to end: {_job_states([job])}")  # fmt: skip
+    assert not (run / "ready3").exists()
+
+
+def test_a_signal_delay_above_half_the_time_limit_is_refused(cproject: ClusterProject) -> None:
+    """Issue 12.2: time=1 min with the default 120 s delay looped; now refused at submit."""
+    proc = cproject.run(
+        *SLURM, "+launcher.scheduler.time=00:01:00", "+launcher.scheduler.requeue=true"
+    )
+    assert proc.returncode == 2
+    assert "scheduler.signal_delay_s" in proc.stderr and "30 or less" in proc.stderr
+    assert cproject.run_ids() == []

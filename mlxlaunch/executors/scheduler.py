@@ -38,7 +38,7 @@ from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
 from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.runner import RunResult
+from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
 
 #: Folder of the parent log dir holding array scripts and the schedulers' own output.
 JOBS_DIR = ".jobs"
@@ -136,6 +136,16 @@ def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> 
                 f"Bad {where}time' {settings.time!r}: use MM, HH:MM:SS or D-HH:MM:SS "
                 f"(e.g. '01:30:00')."
             ) from None
+    if settings.time and settings.signal_delay_s > parse_time(settings.time) / 2:
+        # the scheduler would signal the job (almost) at once: with requeue, a loop
+        limit = parse_time(settings.time)
+        raise SettingsError(
+            f"Launcher setting 'scheduler.signal_delay_s' ({settings.signal_delay_s} s) is not "
+            f"well below 'scheduler.time' ({settings.time}, {limit} s): every job would get its "
+            f"preemption signal soon after it starts. Set +launcher.scheduler.signal_delay_s="
+            f"{limit // 2} or less (at most half the time limit; 0 sends no signal), or a "
+            f"longer scheduler.time."
+        )
     if settings.mem and not _MEM.match(settings.mem):
         raise SettingsError(
             f"Bad {where}mem' {settings.mem!r}: use a number with an optional unit K, M, G "
@@ -143,7 +153,7 @@ def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> 
         )
     if int(settings.cpus) < 1:
         raise SettingsError(f"Bad {where}cpus': it must be at least 1.")
-    for key in ("gpus", "max_concurrent", "signal_delay_s"):
+    for key in ("gpus", "max_concurrent", "signal_delay_s", "max_requeues"):
         if int(getattr(settings, key)) < 0:
             raise SettingsError(f"Bad {where}{key}': it must be 0 or more.")
     for key in ("partition", "account", "qos", "job_name"):
@@ -314,7 +324,9 @@ class SchedulerExecutor(Executor):
             'while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done'
         )
         if s.requeue:
-            lines.append('if [ "$preempted" = 1 ] && [ "$code" != 0 ]; then')
+            # only a run that recorded "preempted, requeue me" (not one that completed,
+            # failed, or reached scheduler.max_requeues) is requeued
+            lines.append(f'if [ "$preempted" = 1 ] && [ "$code" = {REQUEUE_EXIT_CODE} ]; then')
             lines += [f"  {x}" for x in self.requeue_lines()]
             lines.append("fi")
         lines.append('exit "$code"')

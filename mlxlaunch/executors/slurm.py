@@ -109,7 +109,8 @@ class SlurmExecutor(SchedulerExecutor):
         return ["scontrol", "release", submission.array_job_id]
 
     def requeue_lines(self) -> list[str]:
-        return ['scontrol requeue "$SLURM_JOB_ID"']
+        # this task only: for an array task $SLURM_JOB_ID is the whole array's id
+        return ['scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"']
 
     def query_argv(self, job_ids: list[str]) -> list[str]:
         arrays = sorted({j.split("_")[0] for j in job_ids})

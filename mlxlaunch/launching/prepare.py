@@ -117,8 +117,9 @@ def _prepare_forced(
             info, _ = close_previous_attempt(log_dir)  # its record keeps its own command
         if point.overrides:
             info.setdefault("resume_overrides", []).append(list(point.overrides))
+        info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
         info.update(
-            status=info.get("status") or Status.QUEUED,
+            status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
             log_id=forced,
             log_dir=str(log_dir),
             script=str(spec.script),

@@ -67,6 +67,8 @@ class SchedulerSettings:
     requeue: bool = False
     # seconds before the time limit at which the job gets its preemption signal
     signal_delay_s: int = 120
+    # with requeue: requeue a run at most this many times, then record it FAILED
+    max_requeues: int = 10
     # job name shown by the scheduler
     job_name: str = "mlxlaunch"
 

@@ -29,6 +29,7 @@ RESUBMITTABLE = (Status.FAILED, Status.INTERRUPTED, Status.LOST, Status.SUBMIT_F
 def _requeue_info(run: RunView) -> None:
     info = runfolder.read_info(run.run_dir)
     info.update(status=Status.QUEUED, error=None, queued_time=runfolder.now_iso())
+    info.pop("requeues", None)  # a new submission gets scheduler.max_requeues afresh
     runfolder.write_info(run.run_dir, info)
 
 

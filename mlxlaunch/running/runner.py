@@ -35,6 +35,9 @@ SIGNAL_EXIT_CODES = {
     signal.SIGUSR1: 138,
     signal.SIGUSR2: 140,
 }
+#: Exit code of a run stopped by the scheduler's preemption signal (SIGUSR2) that may be
+#: requeued: the job script requeues the job only on this code, never on another.
+REQUEUE_EXIT_CODE = SIGNAL_EXIT_CODES[signal.SIGUSR2]
 
 #: ``seeding_function(config.seed)`` is called before the task in each run (None: no seeding).
 SeedingFunction = Optional[Callable[[Any], Any]]
@@ -178,6 +181,36 @@ def _run_preempt_hooks(ctx: Optional[Context]) -> None:
             signal.signal(signum, handler)
 
 
+def _preempted_outcome(
+    info: dict[str, Any], settings: Settings, signum: int
+) -> tuple[str, int, str]:
+    """``(status, exit_code, error)`` of a run stopped by ``signum``.
+
+    In a scheduler job with ``requeue: true``, SIGUSR2 means "the time limit is near,
+    you will be requeued": the run counts it in ``info.requeues``. Once it has been
+    requeued ``scheduler.max_requeues`` times it is recorded FAILED with the reason
+    and exits with a code the job script does not requeue, so a signal that comes
+    too early cannot requeue the job forever.
+    """
+    sig = signal.Signals(signum)
+    status, code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[sig]
+    error = f"interrupted by {sig.name}"
+    sched = settings.scheduler
+    if sig != signal.SIGUSR2 or not (settings.use_scheduler and sched.requeue):
+        return status, code, error
+    requeues = int(info.get("requeues") or 0)
+    if requeues >= sched.max_requeues:
+        return (
+            Status.FAILED,
+            1,
+            f"{error} after {requeues} requeue(s): scheduler.max_requeues={sched.max_requeues} "
+            f"reached, not requeued again (raise scheduler.time or scheduler.max_requeues, "
+            f"then mlxlaunch resubmit)",
+        )
+    info["requeues"] = requeues + 1
+    return status, code, error
+
+
 def finish_attempt(
     run_dir: Path,
     info: dict[str, Any],
@@ -213,6 +246,16 @@ def run_prepared(
     lock = runfolder.RunLock(run_dir)
     lock.acquire()
     try:
+        done = runfolder.read_info(run_dir)
+        if done.get("status") == Status.COMPLETE:
+            # e.g. a job requeued (by a scheduler or by hand) after its run completed:
+            # a complete run never runs again unless resubmitted or resumed (QUEUED)
+            sys.stderr.write(
+                f"mlxlaunch: run {run_dir.name} is already COMPLETE (attempt "
+                f"{done.get('attempt')}): not running it again\n"
+            )
+            sys.stderr.flush()
+            return RunResult(int(done.get("log_id") or run_dir.name), run_dir, Status.COMPLETE, 0)
         if config is None:
             config = runfolder.read_config(run_dir)
         info = start_attempt(run_dir, settings)
@@ -238,8 +281,7 @@ def run_prepared(
         except Interrupted as exc:
             guard.restore()
             _run_preempt_hooks(ctx)
-            status, exit_code = Status.INTERRUPTED, SIGNAL_EXIT_CODES[signal.Signals(exc.signum)]
-            error = f"interrupted by {signal.Signals(exc.signum).name}"
+            status, exit_code, error = _preempted_outcome(info, settings, exc.signum)
         except KeyboardInterrupt:
             status, exit_code, error = Status.INTERRUPTED, 130, "interrupted by SIGINT"
         except SystemExit as exc:

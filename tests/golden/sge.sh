@@ -36,7 +36,7 @@ trap '' USR2
 child=$!
 trap 'preempted=1; trapped=1; kill -USR2 "$child" 2>/dev/null' USR2
 while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done
-if [ "$preempted" = 1 ] && [ "$code" != 0 ]; then
+if [ "$preempted" = 1 ] && [ "$code" = 140 ]; then
   exit 99  # SGE reschedules a job that exits with 99
 fi
 exit "$code"

@@ -37,7 +37,7 @@ trap '' USR2
 child=$!
 trap 'preempted=1; trapped=1; kill -USR2 "$child" 2>/dev/null' USR2
 while :; do trapped=0; wait "$child"; code=$?; [ "$trapped" = 1 ] || break; done
-if [ "$preempted" = 1 ] && [ "$code" != 0 ]; then
-  scontrol requeue "$SLURM_JOB_ID"
+if [ "$preempted" = 1 ] && [ "$code" = 140 ]; then
+  scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
 fi
 exit "$code"
