@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlxlaunch.executors.scheduler import executor_for
+from mlxlaunch.executors.registry import executor_for
 from mlxlaunch.launching.presets import check_preset, read_presets, resolve_preset
 from mlxlaunch.launching.settings import load_settings, valid_keys
 

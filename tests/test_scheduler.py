@@ -22,12 +22,13 @@ from pathlib import Path
 import pytest
 
 from mlxlaunch.errors import SettingsError
+from mlxlaunch.executors import registry
+from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.executors.scheduler import (
     JobCommand,
     SchedulerExecutor,
     SubmitError,
     parse_time,
-    scheduler_executor,
     validate,
 )
 from mlxlaunch.executors.slurm import SlurmExecutor
@@ -174,9 +175,39 @@ def test_a_scheduler_missing_a_required_attribute_cannot_be_instantiated(attr: s
         _incomplete_scheduler(**{attr: ""})()
 
 
-def test_every_registered_scheduler_is_complete() -> None:
-    for name in ["slurm", "oar", "pbs", "sge", "lsf"]:
-        assert isinstance(scheduler_executor(name), SchedulerExecutor)
+def test_the_registry_is_the_one_list_of_schedulers() -> None:
+    """Each registered name resolves to a complete executor of that name, every scheduler
+    module of the package is registered, and presets accept exactly these plus local."""
+    from mlxlaunch.launching import presets
+
+    package = Path(registry.__file__).parent
+    for name in registry.SCHEDULERS:
+        executor = scheduler_executor(name)
+        assert isinstance(executor, SchedulerExecutor) and executor.name == name
+    modules = {
+        path.stem
+        for path in package.glob("*.py")
+        if "(SchedulerExecutor)" in path.read_text() and path.stem != "scheduler"
+    }
+    assert modules == {target.split(":")[0] for target in registry.SCHEDULERS.values()}
+    assert registry.backend_kinds() == ("local", *registry.SCHEDULERS)
+    for kind in registry.backend_kinds():
+        presets.preset_settings("x", {"scheduler": kind})  # no error
+    assert set(presets.BUILTIN) <= set(registry.backend_kinds())
+
+
+def test_a_launch_imports_only_the_scheduler_it_uses() -> None:
+    code = (
+        "import sys; from mlxlaunch.executors.registry import scheduler_executor; "
+        "scheduler_executor('oar'); "
+        "print(sorted(m for m in sys.modules if m.startswith('mlxlaunch.executors.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "mlxlaunch.executors.oar" in out
+    for other in ("slurm", "pbs", "sge", "lsf"):
+        assert f"mlxlaunch.executors.{other}'" not in out
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import argparse
 from typing import Any
 
 from mlxlaunch.errors import UsageError
+from mlxlaunch.executors.registry import LOCAL
 from mlxlaunch.launching import presets as backends
 
 
@@ -62,7 +63,7 @@ def _check_name(name: str) -> None:
 def add_backend(args: argparse.Namespace) -> int:
     _check_name(args.name)
     fields = backends.parse_assignments(args.fields)
-    preset = {"scheduler": fields.pop("scheduler", "local"), **fields}
+    preset = {"scheduler": fields.pop("scheduler", LOCAL), **fields}
     backends.check_preset(args.name, preset)
     with backends.editing() as presets:
         if args.name in presets.backends and not args.force:

@@ -3,7 +3,7 @@
 from mlxlaunch.executors.base import Executor, LaunchSpec
 from mlxlaunch.executors.local import LocalExecutor
 from mlxlaunch.executors.parallel import ParallelExecutor
-from mlxlaunch.executors.scheduler import executor_for
+from mlxlaunch.executors.registry import executor_for
 
 __all__ = ["Executor", "LaunchSpec", "LocalExecutor", "get_executor"]
 

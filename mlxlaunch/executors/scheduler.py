@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, SettingsError, did_you_mean
+from mlxlaunch.errors import MlxlaunchError, SettingsError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
@@ -492,37 +492,3 @@ def _mark_submit_failed(run_dirs: list[Path], message: str) -> None:
         info.update(status=Status.SUBMIT_FAILED, error=message, end_time=runfolder.now_iso())
         info.pop("scheduler", None)
         runfolder.write_info(run_dir, info)
-
-
-# ---------------------------------------------------------------- registry
-
-#: scheduler name -> "module:class", imported only when used
-SCHEDULERS = {
-    "slurm": "slurm:SlurmExecutor",
-    "oar": "oar:OarExecutor",
-    "pbs": "pbs:PbsExecutor",
-    "sge": "sge:SgeExecutor",
-    "lsf": "lsf:LsfExecutor",
-}
-
-
-def scheduler_executor(name: str) -> SchedulerExecutor:
-    """The executor of scheduler ``name`` (``slurm``, ``oar``, ``pbs``, ``sge``, ``lsf``)."""
-    import importlib
-
-    if name not in SCHEDULERS:
-        hint = did_you_mean(name, SCHEDULERS) if name else ""
-        what = f"'{name}' is not a known scheduler." if name else "No scheduler chosen."
-        raise SettingsError(
-            f"{what}{hint} Set launcher setting 'scheduler.name' to one of: "
-            f"{', '.join(SCHEDULERS)} (e.g. +launcher.scheduler.name=slurm)."
-        )
-    module, cls = SCHEDULERS[name].split(":")
-    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
-
-
-def executor_for(settings: SchedulerSettings) -> SchedulerExecutor:
-    """The executor of ``settings.name``, after checking ``settings`` (before any folder exists)."""
-    executor = scheduler_executor(settings.name)
-    validate(settings, executor.unsupported)
-    return executor

@@ -30,16 +30,13 @@ from typing import Any, Optional
 
 from mlxlaunch.errors import SettingsError, UsageError, did_you_mean
 from mlxlaunch.executors.parallel import ParallelExecutor
-from mlxlaunch.executors.scheduler import executor_for
+from mlxlaunch.executors.registry import LOCAL, backend_kinds, executor_for
 from mlxlaunch.launching.settings import SchedulerSettings, load_settings
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
-#: Scheduler kinds a preset can name; ``local`` runs on this machine.
-SCHEDULERS = ("local", "slurm", "oar", "pbs", "sge", "lsf")
 #: Presets that always exist: just the scheduler, with every other setting at its default.
-BUILTIN: dict[str, dict[str, Any]] = {
-    name: {"scheduler": name} for name in ("local", "slurm", "oar")
-}
+#: (The schedulers a preset may name are ``executors.registry.backend_kinds()``.)
+BUILTIN: dict[str, dict[str, Any]] = {name: {"scheduler": name} for name in (LOCAL, "slurm", "oar")}
 #: Preset keys of a local preset, mapped to top-level settings.
 LOCAL_KEYS = ("n_workers", "gpus")
 #: Preset keys of a scheduler preset, mapped to ``scheduler.<key>``.
@@ -165,22 +162,23 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 def preset_settings(name: str, preset: dict[str, Any]) -> dict[str, Any]:
     """The settings tree (paths as in ``launcher.yaml``) that the preset ``name`` stands for."""
-    scheduler = preset.get("scheduler", "local")
-    if scheduler not in SCHEDULERS:
+    scheduler = preset.get("scheduler", LOCAL)
+    kinds = backend_kinds()
+    if scheduler not in kinds:
         raise SettingsError(
             f"Backend '{name}': unknown scheduler '{scheduler}'."
-            f"{did_you_mean(str(scheduler), SCHEDULERS)} Valid: {', '.join(SCHEDULERS)}."
+            f"{did_you_mean(str(scheduler), kinds)} Valid: {', '.join(kinds)}."
         )
-    valid = LOCAL_KEYS if scheduler == "local" else SCHEDULER_KEYS
+    valid = LOCAL_KEYS if scheduler == LOCAL else SCHEDULER_KEYS
     for key in preset:
         if key != "scheduler" and key not in valid:
-            where = "a local backend" if scheduler == "local" else f"a {scheduler} backend"
+            where = "a local backend" if scheduler == LOCAL else f"a {scheduler} backend"
             raise SettingsError(
                 f"Backend '{name}': unknown field '{key}' for {where}."
                 f"{did_you_mean(str(key), valid)} Valid fields: scheduler, {', '.join(valid)}."
             )
     values = {k: v for k, v in preset.items() if k != "scheduler"}
-    if scheduler == "local":
+    if scheduler == LOCAL:
         return {"use_scheduler": False, **values}
     return {"use_scheduler": True, "scheduler": {"name": scheduler, **values}}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError
-from mlxlaunch.executors.scheduler import scheduler_executor
+from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.manage.status import load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch import runfolder
-from mlxlaunch.executors.scheduler import JobCommand, scheduler_executor
+from mlxlaunch.executors.registry import scheduler_executor
+from mlxlaunch.executors.scheduler import JobCommand
 from mlxlaunch.jobenv import job_command
 from mlxlaunch.launching.settings import load_settings
 from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs

@@ -21,7 +21,8 @@ from typing import Any, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError, UsageError
-from mlxlaunch.executors.scheduler import SubmitError, scheduler_executor
+from mlxlaunch.executors.registry import scheduler_executor
+from mlxlaunch.executors.scheduler import SubmitError
 from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.runfolder.layout import Status
 
