@@ -61,6 +61,10 @@ class CheckpointNotFound(ArtifactNotFound):
     """The run has no checkpoint of that name: ``except FileNotFoundError`` starts from scratch."""
 
 
+class HydraIncompatible(MlxlaunchError):
+    """The installed Hydra lacks a private API mlxlaunch relies on (``launching/hydra_shim.py``)."""
+
+
 def did_you_mean(word: str, valid: Iterable[str], n: int = 3) -> str:
     """Return ``" Did you mean 'x'?"`` (or ``" Did you mean one of: ..."``), or ``""``."""
     matches = difflib.get_close_matches(word, list(valid), n=n, cutoff=0.6)

@@ -6,7 +6,8 @@ and Hydra's compose API builds the config. To make sweeps cheap, Hydra composes
 once per distinct choice of config groups; a point's value overrides are then
 applied to a copy of that composed config with the exact code Hydra uses for
 them (``ConfigLoaderImpl._apply_overrides_to_config``), which costs well under a
-millisecond instead of ~40 ms for a full composition.
+millisecond instead of ~40 ms for a full composition. Hydra's private APIs are
+reached only through ``hydra_shim.py``.
 
 Every point is composed and resolved before anything runs, so a typo in the last
 point of a sweep fails the whole command at once with a "did you mean".
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, cast
 
-from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
+from mlxlaunch.errors import ConfigError, HydraIncompatible, UsageError, did_you_mean
+from mlxlaunch.launching import hydra_shim
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
@@ -57,7 +59,7 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
             path = f"{prefix}{key!s}"
             keys.append(path)
             try:
-                child = cfg._get_node(key)
+                child = hydra_shim.child_node(cfg, key)
             except Exception:  # pragma: no cover - defensive: odd nodes
                 continue
             keys.extend(_all_keys(child, path + "."))
@@ -88,24 +90,18 @@ class Composer:
             config_name = None  # no main config: start from an empty one (`+key=value` works)
         self.config_name = config_name
         self._hydra_ctx: Any = None
+        self.config_loader: Any = None
+        self.parser: Any = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
 
     # -- Hydra's global state: entered once per command ----------------------------------
     def __enter__(self) -> Composer:
-        from hydra import initialize, initialize_config_dir
-
-        if self.config_dir.is_dir():
-            self._hydra_ctx = initialize_config_dir(
-                config_dir=str(self.config_dir), version_base=None, job_name="mlxlaunch"
-            )
-        else:  # a schema or a config file, and no config folder: nothing to search
-            self._hydra_ctx = initialize(config_path=None, version_base=None, job_name="mlxlaunch")
-        self._hydra_ctx.__enter__()
-        from hydra.core.global_hydra import GlobalHydra
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        self.config_loader = GlobalHydra.instance().config_loader()
-        self.parser = OverridesParser.create(config_loader=self.config_loader)
+        # without a config folder (a schema or a config file only) Hydra searches nothing
+        self._hydra_ctx = hydra_shim.initialize(
+            self.config_dir if self.config_dir.is_dir() else None
+        )
+        self.config_loader = self._hydra_ctx.__enter__()
+        self.parser = hydra_shim.override_parser(self.config_loader)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -134,7 +130,7 @@ class Composer:
         key = override.key_or_group
         if key.startswith("hydra.") or key == "hydra":
             return True
-        return bool(self.config_loader.repository.group_exists(key))  # type: ignore[attr-defined]
+        return hydra_shim.group_exists(self.config_loader, key)
 
     def group_options(self, group: str) -> list[str]:
         return list(self.config_loader.get_group_options(group))
@@ -165,10 +161,10 @@ class Composer:
 
     def points(self, user: list[Any], seed_required: bool = False) -> list[Point]:
         """Expand the user's overrides into points and compose (validate) every one."""
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
         try:
-            batches = BasicSweeper.split_arguments(user, None)[0]
+            batches = hydra_shim.expand_sweep(user)
+        except HydraIncompatible:
+            raise
         except Exception as exc:  # Hydra raises plain HydraException for sweep types
             raise UsageError(f"Cannot expand the sweep: {exc}") from None
         points = [Point(index=i, overrides=list(b)) for i, b in enumerate(batches)]
@@ -292,8 +288,7 @@ def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> Conf
 
 def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
     """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException
 
     for override in overrides:
@@ -304,7 +299,7 @@ def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
             apply_file_override(cfg, override, where)
             continue
         try:
-            ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
+            hydra_shim.apply_value_override(override, cfg)
         except (HydraException, OmegaConfBaseException) as exc:
             raise _override_error(override, cfg, where, exc) from None
 
@@ -315,12 +310,11 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
     Used when a run is resumed: its frozen config is the base, and the command's
     overrides change it (``+launcher.logger.forced_log_id=3 num_epoch=20``).
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf  # heavy
 
     cfg = OmegaConf.create(config)
     OmegaConf.set_struct(cfg, True)
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    parsed = hydra_shim.override_parser().parse_overrides(overrides)
     for override in parsed:
         if override.package is not None or override.is_sweep_override():
             raise ConfigError(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
+from mlxlaunch.launching import hydra_shim
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
 
 #: Extensions a config file may have, and the format each one means.
@@ -83,7 +84,7 @@ def _toml_loads(text: str) -> Any:
 
 def is_file_reference(override: Any) -> bool:
     """Whether a parsed Hydra override is ``KEY=@FILE`` (unquoted, not a sweep)."""
-    value = getattr(override, "_value", None)
+    value = hydra_shim.raw_value(override)
     return isinstance(value, str) and value.startswith("@") and len(value) > 1
 
 
@@ -118,7 +119,7 @@ def apply_file_override(cfg: Any, override: Any, where: str) -> None:
     from omegaconf import OmegaConf, open_dict
 
     key = override.key_or_group
-    value = load_config_file(override._value[1:])
+    value = load_config_file(hydra_shim.raw_value(override)[1:])
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)
 
