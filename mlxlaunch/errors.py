@@ -1,15 +1,29 @@
-"""The exceptions mlxlaunch raises, and the exit code each one maps to.
+"""Every exception mlxlaunch raises, and the exit code each one maps to.
 
 Modelled on click's ``exceptions.py``: a small hierarchy, a process exit code per
-class, and messages that list what is valid and suggest the closest match.
-A *usage* error (exit code 2) is the user's input being wrong (an override typo,
-an unknown setting); it is printed without a traceback unless ``--verbose``.
+class, and the data a program may need kept as fields (the unknown word, every
+valid name, the query and the column of a problem), formatted late, in one place,
+by :meth:`MlxlaunchError.format_message`. A *usage* error (exit code 2) is the
+user's input being wrong (an override typo, an unknown setting); it is printed as
+one line without a traceback unless ``--verbose``.
+
+One style per kind of mistake: every "this name is not one of the valid ones"
+(an option, a config key, a launcher setting, a backend, a scheduler, a preset
+field) is an :class:`UnknownName` subclass and reads
+``Unknown <kind> '<word>'<where>. Did you mean '<closest>'? Valid <kind>s: ... <how>``.
+
+Private control-flow exceptions stay next to the code they steer, because no
+caller outside that module may see them: ``runfolder.fastyaml.Unsupported`` (the
+fast reader hands a file to PyYAML) and ``launching.schema._Mismatch`` (a value
+does not fit one branch of a type; the caller turns it into a ConfigError).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import signal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 class MlxlaunchError(Exception):
@@ -17,12 +31,28 @@ class MlxlaunchError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
 
-    def __str__(self) -> str:
+    def format_message(self) -> str:
+        """The message shown to the user (subclasses build it from their fields)."""
         return self.message
+
+    def __str__(self) -> str:
+        return self.format_message()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # subclasses take other arguments than the message: rebuild from the fields, so
+        # that an error crossing a process boundary (pickle) keeps its class and data
+        return (_restore, (type(self), self.message, self.__dict__))
+
+
+def _restore(cls: type[MlxlaunchError], message: str, state: dict[str, Any]) -> MlxlaunchError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(MlxlaunchError):
@@ -37,6 +67,12 @@ class ConfigError(UsageError):
 
 class SettingsError(UsageError):
     """A launcher setting is unknown or has a wrong value."""
+
+
+class Aborted(MlxlaunchError):
+    """The user declined a confirmation prompt: nothing was done."""
+
+    exit_code = 1
 
 
 class RunLockedError(MlxlaunchError):
@@ -61,8 +97,60 @@ class CheckpointNotFound(ArtifactNotFound):
     """The run has no checkpoint of that name: ``except FileNotFoundError`` starts from scratch."""
 
 
+class SubmitError(MlxlaunchError):
+    """The scheduler refused a submission or a query (its message is included)."""
+
+
+class VersionManagerError(MlxlaunchError):
+    """The code to run cannot be pinned to a commit (no repository, no commit, dirty tree...)."""
+
+
+class DirtyTreeError(VersionManagerError):
+    """The tree has uncommitted changes and the policy says to stop."""
+
+
 class HydraIncompatible(MlxlaunchError):
     """The installed Hydra lacks a private API mlxlaunch relies on (``launching/hydra_shim.py``)."""
+
+
+class QueryError(UsageError):
+    """A Reader query does not parse, or names a key no run has.
+
+    Fields: ``problem`` (what is wrong), ``query`` (the whole text), ``column``
+    (0-based position of the problem), ``width`` (characters underlined), ``hint``.
+    """
+
+    def __init__(
+        self, problem: str, query: str, column: int, hint: str = "", width: int = 1
+    ) -> None:
+        self.problem = problem
+        self.query = query
+        self.column = column
+        self.hint = hint
+        self.width = width
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        caret = " " * self.column + "^" * max(1, self.width)
+        message = f"{self.problem} (column {self.column + 1}):\n  {self.query}\n  {caret}"
+        if self.hint:
+            message += f"\n{self.hint.strip()}"
+        return message
+
+
+class Interrupted(BaseException):
+    """Raised inside the task when SIGTERM/SIGINT (or a preemption signal) arrives.
+
+    A ``BaseException`` like ``KeyboardInterrupt``: a task's ``except Exception``
+    must not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# ---------------------------------------------------------------- unknown names
 
 
 def did_you_mean(word: str, valid: Iterable[str], n: int = 3) -> str:
@@ -75,20 +163,114 @@ def did_you_mean(word: str, valid: Iterable[str], n: int = 3) -> str:
     return " Did you mean one of: " + ", ".join(f"'{m}'" for m in matches) + "?"
 
 
-class Aborted(MlxlaunchError):
-    """The user declined a confirmation prompt: nothing was done."""
+class UnknownName(MlxlaunchError):
+    """A word that is not one of the valid names (mixed into a family: ``UnknownSetting``...).
 
-    exit_code = 1
+    Fields for programs: ``word``, ``possibilities`` (every valid name, in order),
+    ``kind`` (``"option"``, ``"config key"``...), ``where`` (e.g. ``" in (seed=1)"``),
+    ``context`` (a prefix naming what holds the word, e.g. ``"Backend 'big'"``),
+    ``how`` (what to do), ``suggest_from`` (names to suggest from, when not
+    ``possibilities``) and ``within`` (the section a dotted ``word`` is in: its last
+    part is compared with ``possibilities``, the names of that section).
+    ``list_valid=False`` leaves the list out (e.g. every key of a config: too many).
+    """
+
+    #: what the word is; the plural adds an "s"
+    kind = "name"
+
+    def __init__(
+        self,
+        word: str,
+        possibilities: Sequence[str],
+        *,
+        kind: str = "",
+        where: str = "",
+        context: str = "",
+        how: str = "",
+        list_valid: bool = True,
+        suggest_from: Sequence[str] = (),
+        within: str = "",
+    ) -> None:
+        self.word = word
+        self.possibilities = list(possibilities)
+        self.kind = kind or type(self).kind
+        self.where = where
+        self.context = context
+        self.how = how
+        self.list_valid = list_valid
+        self.suggest_from = list(suggest_from)
+        self.within = within
+        super().__init__(self.format_message())
+
+    def suggestion(self) -> str:
+        """``" Did you mean 'x'?"`` for the closest possibility, or ``""``."""
+        if not self.word:
+            return ""
+        word = self.word[len(self.within) + 1 :] if self.within else self.word
+        return did_you_mean(word, self.suggest_from or self.possibilities)
+
+    def format_message(self) -> str:
+        if self.word:
+            what = f"unknown {self.kind} '{self.word}'{self.where}."
+        else:
+            what = f"no {self.kind} chosen{self.where}."
+        message = f"{self.context}: {what}" if self.context else what[0].upper() + what[1:]
+        message += self.suggestion()
+        if self.list_valid:
+            listed = ", ".join(self.possibilities) if self.possibilities else "none yet"
+            under = f" under {self.within}" if self.within else ""
+            message += f" Valid {self.kind}s{under}: {listed}."
+        if self.how:
+            message += self.how if self.how.startswith("\n") else f" {self.how}"
+        return message
+
+
+class UnknownOption(UnknownName, UsageError):
+    """A ``--flag`` the script does not take."""
+
+    kind = "option"
+
+
+class UnknownConfigKey(UnknownName, ConfigError):
+    """An override or a schema names a config key the config does not have."""
+
+    kind = "config key"
+
+
+class UnknownSetting(UnknownName, SettingsError):
+    """A launcher setting (file, preset or ``+launcher.*`` override) that does not exist."""
+
+    kind = "launcher setting"
+
+
+class UnknownBackend(UnknownName, SettingsError):
+    """``+launcher.backend=NAME`` (or a default) names no preset."""
+
+    kind = "backend"
+
+
+class UnknownScheduler(UnknownName, SettingsError):
+    """``scheduler.name`` or a preset's ``scheduler:`` names no scheduler of the registry."""
+
+    kind = "scheduler"
+
+
+class UnknownPresetField(UnknownName, SettingsError):
+    """A backend preset has a field its kind of backend does not take."""
+
+    kind = "field"
+
+
+class UnknownArtifactType(UnknownName, ArtifactError):
+    """``logger.log_artifact``/``load_artifact`` names a type nobody registered."""
+
+    kind = "artifact type"
 
 
 def unknown_choice(kind: str, word: str, valid: Iterable[str], how: str = "") -> str:
-    """The message for an unknown name: what was given, the closest match, what is valid.
+    """The message for an unknown name among ``valid`` (sorted): the :class:`UnknownName` style.
 
     ``unknown_choice("backend", "gpu_lnog", ["gpu_long", "cpu"])`` gives
-    ``"Unknown backend 'gpu_lnog'. Did you mean 'gpu_long'? Valid backends: cpu, gpu_long."``;
-    ``how`` is appended as a last sentence (e.g. how to add one).
+    ``"Unknown backend 'gpu_lnog'. Did you mean 'gpu_long'? Valid backends: cpu, gpu_long."``.
     """
-    valid = sorted(valid)
-    listed = ", ".join(valid) if valid else "none yet"
-    message = f"Unknown {kind} '{word}'.{did_you_mean(word, valid)} Valid {kind}s: {listed}."
-    return f"{message} {how}".rstrip()
+    return UnknownName(word, sorted(valid), kind=kind, how=how).format_message()

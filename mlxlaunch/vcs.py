@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError
+from mlxlaunch.errors import DirtyTreeError, VersionManagerError
 from mlxlaunch.launching.settings import DIRTY_POLICIES, VersionManagerSettings, resolve_path
 
 #: Written last into a snapshot folder: a snapshot without it is incomplete.
@@ -55,14 +55,6 @@ POLICY_HELP = {
 MAX_LISTED = 20
 #: Python's bytecode caches: the launch itself writes them next to the modules it imports.
 BYTECODE_EXCLUDES = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
-
-
-class VersionManagerError(MlxlaunchError):
-    """The code to run cannot be pinned to a commit (no repository, no commit, dirty tree...)."""
-
-
-class DirtyTreeError(VersionManagerError):
-    """The tree has uncommitted changes and the policy says to stop."""
 
 
 # ---------------------------------------------------------------- the repository

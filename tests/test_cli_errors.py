@@ -61,7 +61,7 @@ def test_verbose_shows_the_traceback_of_a_usage_error(project):
     proc = project.run("optimizer.rl=1", "--verbose")
     assert proc.returncode != 0
     assert "Traceback (most recent call last)" in proc.stderr
-    assert "mlxlaunch.errors.ConfigError: Unknown config key 'optimizer.rl'" in proc.stderr
+    assert "mlxlaunch.errors.UnknownConfigKey: Unknown config key 'optimizer.rl'" in proc.stderr
 
 
 @pytest.mark.parametrize("where", [[], ["+launcher.n_workers=2"]], ids=["local", "worker"])

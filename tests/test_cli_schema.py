@@ -93,7 +93,7 @@ def test_a_bad_value_in_the_last_point_fails_the_whole_sweep(typed):
             "'optimizer.name' must be one of sgd, adam; got 'adma'. Did you mean 'adam'?",
         ),
         ("act=gleu", "'act' must be one of relu, gelu; got 'gleu'. Did you mean 'gelu'?"),
-        ("+optimizer.momentum=0.9", "'optimizer.momentum' is not in the schema Optim."),
+        ("+optimizer.momentum=0.9", "Unknown config key 'optimizer.momentum' in the schema Optim."),
         ("+epoch=3", "Did you mean 'epochs'?"),
         ("layers=[1,x]", "'layers[1]' expects int, got 'x'"),
         ("tag=[1]", "'tag' expects str | null"),
@@ -117,7 +117,7 @@ def test_a_yaml_key_missing_from_the_schema_is_reported(typed):
     typed.write("configs/config.yaml", "epochs: 5\nepohcs: 6\n")
     proc = typed.run()
     assert proc.returncode == 2
-    assert "'epohcs' is not in the schema Config. Did you mean 'epochs'?" in proc.stderr
+    assert "Unknown config key 'epohcs' in the schema Config. Did you mean 'epochs'?" in proc.stderr
 
 
 def test_configstore_schema_errors_name_key_type_and_value(project):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, SubmitError, parse_time
+from mlxlaunch.errors import SubmitError
+from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, parse_time
 from mlxlaunch.launching.settings import SchedulerSettings
 
 

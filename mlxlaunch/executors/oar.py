@@ -11,7 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, SubmitError, parse_time
+from mlxlaunch.errors import SubmitError
+from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, parse_time
 from mlxlaunch.launching.settings import SchedulerSettings
 
 #: SIGUSR2, OAR's default checkpoint signal, forwarded to Python by the job script

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mlxlaunch.errors import SubmitError
 from mlxlaunch.executors.scheduler import (
     SchedulerExecutor,
     Submission,
-    SubmitError,
     hms,
     parse_time,
 )

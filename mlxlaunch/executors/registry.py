@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 
-from mlxlaunch.errors import SettingsError, did_you_mean
+from mlxlaunch.errors import UnknownScheduler
 from mlxlaunch.executors.scheduler import SchedulerExecutor, validate
 from mlxlaunch.launching.settings import SchedulerSettings
 
@@ -37,13 +37,12 @@ def backend_kinds() -> tuple[str, ...]:
 
 
 def scheduler_class(name: str) -> type[SchedulerExecutor]:
-    """The executor class of scheduler ``name``; a ``SettingsError`` naming the valid ones."""
+    """The executor class of scheduler ``name``; an ``UnknownScheduler`` naming the valid ones."""
     if name not in SCHEDULERS:
-        hint = did_you_mean(name, SCHEDULERS) if name else ""
-        what = f"'{name}' is not a known scheduler." if name else "No scheduler chosen."
-        raise SettingsError(
-            f"{what}{hint} Set launcher setting 'scheduler.name' to one of: "
-            f"{', '.join(SCHEDULERS)} (e.g. +launcher.scheduler.name=slurm)."
+        raise UnknownScheduler(
+            name,
+            list(SCHEDULERS),
+            how="Set launcher setting 'scheduler.name' (e.g. +launcher.scheduler.name=slurm).",
         )
     module, cls = SCHEDULERS[name].split(":")
     found = getattr(importlib.import_module(f"{__package__}.{module}"), cls)

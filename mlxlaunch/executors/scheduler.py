@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, SettingsError
+from mlxlaunch.errors import SettingsError, SubmitError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
@@ -44,10 +44,6 @@ from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
 JOBS_DIR = ".jobs"
 #: The signal the scheduler sends before the time limit; the batch shell forwards it.
 PREEMPT_SIGNAL = "USR2"
-
-
-class SubmitError(MlxlaunchError):
-    """The scheduler refused a submission (its message is included)."""
 
 
 @dataclass

@@ -7,11 +7,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from mlxlaunch.errors import SubmitError
 from mlxlaunch.executors.scheduler import (
     PREEMPT_SIGNAL,
     SchedulerExecutor,
     Submission,
-    SubmitError,
     hms,
     parse_time,
 )

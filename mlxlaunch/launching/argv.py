@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.errors import UnknownOption, UsageError
 
 
 @dataclass
@@ -76,10 +76,8 @@ def parse_command_line(argv: list[str]) -> CommandLine:
                 raise UsageError(f"--cfg takes 'job' or 'all', got {value!r}.")
             cmd.cfg = value
         elif arg.startswith("-") and "=" not in arg:
-            raise UsageError(
-                f"Unknown option '{arg}'.{did_you_mean(arg, FLAGS + VALUE_FLAGS)} "
-                f"Valid options: {', '.join(FLAGS + VALUE_FLAGS)}; everything else is a "
-                "config override."
+            raise UnknownOption(
+                arg, FLAGS + VALUE_FLAGS, how="Everything else is a config override."
             )
         else:
             cmd.overrides.append(arg)

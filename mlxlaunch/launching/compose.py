@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, cast
 
-from mlxlaunch.errors import ConfigError, HydraIncompatible, UsageError, did_you_mean
+from mlxlaunch.errors import (
+    ConfigError,
+    HydraIncompatible,
+    UnknownConfigKey,
+    UsageError,
+    did_you_mean,
+)
 from mlxlaunch.launching import hydra_shim
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
@@ -260,12 +266,17 @@ def _unknown_key_error(override: Any, cfg: Any, where: str) -> Optional[ConfigEr
     exists = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is not KeyError
     if exists or override.is_add() or override.is_force_add():
         return None
-    hint = did_you_mean(key, _all_keys(cfg))
+    keys = _all_keys(cfg)
     if override.is_delete():
-        return ConfigError(f"Cannot delete '{key}' in {where}: no such key.{hint}")
-    return ConfigError(
-        f"Unknown config key '{key}' in {where}.{hint}\n"
-        f"To add a new key, write '+{override.input_line}'."
+        return ConfigError(
+            f"Cannot delete '{key}' in {where}: no such key.{did_you_mean(key, keys)}"
+        )
+    return UnknownConfigKey(
+        key,
+        keys,
+        where=f" in {where}",
+        how=f"\nTo add a new key, write '+{override.input_line}'.",
+        list_valid=False,  # every key of the config: too many; --help lists them
     )
 
 

@@ -28,7 +28,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.errors import SettingsError, UsageError, did_you_mean
+from mlxlaunch.errors import (
+    SettingsError,
+    UnknownBackend,
+    UnknownPresetField,
+    UnknownScheduler,
+    UsageError,
+)
 from mlxlaunch.executors.parallel import ParallelExecutor
 from mlxlaunch.executors.registry import LOCAL, backend_kinds, executor_for
 from mlxlaunch.launching.settings import SchedulerSettings, load_settings
@@ -66,10 +72,10 @@ class Presets:
             return self.backends[name]
         if name in BUILTIN:
             return BUILTIN[name]
-        raise UsageError(
-            f"Unknown backend '{name}'.{did_you_mean(name, self.names())} "
-            f"Known backends: {', '.join(self.names())}. "
-            f"Add one with: mlxlaunch backend add {name} scheduler=slurm cpus=4 ..."
+        raise UnknownBackend(
+            name,
+            self.names(),
+            how=f"Add one with: mlxlaunch backend add {name} scheduler=slurm cpus=4 ...",
         )
 
 
@@ -165,17 +171,17 @@ def preset_settings(name: str, preset: dict[str, Any]) -> dict[str, Any]:
     scheduler = preset.get("scheduler", LOCAL)
     kinds = backend_kinds()
     if scheduler not in kinds:
-        raise SettingsError(
-            f"Backend '{name}': unknown scheduler '{scheduler}'."
-            f"{did_you_mean(str(scheduler), kinds)} Valid: {', '.join(kinds)}."
-        )
+        raise UnknownScheduler(str(scheduler), kinds, context=f"Backend '{name}'")
     valid = LOCAL_KEYS if scheduler == LOCAL else SCHEDULER_KEYS
     for key in preset:
         if key != "scheduler" and key not in valid:
             where = "a local backend" if scheduler == LOCAL else f"a {scheduler} backend"
-            raise SettingsError(
-                f"Backend '{name}': unknown field '{key}' for {where}."
-                f"{did_you_mean(str(key), valid)} Valid fields: scheduler, {', '.join(valid)}."
+            raise UnknownPresetField(
+                str(key),
+                ["scheduler", *valid],
+                where=f" for {where}",
+                context=f"Backend '{name}'",
+                suggest_from=valid,
             )
     values = {k: v for k, v in preset.items() if k != "scheduler"}
     if scheduler == LOCAL:

@@ -32,7 +32,7 @@ import tokenize
 import typing
 from typing import Any, Union
 
-from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
+from mlxlaunch.errors import ConfigError, UnknownConfigKey, UsageError, did_you_mean
 
 #: OmegaConf's marker of a mandatory value that was never given.
 MISSING = "???"
@@ -124,7 +124,11 @@ def choices(tp: Any) -> list[str]:
 
 
 class _Mismatch(Exception):
-    """A value does not fit a type; carries the message tail (what was expected)."""
+    """A value does not fit a type (one branch of a Union may still fit).
+
+    Private control flow, never seen outside this module: ``_check_value`` turns it
+    into a ``ConfigError`` naming the key, so it stays here rather than in ``errors.py``.
+    """
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -223,11 +227,11 @@ def _check_mapping(config: dict[str, Any], schema: type, prefix: str) -> dict[st
     names = [f.name for f in dataclasses.fields(schema)]
     for key in config:
         if key not in names:
-            hint = did_you_mean(str(key), names)
-            raise ConfigError(
-                f"Config key '{prefix}{key}' is not in the schema {schema.__name__}.{hint} "
-                f"Valid keys{' under ' + prefix.rstrip('.') if prefix else ''}: "
-                f"{', '.join(names)}."
+            raise UnknownConfigKey(
+                f"{prefix}{key}",
+                names,
+                where=f" in the schema {schema.__name__}",
+                within=prefix.rstrip("."),
             )
     checked = {}
     for f in dataclasses.fields(schema):

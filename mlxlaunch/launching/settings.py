@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.errors import SettingsError, did_you_mean
+from mlxlaunch.errors import SettingsError, UnknownSetting, did_you_mean
 
 #: The namespace of launcher settings on the command line: ``+launcher.n_workers=4``.
 NAMESPACE = "launcher"
@@ -160,10 +160,15 @@ def check_keys(values: dict[str, Any], source: str, cls: type = Settings, prefix
     for key, value in values.items():
         path = prefix + str(key)
         if key not in names:
-            hint = did_you_mean(path, valid_keys()) or did_you_mean(str(key), names)
-            raise SettingsError(
-                f"Unknown launcher setting '{path}' in {source}.{hint}\n"
-                f"Valid settings are listed in docs/settings.md."
+            every = valid_keys()
+            raise UnknownSetting(
+                path,
+                every,
+                where=f" in {source}",
+                how="\nValid settings are listed in docs/settings.md.",
+                list_valid=False,  # dozens: docs/settings.md lists them with their meaning
+                # the full path when it is close to one, else the last part among its siblings
+                suggest_from=every if did_you_mean(path, every) else names,
             )
         if key in nested:
             if not isinstance(value, dict):

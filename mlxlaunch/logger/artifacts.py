@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Optional
 
-from mlxlaunch.errors import ArtifactError, did_you_mean
+from mlxlaunch.errors import ArtifactError, UnknownArtifactType
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 
 ARTIFACTS = "artifacts"
@@ -524,10 +524,10 @@ class ArtifactIndex:
 
 
 def unknown_type_error(name: str, known: list[str]) -> ArtifactError:
-    return ArtifactError(
-        f"Unknown artifact type {name!r}.{did_you_mean(name, known)} Valid types here: "
-        f"{', '.join(sorted(known))}. Add your own with "
-        "logger.register_artifact_type(name, save, load)."
+    return UnknownArtifactType(
+        name,
+        sorted(known),
+        how="Add your own with logger.register_artifact_type(name, save, load).",
     )
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunLockedError, UsageError
+from mlxlaunch.errors import RunLockedError, SubmitError, UsageError
 from mlxlaunch.executors.registry import scheduler_executor
-from mlxlaunch.executors.scheduler import SubmitError
 from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.runfolder.layout import Status
 

@@ -33,26 +33,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, Union
 
-from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.errors import QueryError, UsageError, did_you_mean
 
-
-class QueryError(UsageError):
-    """A query does not parse, or names a key no run has.
-
-    ``column`` is the 0-based position of the problem in ``query``.
-    """
-
-    def __init__(
-        self, problem: str, query: str, column: int, hint: str = "", width: int = 1
-    ) -> None:
-        self.problem = problem
-        self.query = query
-        self.column = column
-        caret = " " * column + "^" * max(1, width)
-        message = f"{problem} (column {column + 1}):\n  {query}\n  {caret}"
-        if hint:
-            message += f"\n{hint.strip()}"
-        super().__init__(message)
+__all__ = ["QueryError", "parse", "check_keys"]  # QueryError: documented here since 0.1
 
 
 # ---------------------------------------------------------------- tokens

@@ -46,7 +46,11 @@ _resolvers: dict[str, list] = {}
 
 
 class Unsupported(Exception):
-    """The text uses YAML this parser does not handle: use libyaml instead."""
+    """The text uses YAML this parser does not handle: use libyaml instead.
+
+    Private control flow, not an error anyone sees: the caller catches it at once and
+    hands the file to PyYAML, so it stays here rather than in ``errors.py``.
+    """
 
 
 def _resolver_table() -> dict[str, list]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
+from mlxlaunch.errors import Interrupted
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.runfolder.layout import Status
@@ -51,14 +52,6 @@ class RunResult:
     log_dir: Path
     status: str
     exit_code: Optional[int] = None
-
-
-class Interrupted(BaseException):
-    """Raised inside the task when SIGTERM/SIGINT (or a preemption signal) arrives."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 class _SignalGuard:
