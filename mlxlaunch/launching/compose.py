@@ -16,9 +16,10 @@ point of a sweep fails the whole command at once with a "did you mean".
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from mlxlaunch.errors import (
     ConfigError,
@@ -31,6 +32,11 @@ from mlxlaunch.launching import hydra_shim
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
+
+if TYPE_CHECKING:  # annotations only: importing hydra takes ~0.3 s
+    from hydra.core.config_loader import ConfigLoader
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Override
 
 
 @dataclass
@@ -75,6 +81,10 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
 class Composer:
     """Parses, expands and composes overrides against one config folder."""
 
+    #: Hydra's config loader and override parser, set while the composer is entered
+    config_loader: ConfigLoader
+    parser: OverridesParser
+
     def __init__(
         self,
         config_dir: Path,
@@ -95,9 +105,7 @@ class Composer:
                 )
             config_name = None  # no main config: start from an empty one (`+key=value` works)
         self.config_name = config_name
-        self._hydra_ctx: Any = None
-        self.config_loader: Any = None
-        self.parser: Any = None
+        self._hydra_ctx: Optional[AbstractContextManager[ConfigLoader]] = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
 
     # -- Hydra's global state: entered once per command ----------------------------------
@@ -115,7 +123,7 @@ class Composer:
             self._hydra_ctx.__exit__(None, None, None)
 
     # -- parsing ----------------------------------------------------------------------------
-    def parse(self, args: list[str]) -> list[Any]:
+    def parse(self, args: list[str]) -> list[Override]:
         from hydra.errors import HydraException
 
         parsed = []
@@ -130,7 +138,7 @@ class Composer:
                 ) from None
         return parsed
 
-    def is_group(self, override: Any) -> bool:
+    def is_group(self, override: Override) -> bool:
         if override.package is not None:
             return True
         key = override.key_or_group
@@ -142,7 +150,7 @@ class Composer:
         return list(self.config_loader.get_group_options(group))
 
     # -- planning ---------------------------------------------------------------------------
-    def split(self, args: list[str]) -> tuple[list[Any], list[tuple[str, Any]]]:
+    def split(self, args: list[str]) -> tuple[list[Override], list[tuple[str, Any]]]:
         """Parse ``args``; return the user's overrides and the ``(path, value)`` launcher ones."""
         user, launcher = [], []
         for override in self.parse(args):
@@ -165,7 +173,7 @@ class Composer:
                 user.append(override)
         return user, launcher
 
-    def points(self, user: list[Any], seed_required: bool = False) -> list[Point]:
+    def points(self, user: list[Override], seed_required: bool = False) -> list[Point]:
         """Expand the user's overrides into points and compose (validate) every one."""
         try:
             batches = hydra_shim.expand_sweep(user)
@@ -232,12 +240,13 @@ class Composer:
         from omegaconf.errors import OmegaConfBaseException
 
         where = _describe(point.overrides, point.index, total)
-        groups: list[Any] = []
-        values: list[Any] = []
+        groups: list[Override] = []
+        values: list[Override] = []
         for override in self.parse(point.overrides):
             is_group = not is_file_reference(override) and self.is_group(override)
             (groups if is_group else values).append(override)
-        cfg = copy.deepcopy(self._base([o.input_line for o in groups], where))
+        # (input_line is Optional in Hydra's type; its parser always sets it)
+        cfg = copy.deepcopy(self._base([o.input_line or "" for o in groups], where))
         values.sort(key=is_file_reference)  # key=@FILE overrides apply last
         _apply_value_overrides(cfg, values, where)
         try:
@@ -258,7 +267,7 @@ class Composer:
         return resolved
 
 
-def _unknown_key_error(override: Any, cfg: Any, where: str) -> Optional[ConfigError]:
+def _unknown_key_error(override: Override, cfg: Any, where: str) -> Optional[ConfigError]:
     """The error for an override of a key ``cfg`` lacks (unless ``+`` adds it), else None."""
     from omegaconf import OmegaConf
 
@@ -280,7 +289,7 @@ def _unknown_key_error(override: Any, cfg: Any, where: str) -> Optional[ConfigEr
     )
 
 
-def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> ConfigError:
+def _override_error(override: Override, cfg: Any, where: str, exc: Exception) -> ConfigError:
     """A clear error for an override Hydra refused: unknown key (with suggestions) or bad value."""
     from omegaconf.errors import ValidationError
 
@@ -297,7 +306,7 @@ def _override_error(override: Any, cfg: Any, where: str, exc: Exception) -> Conf
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
-def _apply_value_overrides(cfg: Any, overrides: list[Any], where: str) -> None:
+def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> None:
     """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
     from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException

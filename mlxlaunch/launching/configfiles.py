@@ -23,11 +23,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mlxlaunch.errors import ConfigError, UsageError, did_you_mean
 from mlxlaunch.launching import hydra_shim
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
+
+if TYPE_CHECKING:  # annotations only: importing hydra takes ~0.3 s
+    from hydra.core.override_parser.types import Override
 
 #: Extensions a config file may have, and the format each one means.
 EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -82,7 +85,7 @@ def _toml_loads(text: str) -> Any:
     return tomllib.loads(text)
 
 
-def is_file_reference(override: Any) -> bool:
+def is_file_reference(override: Override) -> bool:
     """Whether a parsed Hydra override is ``KEY=@FILE`` (unquoted, not a sweep)."""
     value = hydra_shim.raw_value(override)
     return isinstance(value, str) and value.startswith("@") and len(value) > 1
@@ -109,7 +112,7 @@ def base_from_file(path: Path, groups: tuple[str, ...] = ()) -> Any:
     return cfg
 
 
-def apply_file_override(cfg: Any, override: Any, where: str) -> None:
+def apply_file_override(cfg: Any, override: Override, where: str) -> None:
     """Set ``override``'s key in the OmegaConf ``cfg`` to the content of its ``@FILE``.
 
     The value replaces the key's content (it is not merged), so the key ends up
