@@ -261,6 +261,12 @@ class UnknownPresetField(UnknownName, SettingsError):
     kind = "field"
 
 
+class UnknownColumn(UnknownName, UsageError):
+    """``mlxlaunch runs --columns`` or ``plot --by`` names a field no run has."""
+
+    kind = "column"
+
+
 class UnknownArtifactType(UnknownName, ArtifactError):
     """``logger.log_artifact``/``load_artifact`` names a type nobody registered."""
 

@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from mlxlaunch.cli.runs import add_reader_options, open_reader, print_warnings
-from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.errors import UnknownColumn, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"No run of {args.logdir} matches {args.query!r}: nothing to plot.")
         known = set().union(*(run.row for run in runs))
         if args.by and args.by not in known:
-            raise UsageError(f"Unknown --by column {args.by!r}.{did_you_mean(args.by, known)}")
+            raise UnknownColumn(args.by, sorted(known), kind="--by column", list_valid=False)
         try:
             import matplotlib
 

@@ -21,7 +21,7 @@ import sys
 import warnings
 from typing import Any
 
-from mlxlaunch.errors import UsageError, did_you_mean
+from mlxlaunch.errors import UnknownColumn
 from mlxlaunch.reader import Reader
 
 FORMATS = ("table", "csv", "json")
@@ -87,9 +87,11 @@ def _columns(args: argparse.Namespace, runs: Any, reader: Any) -> list[str]:
     known = in_rows | set(reader.searchable.index) | set(reader.fields.index)  # reads metrics/.keys
     for column in missing:
         if column not in known:
-            raise UsageError(
-                f"Unknown column {column!r}.{did_you_mean(column, known)} "
-                f"'mlxlaunch runs {args.logdir} --format json' shows every field of the runs."
+            raise UnknownColumn(
+                column,
+                sorted(known),
+                how=f"'mlxlaunch runs {args.logdir} --format json' shows every field of the runs.",
+                list_valid=False,  # every config key and metric of the runs: too many
             )
     return wanted
 

@@ -35,7 +35,8 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 from mlxlaunch.errors import QueryError, UsageError, did_you_mean
 
-__all__ = ["QueryError", "parse", "check_keys"]  # QueryError: documented here since 0.1
+# QueryError lives in errors.py; users import it from here or mlxlaunch.reader (docs/reader.md)
+__all__ = ["QueryError", "parse", "check_keys"]
 
 
 # ---------------------------------------------------------------- tokens
