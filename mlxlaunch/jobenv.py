@@ -15,6 +15,8 @@ from pathlib import Path
 ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
 #: ``MLXLAUNCH_RUN_DIR`` value of a standby worker: it imports, then reads its run folder on stdin.
 STANDBY_RUN_DIR = "-"
+#: Set by scheduler job scripts: the job's id (``info.scheduler.job_id``; OAR renumbers requeues).
+ENV_JOB_ID = "MLXLAUNCH_JOB_ID"
 #: Variables of the submitting shell that a cluster job gets too (the job's imports depend on it).
 PASSED_ENV = ("PYTHONPATH",)
 

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import SettingsError, SubmitError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
-from mlxlaunch.jobenv import ENV_RUN_DIR, PASSED_ENV
+from mlxlaunch.jobenv import ENV_JOB_ID, ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
@@ -302,7 +302,7 @@ class SchedulerExecutor(Executor):
             lines.append(f"export {name}={q(value)}")
         lines.append('export MLXLAUNCH_RUN_DIR="$RUN_DIR"')
         if self.job_id_expr:
-            lines.append(f'export MLXLAUNCH_JOB_ID="{self.job_id_expr}"')
+            lines.append(f'export {ENV_JOB_ID}="{self.job_id_expr}"')
         lines.append(f"cd {q(command.workdir)} || exit 1")
         lines.append("# The preemption signal reaches this shell: pass it on to Python. Python")
         lines.append("# starts with it ignored (a signal during start-up must not kill it); the")

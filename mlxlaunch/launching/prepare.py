@@ -7,9 +7,6 @@ that is already queued).
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from mlxlaunch import runfolder
@@ -17,46 +14,7 @@ from mlxlaunch.errors import UsageError
 from mlxlaunch.executors.base import LaunchSpec, PreparedRun
 from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.settings import settings_to_dict
-from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.runner import _user, close_previous_attempt
-
-
-def queued_info(
-    log_id: int,
-    log_dir: Path,
-    overrides: list[str],
-    sweep_id: str,
-    index: int,
-    total: int,
-    spec: LaunchSpec,
-) -> dict[str, Any]:
-    """The ``info.yaml`` of a run that is prepared but not started."""
-    return {
-        "status": Status.QUEUED,
-        "log_id": log_id,
-        "log_dir": str(log_dir),
-        "attempt": 0,
-        "sweep_id": sweep_id,
-        "point_index": index,
-        "n_points": total,
-        "overrides": list(overrides),
-        "queued_time": runfolder.now_iso(),
-        "start_time": None,
-        "end_time": None,
-        "duration_s": None,
-        "hostname": None,
-        "pid": None,
-        "user": _user(),
-        "python_executable": sys.executable,
-        "python_version": sys.version.split()[0],
-        "script": str(spec.script),
-        "argv": list(sys.argv),
-        "cwd": os.getcwd(),
-        "exit_code": None,
-        "error": None,
-        "heartbeat_interval": spec.settings.heartbeat_interval,
-    }
-
+from mlxlaunch.runfolder.attempts import queued_info, reopened_info
 
 #: Threads writing the metadata of a large sweep: each file is fsync-ed, and on a
 #: busy or network disk the writes wait on the device, not on the CPU.
@@ -81,7 +39,16 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
     def write(index: int, run: PreparedRun) -> None:
         runfolder.write_config(run.log_dir, run.config)
         runfolder.write_settings(run.log_dir, settings_data)
-        info = queued_info(run.log_id, run.log_dir, run.overrides, sweep_id, index, total, spec)
+        info = queued_info(
+            run.log_id,
+            run.log_dir,
+            run.overrides,
+            sweep_id,
+            index,
+            total,
+            script=spec.script,
+            heartbeat_interval=settings.heartbeat_interval,
+        )
         runfolder.write_info(run.log_dir, info)
 
     if total <= 4:
@@ -114,20 +81,18 @@ def _prepare_forced(
     if existed and config_file.exists():
         # refuse early (before touching anything) if a live process holds the run
         with runfolder.RunLock(log_dir):
-            info, _ = close_previous_attempt(log_dir)  # its record keeps its own command
-        if point.overrides:
-            info.setdefault("resume_overrides", []).append(list(point.overrides))
-        info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
-        info.update(
-            status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
-            log_id=forced,
-            log_dir=str(log_dir),
-            script=str(spec.script),
-            argv=list(sys.argv),  # the command of this attempt; earlier ones are in attempts/
-            cwd=os.getcwd(),
-        )
+            info = reopened_info(log_dir, forced, point.overrides, spec.script)
     else:
-        info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
+        info = queued_info(
+            forced,
+            log_dir,
+            point.overrides,
+            sweep_id,
+            0,
+            1,
+            script=spec.script,
+            heartbeat_interval=spec.settings.heartbeat_interval,
+        )
     runfolder.write_config(log_dir, config)
     runfolder.write_settings(log_dir, settings_data)
     runfolder.write_info(log_dir, info)

@@ -20,18 +20,12 @@ from mlxlaunch.executors.scheduler import JobCommand
 from mlxlaunch.jobenv import job_command
 from mlxlaunch.launching.settings import load_settings
 from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
+from mlxlaunch.runfolder.attempts import mark_requeued
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.vcs import snapshot_pythonpath, snapshot_workdir
 
 #: Statuses a run may be resubmitted from.
 RESUBMITTABLE = (Status.FAILED, Status.INTERRUPTED, Status.LOST, Status.SUBMIT_FAILED)
-
-
-def _requeue_info(run: RunView) -> None:
-    info = runfolder.read_info(run.run_dir)
-    info.update(status=Status.QUEUED, error=None, queued_time=runfolder.now_iso())
-    info.pop("requeues", None)  # a new submission gets scheduler.max_requeues afresh
-    runfolder.write_info(run.run_dir, info)
 
 
 def _snapshot_env(env: dict[str, str], git: Any) -> None:
@@ -75,13 +69,13 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
         command = JobCommand.from_job_command(argv, env, workdir)
         _snapshot_env(command.env, group[0].info.get("git"))
         for run in group:
-            _requeue_info(run)
+            mark_requeued(run.run_dir)
         submitted = executor.submit([r.run_dir for r in group], scheduler, command, logdir)
         print(executor.describe(submitted, logdir), flush=True)
 
     failed = []
     for run in local:
-        _requeue_info(run)
+        mark_requeued(run.run_dir)
         python = run.info.get("python_executable") or "python"
         argv, job_env = job_command(python, Path(str(run.info.get("script"))), run.run_dir)
         env = {**os.environ, **job_env}

@@ -5,11 +5,13 @@ so the on-disk contract has one implementation:
 
 - ``layout``: every file and folder name of the format, and ``Status``;
 - ``ids``: allocating run ids by exclusive ``mkdir``;
-- ``metadata``: YAML in and out, atomic writes, info/config/settings/attempts;
+- ``metadata``: YAML in and out, atomic writes, info/config/settings;
+- ``attempts``: the records of a run's life: queued, requeued, each attempt's start and end;
 - ``liveness``: heartbeat, run lock, ``effective_status`` (LOST);
 - ``fastyaml``: the fast reader of the YAML that ``metadata`` writes.
 """
 
+from mlxlaunch.runfolder.attempts import save_attempt
 from mlxlaunch.runfolder.ids import allocate_run_dirs, claim_run_dir, peek_next_run_ids
 from mlxlaunch.runfolder.layout import (
     ATTEMPTS_DIR,
@@ -33,7 +35,6 @@ from mlxlaunch.runfolder.metadata import (
     read_config,
     read_info,
     read_settings,
-    save_attempt,
     write_config,
     write_info,
     write_settings,

@@ -1,4 +1,4 @@
-"""Metadata I/O: one YAML dump/load, one atomic write, info/config/settings/attempts."""
+"""Metadata I/O: one YAML dump/load, one atomic write, info/config/settings."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from typing import Any
 
 from mlxlaunch.errors import RunFolderError
 from mlxlaunch.runfolder.layout import (
-    ATTEMPTS_DIR,
     CONFIG_FILE,
     INFO_FILE,
     LAUNCHER_FILE,
-    METADATA,
     metadata_path,
 )
 
@@ -151,10 +149,3 @@ def write_settings(run_dir: Path, settings: dict[str, Any]) -> None:
 def read_settings(run_dir: Path) -> dict[str, Any]:
     data = _load_metadata(metadata_path(run_dir, LAUNCHER_FILE))
     return data if isinstance(data, dict) else {}
-
-
-def save_attempt(run_dir: Path, info: dict[str, Any]) -> None:
-    """Keep the final record of attempt ``info['attempt']`` under ``metadata/attempts/``."""
-    folder = run_dir / METADATA / ATTEMPTS_DIR
-    folder.mkdir(exist_ok=True)
-    atomic_write(folder / f"{info.get('attempt', 0)}.yaml", dump_yaml(info))

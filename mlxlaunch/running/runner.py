@@ -8,10 +8,8 @@ handlers and the heartbeat thread exist only while the task runs.
 
 from __future__ import annotations
 
-import getpass
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -24,6 +22,7 @@ from mlxlaunch import runfolder
 from mlxlaunch.errors import Interrupted
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.logger.logger import Logger
+from mlxlaunch.runfolder.attempts import finish_attempt, start_attempt
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.context import AttrDict, Context
 from mlxlaunch.running.streams import start_tee
@@ -79,13 +78,6 @@ class _SignalGuard:
         self.restore()
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return str(os.getuid())
-
-
 def _user_frame_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` without mlxlaunch's own frames above the task."""
     tb = exc.__traceback__
@@ -93,55 +85,6 @@ def _user_frame_traceback(exc: BaseException) -> str:
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(here):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))
-
-
-def close_previous_attempt(run_dir: Path) -> tuple[dict[str, Any], int]:
-    """Keep the record of the run's last attempt if it never wrote one; ``(info, attempt)``.
-
-    Call it holding the run's lock (or knowing nothing runs it), before the
-    run's info is changed for a new attempt.
-    """
-    info = runfolder.read_info(run_dir)
-    attempts = run_dir / runfolder.METADATA / runfolder.ATTEMPTS_DIR
-    try:  # the records count too: a damaged info.yaml must not restart at 1 over them
-        recorded = [int(p.stem) for p in attempts.glob("*.yaml") if p.stem.isdigit()]
-    except OSError:
-        recorded = []
-    previous = max([int(info.get("attempt") or 0), *recorded])
-    if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
-        # The previous attempt did not record its end: unless it wrote its final status
-        # just before dying, it was killed (SIGKILL, OOM, node loss). We hold the run's
-        # lock, so it is not running any more, even if its heartbeat is fresh (a requeue
-        # on another node) or a resubmission has set the status back to QUEUED.
-        status = info.get("status")
-        lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
-        runfolder.save_attempt(run_dir, lost)
-    return info, previous
-
-
-def start_attempt(run_dir: Path, settings: Settings) -> dict[str, Any]:
-    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
-    info, previous = close_previous_attempt(run_dir)
-    info.update(
-        status=Status.RUNNING,
-        attempt=previous + 1,
-        start_time=runfolder.now_iso(),
-        end_time=None,
-        duration_s=None,
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        user=_user(),
-        python_executable=sys.executable,
-        python_version=sys.version.split()[0],
-        exit_code=None,
-        error=None,
-        heartbeat_interval=settings.heartbeat_interval,
-    )
-    job_id = os.environ.get("MLXLAUNCH_JOB_ID")  # set by scheduler job scripts
-    if job_id and isinstance(info.get("scheduler"), dict):
-        info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
-    runfolder.write_info(run_dir, info)
-    return info
 
 
 def _run_preempt_hooks(ctx: Optional[Context]) -> None:
@@ -204,25 +147,6 @@ def _preempted_outcome(
     return status, code, error
 
 
-def finish_attempt(
-    run_dir: Path,
-    info: dict[str, Any],
-    status: str,
-    exit_code: int,
-    error: Optional[str],
-    started: float,
-) -> None:
-    info.update(
-        status=status,
-        end_time=runfolder.now_iso(),
-        duration_s=round(time.time() - started, 6),
-        exit_code=exit_code,
-        error=error,
-    )
-    runfolder.write_info(run_dir, info)
-    runfolder.save_attempt(run_dir, info)
-
-
 def run_prepared(
     run_dir: Path,
     task: Callable[[Context], Any],
@@ -251,7 +175,7 @@ def run_prepared(
             return RunResult(int(done.get("log_id") or run_dir.name), run_dir, Status.COMPLETE, 0)
         if config is None:
             config = runfolder.read_config(run_dir)
-        info = start_attempt(run_dir, settings)
+        info = start_attempt(run_dir, settings.heartbeat_interval)
         started = time.time()
         heartbeat = runfolder.Heartbeat(run_dir, settings.heartbeat_interval)
         status, exit_code, error = Status.COMPLETE, 0, None

@@ -1,0 +1,177 @@
+"""The run's records: ``info.yaml`` across its life, and one record per attempt.
+
+A run is prepared (``queued_info``), possibly reopened for a resume
+(``reopened_info``) or requeued by ``mlxlaunch resubmit`` (``mark_requeued``),
+then run once per attempt: ``start_attempt`` closes the previous attempt's
+record and marks the run RUNNING, ``finish_attempt`` writes how it ended, in
+``info.yaml`` and in ``metadata/attempts/<n>.yaml``. Every writer of these
+records is here; the runner (``running/runner.py``) only decides *when*.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from mlxlaunch.jobenv import ENV_JOB_ID
+from mlxlaunch.runfolder.layout import ATTEMPTS_DIR, METADATA, Status
+from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, now_iso, read_info, write_info
+
+
+def current_user() -> str:
+    """The login name, or the numeric uid where there is no passwd entry (containers)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+def _python() -> dict[str, Any]:
+    return {"python_executable": sys.executable, "python_version": sys.version.split()[0]}
+
+
+def queued_info(
+    log_id: int,
+    log_dir: Path,
+    overrides: list[str],
+    sweep_id: str,
+    index: int,
+    total: int,
+    script: Path,
+    heartbeat_interval: float,
+) -> dict[str, Any]:
+    """The ``info.yaml`` of a run that is prepared but not started (point ``index`` of ``total``)."""
+    return {
+        "status": Status.QUEUED,
+        "log_id": log_id,
+        "log_dir": str(log_dir),
+        "attempt": 0,
+        "sweep_id": sweep_id,
+        "point_index": index,
+        "n_points": total,
+        "overrides": list(overrides),
+        "queued_time": now_iso(),
+        "start_time": None,
+        "end_time": None,
+        "duration_s": None,
+        "hostname": None,
+        "pid": None,
+        "user": current_user(),
+        **_python(),
+        "script": str(script),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "exit_code": None,
+        "error": None,
+        "heartbeat_interval": heartbeat_interval,
+    }
+
+
+def save_attempt(run_dir: Path, info: dict[str, Any]) -> None:
+    """Keep the final record of attempt ``info['attempt']`` under ``metadata/attempts/``."""
+    folder = run_dir / METADATA / ATTEMPTS_DIR
+    folder.mkdir(exist_ok=True)
+    atomic_write(folder / f"{info.get('attempt', 0)}.yaml", dump_yaml(info))
+
+
+def close_previous_attempt(run_dir: Path) -> tuple[dict[str, Any], int]:
+    """Keep the record of the run's last attempt if it never wrote one; ``(info, attempt)``.
+
+    Call it holding the run's lock (or knowing nothing runs it), before the
+    run's info is changed for a new attempt.
+    """
+    info = read_info(run_dir)
+    attempts = run_dir / METADATA / ATTEMPTS_DIR
+    try:  # the records count too: a damaged info.yaml must not restart at 1 over them
+        recorded = [int(p.stem) for p in attempts.glob("*.yaml") if p.stem.isdigit()]
+    except OSError:
+        recorded = []
+    previous = max([int(info.get("attempt") or 0), *recorded])
+    if previous >= 1 and not (attempts / f"{previous}.yaml").exists():
+        # The previous attempt did not record its end: unless it wrote its final status
+        # just before dying, it was killed (SIGKILL, OOM, node loss). We hold the run's
+        # lock, so it is not running any more, even if its heartbeat is fresh (a requeue
+        # on another node) or a resubmission has set the status back to QUEUED.
+        status = info.get("status")
+        lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
+        save_attempt(run_dir, lost)
+    return info, previous
+
+
+def reopened_info(run_dir: Path, log_id: int, overrides: list[str], script: Path) -> dict[str, Any]:
+    """The info of a run reopened by a forced id (a resume), its last attempt closed.
+
+    Call it holding the run's lock. The previous attempts' records keep their own
+    command; ``argv``/``cwd`` become this one's, and ``overrides`` given for the
+    resume are appended to ``resume_overrides``.
+    """
+    info, _ = close_previous_attempt(run_dir)
+    if overrides:
+        info.setdefault("resume_overrides", []).append(list(overrides))
+    info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
+    info.update(
+        status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
+        log_id=log_id,
+        log_dir=str(run_dir),
+        script=str(script),
+        argv=list(sys.argv),  # the command of this attempt; earlier ones are in attempts/
+        cwd=os.getcwd(),
+    )
+    return info
+
+
+def mark_requeued(run_dir: Path) -> None:
+    """Set a finished run back to QUEUED for another attempt (``mlxlaunch resubmit``)."""
+    info = read_info(run_dir)
+    info.update(status=Status.QUEUED, error=None, queued_time=now_iso())
+    info.pop("requeues", None)  # a new submission gets scheduler.max_requeues afresh
+    write_info(run_dir, info)
+
+
+def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
+    """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
+    info, previous = close_previous_attempt(run_dir)
+    info.update(
+        status=Status.RUNNING,
+        attempt=previous + 1,
+        start_time=now_iso(),
+        end_time=None,
+        duration_s=None,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        user=current_user(),
+        **_python(),
+        exit_code=None,
+        error=None,
+        heartbeat_interval=heartbeat_interval,
+    )
+    job_id = os.environ.get(ENV_JOB_ID)  # set by scheduler job scripts
+    if job_id and isinstance(info.get("scheduler"), dict):
+        info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
+    write_info(run_dir, info)
+    return info
+
+
+def finish_attempt(
+    run_dir: Path,
+    info: dict[str, Any],
+    status: str,
+    exit_code: int,
+    error: Optional[str],
+    started: float,
+) -> None:
+    """Record how the attempt ``info`` (started at ``time.time()`` ``started``) ended."""
+    info.update(
+        status=status,
+        end_time=now_iso(),
+        duration_s=round(time.time() - started, 6),
+        exit_code=exit_code,
+        error=error,
+    )
+    write_info(run_dir, info)
+    save_attempt(run_dir, info)
