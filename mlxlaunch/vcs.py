@@ -36,12 +36,10 @@ from typing import Any, Optional, TextIO
 from mlxlaunch import runfolder
 from mlxlaunch.errors import DirtyTreeError, VersionManagerError
 from mlxlaunch.launching.settings import DIRTY_POLICIES, VersionManagerSettings, resolve_path
+from mlxlaunch.runfolder.layout import DIFF_FILE, REQUIREMENTS_FILE
 
 #: Written last into a snapshot folder: a snapshot without it is incomplete.
 SNAPSHOT_MARKER = ".mlxlaunch-snapshot.yaml"
-#: Files written into each run's ``metadata/`` folder.
-DIFF_FILE = "git.diff"
-REQUIREMENTS_FILE = "requirements.txt"
 #: The policy recorded when the tree had nothing uncommitted.
 CLEAN = "clean"
 #: What each answer to the ``ask`` prompt does (the policies are ``settings.DIRTY_POLICIES``).

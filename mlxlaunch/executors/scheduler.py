@@ -37,11 +37,9 @@ from mlxlaunch.errors import SettingsError, SubmitError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_JOB_ID, ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
-from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.runfolder.layout import JOBS_DIR, STDERR_FILE, STDOUT_FILE, Status, job_script_name
 from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
 
-#: Folder of the parent log dir holding array scripts and the schedulers' own output.
-JOBS_DIR = ".jobs"
 #: The signal the scheduler sends before the time limit; the batch shell forwards it.
 PREEMPT_SIGNAL = "USR2"
 
@@ -296,11 +294,11 @@ class SchedulerExecutor(Executor):
         lines += [f"  {q(str(d))}" for d in run_dirs]
         lines.append(")")
         lines.append(f'RUN_DIR="${{RUN_DIRS[$(( {self.index_expr} - {self.index_base} ))]}}"')
-        lines.append('exec >>"$RUN_DIR/log.stdout" 2>>"$RUN_DIR/log.stderr"')
+        lines.append(f'exec >>"$RUN_DIR/{STDOUT_FILE}" 2>>"$RUN_DIR/{STDERR_FILE}"')
         lines += list(s.env)
         for name, value in sorted(command.env.items()):
             lines.append(f"export {name}={q(value)}")
-        lines.append('export MLXLAUNCH_RUN_DIR="$RUN_DIR"')
+        lines.append(f'export {ENV_RUN_DIR}="$RUN_DIR"')
         if self.job_id_expr:
             lines.append(f'export {ENV_JOB_ID}="{self.job_id_expr}"')
         lines.append(f"cd {q(command.workdir)} || exit 1")
@@ -372,7 +370,7 @@ class SchedulerExecutor(Executor):
             )
 
         for k, chunk in enumerate(chunks):
-            script = jobs / f"{self.name}-{stamp}-{k}.sh"
+            script = jobs / job_script_name(self.name, stamp, k)
             runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs))
             script.chmod(0o755)
             try:

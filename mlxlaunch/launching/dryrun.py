@@ -19,7 +19,6 @@ from mlxlaunch.errors import UsageError
 from mlxlaunch.executors import get_executor
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.executors.scheduler import (
-    JOBS_DIR,
     JobCommand,
     SchedulerExecutor,
     _id_ranges,
@@ -29,6 +28,7 @@ from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.help import leaves, show
 from mlxlaunch.launching.settings import Settings, settings_to_dict
 from mlxlaunch.render import Block, Table, Text, print_blocks
+from mlxlaunch.runfolder.layout import JOBS_DIR
 
 #: Points shown in full; longer sweeps show the first and last few.
 MAX_ROWS = 30

@@ -28,15 +28,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Optional
 
 from mlxlaunch.errors import ArtifactError, UnknownArtifactType
+from mlxlaunch.runfolder.layout import (
+    ARTIFACT_INDEX_FILE,
+    ARTIFACT_TYPES_FILE,
+    ARTIFACTS_DIR,
+    KEYS_DIR,
+    TMP_PREFIX,
+)
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
-
-ARTIFACTS = "artifacts"
-KEYS_DIR = ".keys"
-INDEX_FILE = "artifacts.yaml"
-TYPES_FILE = "types.yaml"
-#: Prefix of the temporary names saves write to before the rename (dot files: readers skip them).
-TMP_PREFIX = ".tmp."
-
 
 # ---------------------------------------------------------------- names
 
@@ -69,7 +68,7 @@ def check_type_name(name: str) -> None:
     if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
         raise ArtifactError(
             f"Invalid artifact type name {name!r}: use letters, digits, '_' and '-' "
-            "(it names the folder artifacts/<type>/)."
+            f"(it names the folder {ARTIFACTS_DIR}/<type>/)."
         )
 
 
@@ -272,7 +271,7 @@ class ArtifactType:
         """Rebuild a custom type from its ``types.yaml`` entry (imports its module)."""
         if not isinstance(entry, dict) or not isinstance(entry.get("save"), str):
             raise ArtifactError(
-                f"The entry of artifact type {name!r} in {TYPES_FILE} is not an import path "
+                f"The entry of artifact type {name!r} in {ARTIFACT_TYPES_FILE} is not an import path "
                 f"record ({entry!r:.80}); it may come from MLXP, which stored bytecode. "
                 "Register the type again with logger.register_artifact_type."
             )
@@ -454,7 +453,7 @@ class ArtifactIndex:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        self.keys_dir = Path(run_dir) / ARTIFACTS / KEYS_DIR
+        self.keys_dir = Path(run_dir) / ARTIFACTS_DIR / KEYS_DIR
         self._artifacts: Optional[dict[str, dict[str, dict[str, str]]]] = None
         self._types: Optional[dict[str, dict[str, Any]]] = None
 
@@ -481,13 +480,13 @@ class ArtifactIndex:
     @property
     def artifacts(self) -> dict[str, dict[str, dict[str, str]]]:
         if self._artifacts is None:
-            self._artifacts = self._load(INDEX_FILE)
+            self._artifacts = self._load(ARTIFACT_INDEX_FILE)
         return self._artifacts
 
     @property
     def types(self) -> dict[str, dict[str, Any]]:
         if self._types is None:
-            self._types = self._load(TYPES_FILE)
+            self._types = self._load(ARTIFACT_TYPES_FILE)
         return self._types
 
     def add(self, artifact_type: str, name: PurePosixPath) -> None:
@@ -495,7 +494,7 @@ class ArtifactIndex:
         names = folders.setdefault(dir_key(name), {})
         if name.name not in names:
             names[name.name] = ""
-            self._save(INDEX_FILE, self.artifacts)
+            self._save(ARTIFACT_INDEX_FILE, self.artifacts)
 
     def types_of(self, name: PurePosixPath) -> list[str]:
         """The types under which an artifact called ``name`` was logged."""
@@ -520,7 +519,7 @@ class ArtifactIndex:
         entry = artifact_type.to_index()
         if self.types.get(artifact_type.name) != entry:
             self.types[artifact_type.name] = entry
-            self._save(TYPES_FILE, self.types)
+            self._save(ARTIFACT_TYPES_FILE, self.types)
 
 
 def unknown_type_error(name: str, known: list[str]) -> ArtifactError:

@@ -34,9 +34,7 @@ from typing import Any, Callable, Optional, Union
 
 from mlxlaunch.errors import ArtifactError, ArtifactNotFound, CheckpointNotFound, did_you_mean
 from mlxlaunch.logger.artifacts import (
-    ARTIFACTS,
     BUILTIN_TYPES,
-    TMP_PREFIX,
     ArtifactIndex,
     ArtifactType,
     check_artifact_name,
@@ -48,11 +46,12 @@ from mlxlaunch.logger.artifacts import (
     unknown_type_error,
 )
 from mlxlaunch.logger.jsonify import encode_record
+from mlxlaunch.runfolder.layout import ARTIFACTS_DIR, KEYS_DIR, METADATA, METRICS_DIR, TMP_PREFIX
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 
 #: Names a metrics log may not take: they are used by the run folder (or by MLXP's).
 RESERVED_LOG_NAMES = frozenset(
-    {"info", "config", "launcher", "artifacts", "metadata", "metrics", "mlxp"}
+    {"info", "config", "launcher", ARTIFACTS_DIR, METADATA, METRICS_DIR, "mlxp"}
 )
 _VALID_LOG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 
@@ -183,8 +182,8 @@ class Logger:
     ) -> None:
         self.log_dir = Path(log_dir)
         self.log_id = log_id
-        self.metrics_dir = self.log_dir / "metrics"
-        self.artifacts_dir = self.log_dir / ARTIFACTS
+        self.metrics_dir = self.log_dir / METRICS_DIR
+        self.artifacts_dir = self.log_dir / ARTIFACTS_DIR
         self._files = AppendFiles(self.metrics_dir, ".json", max_open_files)
         self._keys: dict[str, dict[str, str]] = {}
         self._valid_names: set[str] = set()
@@ -245,7 +244,7 @@ class Logger:
 
     def _update_keys(self, log_name: str, record: dict[str, Any]) -> None:
 
-        keys_dir = self.metrics_dir / ".keys"
+        keys_dir = self.metrics_dir / KEYS_DIR
         path = keys_dir / f"{log_name}.yaml"
         known = self._keys.get(log_name)
         if known is None:  # first record of this log in this process: keep earlier attempts' keys

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from mlxlaunch.runfolder.layout import CACHE_RUNS_DIR
 from mlxlaunch.runfolder.metadata import atomic_write
 
 try:  # optional speed-up (the ``fast`` extra); the stdlib is the fallback
@@ -90,7 +91,7 @@ class RunCache:
     """
 
     def __init__(self, folder: Optional[Path]) -> None:
-        self.folder = folder / "runs" if folder is not None else None
+        self.folder = folder / CACHE_RUNS_DIR if folder is not None else None
         self._ready = False
         self._pending: Optional[list[tuple[str, str]]] = None
         self._writers: list[threading.Thread] = []

@@ -21,10 +21,10 @@ from typing import Any, Optional
 
 from mlxlaunch.reader.cache import json_loads
 from mlxlaunch.runfolder import fastyaml
+from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")
-METRICS_DIR = "metrics"
 
 
 @dataclass
@@ -205,7 +205,7 @@ def logged_keys(run_dir: str, name: str) -> list[str]:
 
     Without a readable keys file, the keys of the log's first record.
     """
-    path = os.path.join(run_dir, METRICS_DIR, ".keys", f"{name}.yaml")
+    path = os.path.join(run_dir, METRICS_DIR, KEYS_DIR, f"{name}.yaml")
     try:
         with open(path, "rb") as f:
             data = fastyaml.safe_load(f.read())

@@ -19,6 +19,7 @@ from mlxlaunch.reader import query as _query
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_run, with_effective_status
 from mlxlaunch.reader.table import Run, RunTable, _Context
+from mlxlaunch.runfolder.layout import is_run_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -45,7 +46,7 @@ class Reader:
                 f"Logs folder {str(self.parent_log_dir)!r} does not exist or is not a folder. "
                 "Pass the folder that holds the numbered run folders (e.g. 'logs')."
             )
-        if (self.parent_log_dir / "metadata").is_dir():
+        if is_run_dir(self.parent_log_dir):
             raise UsageError(
                 f"{str(self.parent_log_dir)!r} is one run's folder; pass the folder that holds "
                 f"the numbered run folders: {str(self.parent_log_dir.parent)!r}."

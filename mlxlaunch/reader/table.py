@@ -18,17 +18,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from mlxlaunch.errors import UsageError, did_you_mean
-from mlxlaunch.logger.artifacts import ARTIFACTS, INDEX_FILE, KEYS_DIR, key_dir
+from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
+from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR, METRICS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from mlxlaunch.reader.cache import RunCache
 
-ARTIFACTS_DIR = ARTIFACTS
 #: Rows shown by ``repr`` of a table (first and last halves).
 PREVIEW_ROWS = 20
 
@@ -177,7 +177,7 @@ class Run(Mapping):
         known = self._summaries.get(name)
         if known is not None and known[0] == signature:
             return known[1]
-        cache_key = f"{self.path}#metrics/{name}"
+        cache_key = f"{self.path}#{METRICS_DIR}/{name}"
         entry = self._context.cache.get(cache_key, signature)
         if entry is not None:
             summary = entry["summary"]
@@ -204,7 +204,7 @@ def _list_artifacts(run: Run) -> list[Artifact]:
     """From ``artifacts/.keys/artifacts.yaml`` when present (MLXP's nesting or a flat list),
     else by walking ``artifacts/``."""
     root = os.path.join(run.path, ARTIFACTS_DIR)
-    index = os.path.join(root, KEYS_DIR, INDEX_FILE)
+    index = os.path.join(root, KEYS_DIR, ARTIFACT_INDEX_FILE)
     found: list[Artifact] = []
     if os.path.exists(index):
         data, problem = load_yaml_tolerant(index)

@@ -14,16 +14,31 @@ so the on-disk contract has one implementation:
 from mlxlaunch.runfolder.attempts import save_attempt
 from mlxlaunch.runfolder.ids import allocate_run_dirs, claim_run_dir, peek_next_run_ids
 from mlxlaunch.runfolder.layout import (
+    ARTIFACT_INDEX_FILE,
+    ARTIFACT_TYPES_FILE,
+    ARTIFACTS_DIR,
     ATTEMPTS_DIR,
+    CACHE_RUNS_DIR,
     CONFIG_FILE,
+    DIFF_FILE,
     HEARTBEAT_FILE,
     INFO_FILE,
+    JOBS_DIR,
+    KEYS_DIR,
     LAUNCHER_FILE,
     LOCK_FILE,
     METADATA,
+    METRICS_DIR,
+    NEXT_ID_HINT,
+    REQUIREMENTS_FILE,
     RUN_ID,
+    STDERR_FILE,
+    STDOUT_FILE,
+    TMP_PREFIX,
+    TRACEBACK_FILE,
     Status,
     is_run_dir,
+    job_script_name,
     metadata_path,
 )
 from mlxlaunch.runfolder.liveness import Heartbeat, RunLock, effective_status, touch_heartbeat
@@ -41,6 +56,21 @@ from mlxlaunch.runfolder.metadata import (
 )
 
 __all__ = [
+    "ARTIFACT_INDEX_FILE",
+    "ARTIFACT_TYPES_FILE",
+    "ARTIFACTS_DIR",
+    "CACHE_RUNS_DIR",
+    "DIFF_FILE",
+    "JOBS_DIR",
+    "KEYS_DIR",
+    "METRICS_DIR",
+    "NEXT_ID_HINT",
+    "REQUIREMENTS_FILE",
+    "STDERR_FILE",
+    "STDOUT_FILE",
+    "TMP_PREFIX",
+    "TRACEBACK_FILE",
+    "job_script_name",
     "ATTEMPTS_DIR",
     "HEARTBEAT_FILE",
     "LOCK_FILE",

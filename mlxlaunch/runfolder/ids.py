@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from mlxlaunch.errors import RunFolderError
-from mlxlaunch.runfolder.layout import METADATA, RUN_ID, is_run_dir
+from mlxlaunch.runfolder.layout import METADATA, NEXT_ID_HINT, RUN_ID, is_run_dir
 
 
 def _highest_run_id(parent: Path) -> int:
@@ -27,10 +27,6 @@ def _highest_run_id(parent: Path) -> int:
         if is_run_dir(parent / str(run_id)):
             return run_id
     return 0
-
-
-#: A hint of the next free id, kept in the parent folder to avoid listing it.
-NEXT_ID_HINT = ".mlxlaunch-next-id"
 
 
 def _read_hint(parent: Path) -> Optional[int]:

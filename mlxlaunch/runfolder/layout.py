@@ -11,6 +11,12 @@ Layout of one run folder (``docs/run-folder.md`` is the user-facing contract)::
     <parent>/<id>/metrics/.keys/<log_name>.yaml   keys ever logged in that log
     <parent>/<id>/artifacts/<type>/<name>, artifacts/.keys/artifacts.yaml
     <parent>/<id>/log.stdout, log.stderr    captured streams
+    <parent>/<id>/metadata/traceback.txt    the task's traceback, when it raised
+    <parent>/<id>/metadata/git.diff, requirements.txt   the version manager's records
+    <parent>/.mlxlaunch-next-id             hint of the next free run id
+    <parent>/.jobs/<scheduler>-<stamp>-<k>.sh   array job scripts (and the schedulers' output)
+
+The Reader's cache lives outside the logs folder: ``<cache dir>/runs/<sha1>.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,34 @@ LAUNCHER_FILE = "launcher.yaml"
 ATTEMPTS_DIR = "attempts"
 HEARTBEAT_FILE = "heartbeat"
 LOCK_FILE = ".lock"
+TRACEBACK_FILE = "traceback.txt"
+#: The version manager's records in ``metadata/``.
+DIFF_FILE = "git.diff"
+REQUIREMENTS_FILE = "requirements.txt"
+
+#: Captured streams, at the top of the run folder.
+STDOUT_FILE = "log.stdout"
+STDERR_FILE = "log.stderr"
+
+#: ``metrics/<log_name>.json`` (JSON lines) and ``metrics/.keys/<log_name>.yaml``.
+METRICS_DIR = "metrics"
+METRICS_SUFFIX = ".json"
+#: Folder of the key indexes, in ``metrics/`` and in ``artifacts/``.
+KEYS_DIR = ".keys"
+#: ``artifacts/<type>/<name>``; the index is ``artifacts/.keys/artifacts.yaml`` (MLXP's format),
+#: the user's artifact types ``artifacts/.keys/types.yaml``.
+ARTIFACTS_DIR = "artifacts"
+ARTIFACT_INDEX_FILE = "artifacts.yaml"
+ARTIFACT_TYPES_FILE = "types.yaml"
+#: Prefix of the temporary files of artifacts and checkpoints being written.
+TMP_PREFIX = ".tmp."
+
+#: In the parent log folder: the next-id hint, and the folder of job scripts.
+NEXT_ID_HINT = ".mlxlaunch-next-id"
+JOBS_DIR = ".jobs"
+
+#: Subfolder of the Reader's cache folder holding one entry per run.
+CACHE_RUNS_DIR = "runs"
 
 
 class Status:
@@ -48,6 +82,11 @@ RUN_ID = re.compile(r"[1-9][0-9]*\Z")
 def metadata_path(run_dir: Path, name: str) -> Path:
     """``<run_dir>/metadata/<name>``."""
     return run_dir / METADATA / name
+
+
+def job_script_name(scheduler: str, stamp: str, index: int) -> str:
+    """Name of the ``index``-th array job script of one submission, in ``JOBS_DIR``."""
+    return f"{scheduler}-{stamp}-{index}.sh"
 
 
 def is_run_dir(path: Path) -> bool:

@@ -23,7 +23,7 @@ from mlxlaunch.errors import Interrupted
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.runfolder.attempts import finish_attempt, start_attempt
-from mlxlaunch.runfolder.layout import Status
+from mlxlaunch.runfolder.layout import TRACEBACK_FILE, Status
 from mlxlaunch.running.context import AttrDict, Context
 from mlxlaunch.running.streams import start_tee
 
@@ -213,7 +213,7 @@ def run_prepared(
             text = _user_frame_traceback(exc)
             sys.stderr.write(text)
             sys.stderr.flush()
-            runfolder.atomic_write(run_dir / runfolder.METADATA / "traceback.txt", text)
+            runfolder.atomic_write(runfolder.metadata_path(run_dir, TRACEBACK_FILE), text)
             status, exit_code = Status.FAILED, 1
             error = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         finally:

@@ -26,8 +26,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-STDOUT_FILE = "log.stdout"
-STDERR_FILE = "log.stderr"
+from mlxlaunch.runfolder.layout import STDERR_FILE, STDOUT_FILE
 
 #: Seconds ``stop()`` waits for the helper to copy the last output (it is usually instant;
 #: it waits longer only while a child process that inherited the pipe is still running).
@@ -173,7 +172,7 @@ def start_tee(run_dir: Path) -> Optional[StreamTee]:
     except OSError as exc:
         sys.stderr.write(
             f"mlxlaunch: warning: cannot copy stdout/stderr to {run_dir}: {exc}; "
-            "the run goes on without log.stdout/log.stderr.\n"
+            f"the run goes on without {STDOUT_FILE}/{STDERR_FILE}.\n"
         )
         sys.stderr.flush()
         return None
