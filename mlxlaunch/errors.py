@@ -85,6 +85,11 @@ class RunFolderError(MlxlaunchError):
     """A run folder is missing or damaged in a way that prevents using it."""
 
 
+class UnsafeFileError(RunFolderError):
+    """A file mlxlaunch would write in a logs folder is a link, not a plain file, or not
+    its own (someone else could have planted or changed it): nothing was written through it."""
+
+
 class ArtifactError(MlxlaunchError):
     """An artifact could not be saved or loaded (bad name, unknown type, failed save)."""
 

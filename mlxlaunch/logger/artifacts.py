@@ -296,7 +296,7 @@ class ArtifactType:
 def _save_pickle(obj: Any, path: Path) -> None:
     import dill
 
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         dill.dump(obj, f)
 
 
@@ -322,7 +322,7 @@ def _save_numpy(obj: Any, path: Path) -> None:
 
     import numpy as np
 
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         if _numpy_kind(path) == ".npy":
             np.save(f, np.asarray(obj), allow_pickle=False)
         elif isinstance(obj, Mapping):
@@ -358,7 +358,7 @@ def _import_torch() -> Any:
 
 def _save_torch(obj: Any, path: Path) -> None:
     torch = _import_torch()
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         torch.save(obj, f)
 
 
@@ -386,7 +386,7 @@ def _image_format(path: Path) -> str:
 def _save_image(obj: Any, path: Path) -> None:
     fmt = _image_format(path)
     if callable(getattr(obj, "savefig", None)):  # a matplotlib Figure
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:
             obj.savefig(f, format=fmt, bbox_inches="tight")
         return
     try:
@@ -396,7 +396,7 @@ def _save_image(obj: Any, path: Path) -> None:
     if Image is not None and isinstance(obj, Image.Image):
         if fmt in _VECTOR.values():
             raise ArtifactError(f"A PIL image cannot be saved as {fmt}; use e.g. '.png'.")
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:
             obj.save(f, format=fmt.upper())
         return
     raise ArtifactError(

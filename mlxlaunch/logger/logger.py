@@ -48,6 +48,7 @@ from mlxlaunch.logger.artifacts import (
 from mlxlaunch.logger.jsonify import encode_record
 from mlxlaunch.runfolder.layout import ARTIFACTS_DIR, KEYS_DIR, METADATA, METRICS_DIR, TMP_PREFIX
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
+from mlxlaunch.runfolder.safefiles import open_existing
 
 #: Names a metrics log may not take: they are used by the run folder (or by MLXP's).
 RESERVED_LOG_NAMES = frozenset(
@@ -133,12 +134,12 @@ class AppendFiles:
 
     def _open(self, name: str) -> int:
         path = self.folder / f"{name}{self.suffix}"
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # never through a planted link:
         try:
-            fd = os.open(path, flags, 0o644)
+            fd = open_existing(path, flags)
         except FileNotFoundError:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
+            fd = open_existing(path, flags)
         if name not in self._complete:
             try:
                 size = os.fstat(fd).st_size
