@@ -55,9 +55,7 @@ def test_another_member_can_neither_change_nor_replace_a_job_script(
     assert other_user.run("mkdir", str(theirs)).returncode == 0
 
 
-def test_a_job_folder_another_member_made_for_you_is_refused(
-    shared_logs: Path, other_user
-) -> None:
+def test_a_job_folder_another_member_made_for_you_is_refused(shared_logs: Path, other_user) -> None:
     jobs = shared_logs / ".jobs"
     private_jobs_dir(shared_logs)  # .jobs exists, sticky and group-writable
     (jobs / user_name()).rmdir()
