@@ -36,6 +36,7 @@ from mlxlaunch.runfolder.layout import (
     TMP_PREFIX,
 )
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
+from mlxlaunch.runfolder.safefiles import locked
 
 # ---------------------------------------------------------------- names
 
@@ -448,8 +449,9 @@ def key_dir(key: str) -> str:
 class ArtifactIndex:
     """``artifacts/.keys/artifacts.yaml`` and ``types.yaml`` of one run, cached in memory.
 
-    Only the process running the run writes them (it holds the run lock); each
-    update rewrites the file atomically.
+    Processes sharing the run's Logger (workers) may update them at once: each
+    update re-reads the file and merges into it under a lock on ``.keys/``, then
+    rewrites it atomically, so no process's entries are lost.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -489,12 +491,26 @@ class ArtifactIndex:
             self._types = self._load(ARTIFACT_TYPES_FILE)
         return self._types
 
+    def _merge(self, file: str, entries: dict[str, Any], deep: bool = True) -> dict[str, Any]:
+        """``file`` as on disk now with ``entries`` merged in (two levels deep), saved."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        with locked(self.keys_dir):
+            data = self._load(file)
+            for key, value in entries.items():
+                if deep and isinstance(value, dict) and isinstance(data.get(key), dict):
+                    for sub, names in value.items():
+                        old = data[key].get(sub)
+                        data[key][sub] = {**old, **names} if isinstance(old, dict) else names
+                else:
+                    data[key] = value
+            self._save(file, data)
+        return data
+
     def add(self, artifact_type: str, name: PurePosixPath) -> None:
-        folders = self.artifacts.setdefault(artifact_type, {})
-        names = folders.setdefault(dir_key(name), {})
+        names = self.artifacts.get(artifact_type, {}).get(dir_key(name)) or {}
         if name.name not in names:
-            names[name.name] = ""
-            self._save(ARTIFACT_INDEX_FILE, self.artifacts)
+            entry = {artifact_type: {dir_key(name): {name.name: ""}}}
+            self._artifacts = self._merge(ARTIFACT_INDEX_FILE, entry)
 
     def types_of(self, name: PurePosixPath) -> list[str]:
         """The types under which an artifact called ``name`` was logged."""
@@ -518,8 +534,7 @@ class ArtifactIndex:
     def add_type(self, artifact_type: ArtifactType) -> None:
         entry = artifact_type.to_index()
         if self.types.get(artifact_type.name) != entry:
-            self.types[artifact_type.name] = entry
-            self._save(ARTIFACT_TYPES_FILE, self.types)
+            self._types = self._merge(ARTIFACT_TYPES_FILE, {artifact_type.name: entry}, deep=False)
 
 
 def unknown_type_error(name: str, known: list[str]) -> ArtifactError:

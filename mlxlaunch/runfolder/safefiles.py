@@ -19,9 +19,11 @@ exclusive create, in the folder where they will live, then rename.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlxlaunch.errors import UnsafeFileError
@@ -103,6 +105,23 @@ def open_existing(path: Path, flags: int, mode: int = 0o644) -> int:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<folder>/.lock`` (made if missing) for the block.
+
+    For read-merge-write updates of an index several processes share (a Logger
+    handed to workers): the kernel releases the lock if the holder dies.
+    """
+    import fcntl  # POSIX only
+
+    fd = open_existing(folder / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_all(fd: int, data: bytes) -> None:
