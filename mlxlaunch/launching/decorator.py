@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
+from mlxlaunch.errors import MlxlaunchError, StorageError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
@@ -102,6 +102,12 @@ def _main(
         sys.stderr.write(f"mlxlaunch: error: {exc}\n")
         sys.stderr.flush()
         code = exc.exit_code
+    except OSError as exc:  # full disk, read-only folder, permission, quota: one line
+        if verbose:
+            raise
+        sys.stderr.write(f"mlxlaunch: error: {StorageError(exc)}\n")
+        sys.stderr.flush()
+        code = StorageError.exit_code
     if code:
         sys.exit(code)
 

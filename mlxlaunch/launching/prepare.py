@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import UsageError
+from mlxlaunch.errors import StorageError, UsageError
 from mlxlaunch.executors.base import LaunchSpec, PreparedRun
 from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.settings import settings_to_dict
 from mlxlaunch.runfolder.attempts import queued_info, reopened_info
+from mlxlaunch.runfolder.ids import remove_run_dirs
 
 #: Threads writing the metadata of a large sweep: each file is fsync-ed, and on a
 #: busy or network disk the writes wait on the device, not on the CPU.
@@ -51,14 +52,20 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
         )
         runfolder.write_info(run.log_dir, info)
 
-    if total <= 4:
-        for index, run in enumerate(runs):
-            write(index, run)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+    try:
+        if total <= 4:
+            for index, run in enumerate(runs):
+                write(index, run)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(WRITE_THREADS, total)) as pool:
-            list(pool.map(write, range(total), runs))  # list() re-raises the first write error
+            with ThreadPoolExecutor(min(WRITE_THREADS, total)) as pool:
+                list(pool.map(write, range(total), runs))  # re-raises the first write error
+    except OSError as exc:  # full disk, quota...: no half-made run folder is left behind
+        remove_run_dirs([run.log_dir for run in runs])
+        raise StorageError(
+            exc, f"Cannot prepare {total} run folder(s) in {parent} (none was kept)"
+        ) from None
     return runs
 
 

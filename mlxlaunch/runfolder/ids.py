@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 
-from mlxlaunch.errors import RunFolderError
+from mlxlaunch.errors import RunFolderError, StorageError
 from mlxlaunch.runfolder.layout import METADATA, NEXT_ID_HINT, RUN_ID, is_run_dir
 from mlxlaunch.runfolder.safefiles import create_temp, write_all
 
@@ -110,18 +110,30 @@ def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     _make_parent(parent)
     candidate = _read_hint(parent) or _highest_run_id(parent) + 1
     allocated: list[tuple[int, Path]] = []
-    while len(allocated) < count:
-        path = parent / str(candidate)
-        try:
-            os.mkdir(path)
-        except FileExistsError:
+    try:
+        while len(allocated) < count:
+            path = parent / str(candidate)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                candidate += 1
+                continue
+            allocated.append((candidate, path))
+            (path / METADATA).mkdir()
             candidate += 1
-            continue
-        (path / METADATA).mkdir()
-        allocated.append((candidate, path))
-        candidate += 1
+    except OSError as exc:  # full disk, read-only, no permission: leave no half-made runs
+        remove_run_dirs([made for _, made in allocated])
+        raise StorageError(exc, f"Cannot create run folders in {parent}") from None
     _write_hint(parent, candidate)
     return allocated
+
+
+def remove_run_dirs(paths: list[Path]) -> None:
+    """Delete run folders this command made but could not finish (never raises)."""
+    import shutil
+
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def peek_next_run_ids(parent: Path, count: int) -> list[int]:
