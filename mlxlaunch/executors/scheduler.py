@@ -527,7 +527,7 @@ SCRIPT_CHECK = [
     '  [ ! -L "$1" ] && { [ "$owner" = "$(id -u)" ] || [ "$owner" = 0 ]; } &&',
     "    [ $(( 0$mode & 022 )) = 0 ]",
     "}",
-    'if ! mlxlaunch_private "$0" || { case "$0" in */.jobs/*) ;; *) false ;; esac &&',
+    f'if ! mlxlaunch_private "$0" || {{ case "$0" in */{JOBS_DIR}/*) ;; *) false ;; esac &&',
     '    ! mlxlaunch_private "$(dirname "$0")"; }; then',
     '  echo "mlxlaunch: refusing to run $0: another user could have changed it'
     ' (it or its folder is not yours alone; see docs/run-folder.md)" >&2',
