@@ -22,6 +22,7 @@ from typing import Any, Optional
 from mlxlaunch.reader.cache import json_loads
 from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR
+from mlxlaunch.runfolder.safefiles import read_regular_file
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")
@@ -173,15 +174,21 @@ def _column(values: list) -> tuple[Any, Optional[Any]]:
     return array, (None if present.all() else present)
 
 
+#: A metric log larger than this is not read whole (reported instead).
+MAX_LOG_BYTES = 4 * 1024**3
+
+
 def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
     """Parse ``<run_dir>/metrics/<name>.json`` (missing file -> empty log)."""
     path = log_path(run_dir, name)
     signature = file_signature(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular_file(path, MAX_LOG_BYTES)  # never a FIFO (it would block)
     except FileNotFoundError:
         return MetricLog(name, {}, 0, signature or ())
+    except (OSError, ValueError) as exc:  # one odd file costs this log only
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        return MetricLog(name, {}, 0, signature or (), [f"{path}: {why}; ignored"])
     records, problems = _records(data, path, live)
     columns, present = {}, {}
     for key in _keys(records):
@@ -193,11 +200,18 @@ def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
 
 def log_names(run_dir: str) -> list[str]:
     """Names of the metric logs of a run (``metrics/*.json``), sorted."""
+    names = []
     try:
         with os.scandir(os.path.join(run_dir, METRICS_DIR)) as it:
-            return sorted(e.name[:-5] for e in it if e.name.endswith(".json") and e.is_file())
+            for entry in it:
+                try:  # a link loop among the logs hides that entry only, not the others
+                    if entry.name.endswith(".json") and entry.is_file():
+                        names.append(entry.name[:-5])
+                except OSError:
+                    continue
     except OSError:
         return []
+    return sorted(names)
 
 
 def logged_keys(run_dir: str, name: str) -> list[str]:

@@ -23,6 +23,7 @@ from mlxlaunch import runfolder
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.metrics import file_signature
 from mlxlaunch.runfolder import fastyaml
+from mlxlaunch.runfolder.safefiles import read_regular_file
 
 #: Entries of a logs folder that are not runs and need no warning.
 IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
@@ -93,7 +94,12 @@ def list_runs(parent: str, problems: Problems) -> list[tuple[int, str]]:
     with os.scandir(parent) as it:
         for entry in it:
             name = entry.name
-            if runfolder.RUN_ID.match(name) and entry.is_dir():
+            try:
+                is_dir = entry.is_dir()  # follows a link: a run moved to another disk
+            except OSError as exc:  # a link loop, a folder we may not enter: this entry only
+                problems.add(f"{entry.path}: cannot be read ({exc.strerror}); skipped")
+                continue
+            if runfolder.RUN_ID.match(name) and is_dir:
                 runs.append((int(name), entry.path))
             elif not name.startswith(".") and name not in IGNORED_ENTRIES:
                 problems.add(
@@ -115,6 +121,10 @@ def flatten(data: dict, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: A metadata file larger than this is not parsed (mlxlaunch's are a few KB).
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
 def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     """The mapping in a YAML file, and a problem message if it was damaged.
 
@@ -125,12 +135,13 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     import yaml
 
     try:
-        with open(path, "rb") as f:
-            text = f.read()
+        text = read_regular_file(path, MAX_METADATA_BYTES)
     except FileNotFoundError:
         return {}, f"{path}: missing"
     except OSError as exc:
         return {}, f"{path}: cannot be read ({exc.strerror})"
+    except ValueError as exc:  # a FIFO, a device, a huge file: never opened or read whole
+        return {}, f"{path}: {exc}; ignored"
     if not text.strip():
         return {}, f"{path}: empty"
     cut = None

@@ -149,3 +149,25 @@ def check_private_dir(path: Path) -> None:
             f"{path} is writable by its group or others (mode {stat.filemode(st.st_mode)}): "
             f"they could change what your jobs run. Make it private: chmod go-w {path}"
         )
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Opened with ``O_NONBLOCK``, so a FIFO planted under that name cannot block the
+    read, and checked with ``fstat`` before anything is read: ``ValueError`` (saying
+    what it is) for anything but a regular file, or one over ``limit``.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file (a FIFO, device or socket)")
+        if st.st_size > limit:
+            raise ValueError(f"too large ({st.st_size} bytes, more than {limit})")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
