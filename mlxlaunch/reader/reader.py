@@ -174,10 +174,10 @@ class Reader:
         if refresh:
             self.refresh()
         tree = _query.parse(query)
-        leaves = _query.keys(tree)
-        if leaves:
+        asked = {leaf.key for leaf in _query.keys(tree)}  # once each: a query may repeat them
+        if asked:
             known = self._known_keys()
-            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
+            if any(not self._is_summary(key) for key in asked - known):
                 metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
                 summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
                 _query.check_keys(query, tree, known | summaries)
