@@ -80,7 +80,8 @@ class Reader:
             row = with_effective_status(row, run_dir)
             previous = old.get(log_id)
             if previous is not None and previous.row == row:
-                runs.append(previous)  # keeps its loaded metrics
+                previous.drop_changed_logs()  # keeps its loaded metrics, unless they changed
+                runs.append(previous)
             else:
                 runs.append(Run(log_id, run_dir, row, self._context))
             progress.update(done)
