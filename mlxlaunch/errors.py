@@ -273,6 +273,45 @@ class UnknownArtifactType(UnknownName, ArtifactError):
     kind = "artifact type"
 
 
+# ---------------------------------------------------------------- bad choices
+
+
+class BadChoice(MlxlaunchError):
+    """A value that is not one of a fixed set (mixed into a family: ``BadSettingChoice``...).
+
+    Fields for programs: ``key`` (whose value it is), ``value`` (as given),
+    ``choices`` (the valid values, as text), ``what`` (``"launcher setting"``...).
+    Reads ``Bad value for <what> '<key>': <value>. Did you mean 'x'? Valid values: ...``.
+    """
+
+    what = "value"
+
+    def __init__(self, key: str, value: Any, choices: Sequence[str]) -> None:
+        self.key = key
+        self.value = value
+        self.choices = [str(c) for c in choices]
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        return (
+            f"Bad value for {self.what} '{self.key}': {self.value!r}."
+            f"{did_you_mean(str(self.value), self.choices)} "
+            f"Valid values: {', '.join(self.choices)}."
+        )
+
+
+class BadSettingChoice(BadChoice, SettingsError):
+    """A launcher setting with a fixed set of values got another one."""
+
+    what = "launcher setting"
+
+
+class BadConfigChoice(BadChoice, ConfigError):
+    """A config key typed ``Literal[...]`` or an ``Enum`` (``schema=``) got another value."""
+
+    what = "config key"
+
+
 def unknown_choice(kind: str, word: str, valid: Iterable[str], how: str = "") -> str:
     """The message for an unknown name among ``valid`` (sorted): the :class:`UnknownName` style.
 

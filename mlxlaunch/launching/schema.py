@@ -32,7 +32,7 @@ import tokenize
 import typing
 from typing import Any, Union
 
-from mlxlaunch.errors import ConfigError, UnknownConfigKey, UsageError, did_you_mean
+from mlxlaunch.errors import BadConfigChoice, ConfigError, UnknownConfigKey, UsageError
 
 #: OmegaConf's marker of a mandatory value that was never given.
 MISSING = "???"
@@ -212,10 +212,7 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
     except _Mismatch:
         valid = choices(tp)
         if valid:
-            hint = did_you_mean(str(value), valid)
-            raise ConfigError(
-                f"Config key '{key}' must be one of {', '.join(valid)}; got {value!r}.{hint}"
-            ) from None
+            raise BadConfigChoice(key, value, valid) from None
         raise ConfigError(
             f"Config key '{key}' expects {describe_type(tp)}, got {value!r} "
             f"({type(value).__name__})."

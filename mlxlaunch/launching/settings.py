@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.errors import SettingsError, UnknownSetting, did_you_mean
+from mlxlaunch.errors import BadSettingChoice, SettingsError, UnknownSetting, did_you_mean
 
 #: The namespace of launcher settings on the command line: ``+launcher.n_workers=4``.
 NAMESPACE = "launcher"
@@ -95,10 +95,7 @@ class VersionManagerSettings:
         ):
             value = getattr(self, name)
             if value not in valid:
-                raise SettingsError(
-                    f"Bad value for launcher setting 'version_manager.{name}': {value!r}."
-                    f"{did_you_mean(str(value), valid)} Valid values: {', '.join(valid)}."
-                )
+                raise BadSettingChoice(f"version_manager.{name}", value, valid)
 
 
 @dataclass
