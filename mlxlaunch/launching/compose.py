@@ -30,6 +30,7 @@ from mlxlaunch.errors import (
 )
 from mlxlaunch.launching import hydra_shim
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
+from mlxlaunch.launching.operations import apply_operation, decode, encode, is_operation
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
 
@@ -124,19 +125,7 @@ class Composer:
 
     # -- parsing ----------------------------------------------------------------------------
     def parse(self, args: list[str]) -> list[Override]:
-        from hydra.errors import HydraException
-
-        parsed = []
-        for arg in args:
-            try:
-                parsed.extend(self.parser.parse_overrides([arg]))
-            except HydraException as exc:
-                raise UsageError(
-                    f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
-                    "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
-                    "key=1,2 (sweep), 'key=range(0,5)'."
-                ) from None
-        return parsed
+        return parse_overrides(self.parser, args)
 
     def is_group(self, override: Override) -> bool:
         if override.package is not None:
@@ -181,7 +170,8 @@ class Composer:
             raise
         except Exception as exc:  # Hydra raises plain HydraException for sweep types
             raise UsageError(f"Cannot expand the sweep: {exc}") from None
-        points = [Point(index=i, overrides=list(b)) for i, b in enumerate(batches)]
+        # a point's overrides are recorded as the user typed them (``lr*=2``, not encoded)
+        points = [Point(index=i, overrides=[decode(o) for o in b]) for i, b in enumerate(batches)]
         for point in points:
             point.config = self.compose(point, len(points), seed_required)
         return points
@@ -243,7 +233,11 @@ class Composer:
         groups: list[Override] = []
         values: list[Override] = []
         for override in self.parse(point.overrides):
-            is_group = not is_file_reference(override) and self.is_group(override)
+            is_group = (
+                not is_file_reference(override)
+                and not is_operation(override)
+                and self.is_group(override)
+            )
             (groups if is_group else values).append(override)
         # (input_line is Optional in Hydra's type; its parser always sets it)
         cfg = copy.deepcopy(self._base([o.input_line or "" for o in groups], where))
@@ -306,12 +300,37 @@ def _override_error(override: Override, cfg: Any, where: str, exc: Exception) ->
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
+def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
+    """Hydra's parse of ``args`` (operations like ``lr*=2`` encoded); one clear error per bad one."""
+    from hydra.errors import HydraException
+
+    parsed = []
+    for arg in args:
+        try:
+            parsed.extend(parser.parse_overrides([encode(arg)]))
+        except HydraException as exc:
+            raise UsageError(
+                f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
+                "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
+                "key=1,2 (sweep), 'key=range(0,5)', and operations key*=2, key/=10, "
+                "key+=16, key-=1, list+=[x]."
+            ) from None
+    return parsed
+
+
 def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> None:
-    """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
+    """Apply value overrides, operations and ``key=@FILE`` to ``cfg`` in place, in order.
+
+    Plain overrides go through Hydra's own code; operations (``operations.py``)
+    read the value the overrides before them left.
+    """
     from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException
 
     for override in overrides:
+        if is_operation(override):
+            apply_operation(cfg, override, where, _all_keys(cfg))
+            continue
         if is_file_reference(override):
             unknown = _unknown_key_error(override, cfg, where)
             if unknown is not None:
@@ -334,7 +353,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
 
     cfg = OmegaConf.create(config)
     OmegaConf.set_struct(cfg, True)
-    parsed = hydra_shim.override_parser().parse_overrides(overrides)
+    parsed = parse_overrides(hydra_shim.override_parser(), overrides)
     for override in parsed:
         if override.package is not None or override.is_sweep_override():
             raise ConfigError(

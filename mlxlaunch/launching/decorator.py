@@ -31,6 +31,7 @@ from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
 from mlxlaunch.launching.confirm import confirm_submission
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
+from mlxlaunch.launching.operations import decode
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.schema import check_schema, validate
@@ -186,7 +187,7 @@ def _resumed_point(
 ) -> Point:
     """The one point of a resume: the run's frozen config with this command's overrides."""
 
-    overrides = [o.input_line for o in user]
+    overrides = [decode(o.input_line) for o in user]  # as typed (``lr*=2``)
     config = runfolder.read_config(run_dir)
     if overrides:
         config = apply_overrides(config, overrides, f"run {run_dir.name}")
