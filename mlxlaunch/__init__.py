@@ -11,12 +11,14 @@ from typing import Any
 from mlxlaunch import store
 from mlxlaunch.errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
 from mlxlaunch.launching.decorator import launch
+from mlxlaunch.launching.factories import factory
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.running.context import Context
 
 __version__ = "0.1.0"
 __all__ = [
     "launch",
+    "factory",
     "store",
     "Context",
     "Logger",

@@ -28,9 +28,8 @@ from mlxlaunch.errors import (
     UsageError,
     did_you_mean,
 )
-from mlxlaunch.launching import hydra_shim
+from mlxlaunch.launching import factories, hydra_shim, operations
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
-from mlxlaunch.launching.operations import apply_operation, decode, encode, is_operation
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
 
@@ -171,7 +170,7 @@ class Composer:
         except Exception as exc:  # Hydra raises plain HydraException for sweep types
             raise UsageError(f"Cannot expand the sweep: {exc}") from None
         # a point's overrides are recorded as the user typed them (``lr*=2``, not encoded)
-        points = [Point(index=i, overrides=[decode(o) for o in b]) for i, b in enumerate(batches)]
+        points = [Point(index=i, overrides=[as_typed(o) for o in b]) for i, b in enumerate(batches)]
         for point in points:
             point.config = self.compose(point, len(points), seed_required)
         return points
@@ -235,7 +234,8 @@ class Composer:
         for override in self.parse(point.overrides):
             is_group = (
                 not is_file_reference(override)
-                and not is_operation(override)
+                and not operations.is_operation(override)
+                and not factories.is_call(override)
                 and self.is_group(override)
             )
             (groups if is_group else values).append(override)
@@ -300,15 +300,28 @@ def _override_error(override: Override, cfg: Any, where: str, exc: Exception) ->
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
+def as_typed(line: str) -> str:
+    """An override line as the user typed it (operations and factory calls decoded)."""
+    return factories.decode(operations.decode(line))
+
+
 def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
-    """Hydra's parse of ``args`` (operations like ``lr*=2`` encoded); one clear error per bad one."""
+    """Hydra's parse of ``args``; one clear error per bad one.
+
+    Operations (``lr*=2``, ``operations.py``) and factory calls
+    (``model=my_model(...)``, ``factories.py``) are encoded first, in spellings
+    Hydra's grammar accepts, so the sweeper expands them like any override.
+    """
     from hydra.errors import HydraException
 
     parsed = []
     for arg in args:
         try:
-            parsed.extend(parser.parse_overrides([encode(arg)]))
+            parsed.extend(parser.parse_overrides([factories.encode(operations.encode(arg))]))
         except HydraException as exc:
+            unknown = factories.unknown_factory_error(arg)
+            if unknown is not None and "Unknown function" in str(exc):
+                raise unknown from None
             raise UsageError(
                 f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
                 "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
@@ -319,17 +332,21 @@ def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
 
 
 def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> None:
-    """Apply value overrides, operations and ``key=@FILE`` to ``cfg`` in place, in order.
+    """Apply value overrides, operations, factories and ``key=@FILE`` to ``cfg``, in order.
 
     Plain overrides go through Hydra's own code; operations (``operations.py``)
-    read the value the overrides before them left.
+    read the value the overrides before them left; factory calls (``factories.py``)
+    replace a node with the factory's result.
     """
     from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException
 
     for override in overrides:
-        if is_operation(override):
-            apply_operation(cfg, override, where, _all_keys(cfg))
+        if operations.is_operation(override):
+            operations.apply_operation(cfg, override, where, _all_keys(cfg))
+            continue
+        if factories.is_call(override) or factories.bare_factory(override, cfg):
+            factories.apply_call(cfg, override, where, _all_keys(cfg))
             continue
         if is_file_reference(override):
             unknown = _unknown_key_error(override, cfg, where)

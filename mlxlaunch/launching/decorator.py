@@ -26,12 +26,11 @@ from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
-from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides
+from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
 from mlxlaunch.launching.confirm import confirm_submission
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
-from mlxlaunch.launching.operations import decode
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.schema import check_schema, validate
@@ -187,7 +186,7 @@ def _resumed_point(
 ) -> Point:
     """The one point of a resume: the run's frozen config with this command's overrides."""
 
-    overrides = [decode(o.input_line) for o in user]  # as typed (``lr*=2``)
+    overrides = [as_typed(o.input_line) for o in user]  # as typed (``lr*=2``)
     config = runfolder.read_config(run_dir)
     if overrides:
         config = apply_overrides(config, overrides, f"run {run_dir.name}")
