@@ -75,6 +75,10 @@ class Aborted(MlxlaunchError):
     exit_code = 1
 
 
+class ProjectError(UsageError):
+    """An ``MLproject`` file is missing or malformed, or has no such entry point."""
+
+
 class RunLockedError(MlxlaunchError):
     """Another live process holds the run folder (e.g. the same forced log id)."""
 

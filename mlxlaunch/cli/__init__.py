@@ -17,7 +17,7 @@ from typing import Optional
 from mlxlaunch.errors import MlxlaunchError
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit", "runs", "plot"]
+COMMANDS: list[str] = ["run", "backend", "status", "cancel", "resubmit", "runs", "plot"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # a subcommand taking a script's command line (`run`: flags anywhere) gets it untouched
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if not hasattr(args, "args"):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.args = [*unknown, *args.args]
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

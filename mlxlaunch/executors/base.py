@@ -12,7 +12,7 @@ import abc
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from mlxlaunch import jobenv
 from mlxlaunch.launching.settings import Settings
@@ -43,6 +43,12 @@ class LaunchSpec:
     workdir: Path = field(default_factory=Path.cwd)
     #: the interpreter jobs and workers use
     python: str = field(default_factory=lambda: sys.executable)
+    #: a command entry point's MLproject file (``launching/mlproject.py``): the version
+    #: manager snapshots its repository (``script`` is then mlxlaunch's job program)
+    project_file: Optional[Path] = None
+    #: extra ``info.yaml`` fields of a point, from its config, frozen when its folder is
+    #: prepared (an entry point's rendered command)
+    run_info: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""

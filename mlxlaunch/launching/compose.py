@@ -55,7 +55,7 @@ class Plan:
     points: list[Point]
 
 
-def _describe(point_overrides: list[str], index: int, total: int) -> str:
+def describe_point(point_overrides: list[str], index: int, total: int) -> str:
     shown = " ".join(point_overrides) if point_overrides else "no overrides"
     if total == 1:
         return f"({shown})"
@@ -228,7 +228,7 @@ class Composer:
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        where = _describe(point.overrides, point.index, total)
+        where = describe_point(point.overrides, point.index, total)
         groups: list[Override] = []
         values: list[Override] = []
         for override in self.parse(point.overrides):

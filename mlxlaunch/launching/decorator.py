@@ -143,15 +143,15 @@ def _run_command(
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
-        settings = _load_settings(config_dir, launcher_overrides)
-        resumed = _existing_run(script_dir, settings)
+        settings = load_command_settings(config_dir, launcher_overrides)
+        resumed = existing_run(script_dir, settings)
         if resumed is not None:
-            points = [_resumed_point(resumed, user, schema, seeding_function)]
+            points = [resumed_point(resumed, user, schema, seeding_function)]
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
     plan = Plan(points)
     if cmd.cfg:
-        _print_configs(plan)
+        print_configs(plan)
         return 0
     if cmd.export:
         for path in export_points([p.config for p in plan.points], *cmd.export):
@@ -167,10 +167,10 @@ def _run_command(
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
-    return _execute(plan, spec, assume_yes=cmd.yes)
+    return execute(plan, spec, assume_yes=cmd.yes)
 
 
-def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
+def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
     """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
 
     settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
@@ -181,7 +181,7 @@ def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) 
     return settings
 
 
-def _resumed_point(
+def resumed_point(
     run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: SeedingFunction
 ) -> Point:
     """The one point of a resume: the run's frozen config with this command's overrides."""
@@ -197,7 +197,7 @@ def _resumed_point(
     return Point(0, overrides, config)
 
 
-def _print_configs(plan: Any) -> None:
+def print_configs(plan: Any) -> None:
     """``--cfg job``: each point's resolved config, as YAML."""
 
     for point in plan.points:
@@ -206,7 +206,7 @@ def _print_configs(plan: Any) -> None:
         print(dump_yaml(point.config), end="")
 
 
-def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
+def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
     """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
 
     settings = spec.settings
@@ -250,7 +250,7 @@ def _composer(
     return Composer(config_dir, name, schema=schema, config_file=config_file)
 
 
-def _existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
+def existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
     """The run folder a forced log id reopens, if it exists with a frozen config."""
 
     forced = settings.logger.forced_log_id

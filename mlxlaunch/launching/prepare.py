@@ -49,6 +49,8 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
             script=spec.script,
             heartbeat_interval=settings.heartbeat_interval,
         )
+        if spec.run_info is not None:
+            info.update(spec.run_info(run.config))
         runfolder.write_info(run.log_dir, info)
 
     if total <= 4:
@@ -93,6 +95,8 @@ def _prepare_forced(
             script=spec.script,
             heartbeat_interval=spec.settings.heartbeat_interval,
         )
+    if spec.run_info is not None:
+        info.update(spec.run_info(config))
     runfolder.write_config(log_dir, config)
     runfolder.write_settings(log_dir, settings_data)
     runfolder.write_info(log_dir, info)

@@ -32,7 +32,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from mlxlaunch.errors import ArtifactError, ArtifactNotFound, CheckpointNotFound, did_you_mean
+from mlxlaunch.errors import (
+    ArtifactError,
+    ArtifactNotFound,
+    CheckpointNotFound,
+    UsageError,
+    did_you_mean,
+)
+from mlxlaunch.jobenv import ENV_LOG_DIR, ENV_LOG_ID
 from mlxlaunch.logger.artifacts import (
     BUILTIN_TYPES,
     ArtifactIndex,
@@ -190,6 +197,23 @@ class Logger:
         self._lock = threading.RLock()
         self._types: dict[str, ArtifactType] = dict(BUILTIN_TYPES)
         self._index = ArtifactIndex(self.log_dir)
+
+    @classmethod
+    def from_env(cls, *, max_open_files: Optional[int] = None) -> Logger:
+        """The Logger of the run folder this process was started for by ``mlxlaunch run``.
+
+        An entry point's command (``docs/entry-points.md``) finds its run folder in
+        ``MLXLAUNCH_LOG_DIR``; what it logs here the Reader sees like any run's metrics.
+        """
+        log_dir = os.environ.get(ENV_LOG_DIR)
+        if not log_dir:
+            raise UsageError(
+                f"Logger.from_env(): {ENV_LOG_DIR} is not set, so this process was not started "
+                "by 'mlxlaunch run'. Run it through an MLproject entry point, or use "
+                "Logger(run_folder, log_id)."
+            )
+        log_id = os.environ.get(ENV_LOG_ID) or Path(log_dir).name
+        return cls(log_dir, int(log_id) if log_id.isdigit() else 0, max_open_files=max_open_files)
 
     def __repr__(self) -> str:
         return f"Logger({str(self.log_dir)!r}, {self.log_id})"
