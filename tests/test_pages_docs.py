@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_cli_docs import REPO, _env, matches, parse_doc, run_command, write_project
 
-PAGES = ["operations.md", "entry-points.md"]
+PAGES = ["operations.md", "entry-points.md", "experiments.md"]
 
 
 def transcript(page: str, root: Path) -> list[tuple[str, str, str]]:

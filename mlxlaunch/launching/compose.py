@@ -28,7 +28,7 @@ from mlxlaunch.errors import (
     UsageError,
     did_you_mean,
 )
-from mlxlaunch.launching import factories, hydra_shim, operations
+from mlxlaunch.launching import factories, hydra_shim, operations, placeholders
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE
@@ -115,6 +115,7 @@ class Composer:
             self.config_dir if self.config_dir.is_dir() else None
         )
         self.config_loader = self._hydra_ctx.__enter__()
+        placeholders.register()  # ${mlx:run_id} and co. resolve to markers, filled per run
         self.parser = hydra_shim.override_parser(self.config_loader)
         return self
 

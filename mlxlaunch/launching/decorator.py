@@ -25,6 +25,7 @@ from mlxlaunch import runfolder
 from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
+from mlxlaunch.launching import placeholders
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
@@ -154,7 +155,7 @@ def _run_command(
         print_configs(plan)
         return 0
     if cmd.export:
-        for path in export_points([p.config for p in plan.points], *cmd.export):
+        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
             print(f"wrote {path}")
         return 0
 
@@ -203,7 +204,7 @@ def print_configs(plan: Any) -> None:
     for point in plan.points:
         if len(plan.points) > 1:
             print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
-        print(dump_yaml(point.config), end="")
+        print(dump_yaml(placeholders.shown(point.config)), end="")
 
 
 def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:

@@ -46,6 +46,7 @@ from typing import Any, Optional
 from mlxlaunch.errors import ConfigError, ProjectError, UsageError, did_you_mean
 from mlxlaunch.executors.base import LaunchSpec
 from mlxlaunch.jobenv import ENV_LOG_DIR, ENV_LOG_ID, ENV_RUN_DIR
+from mlxlaunch.launching import placeholders
 from mlxlaunch.launching.argv import VALUE_FLAGS, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, describe_point
 from mlxlaunch.launching.configfiles import export_points
@@ -349,7 +350,7 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
         print_configs(plan)
         return 0
     if cmd.export:
-        for path in export_points([p.config for p in plan.points], *cmd.export):
+        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
             print(f"wrote {path}")
         return 0
     spec = LaunchSpec(
@@ -376,7 +377,7 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
     spec.run_info = run_info
     if cmd.dry_run:
         for point in plan.points:
-            print(f"point {point.index + 1}: {entry.render(point.config)}")
+            print(f"point {point.index + 1}: {entry.render(placeholders.shown(point.config))}")
         return dry_run(plan, spec)
     return execute(plan, spec, assume_yes=cmd.yes)
 

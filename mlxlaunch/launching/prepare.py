@@ -7,11 +7,13 @@ that is already queued).
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import UsageError
 from mlxlaunch.executors.base import LaunchSpec, PreparedRun
+from mlxlaunch.launching import placeholders
 from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.settings import settings_to_dict
 from mlxlaunch.runfolder.attempts import queued_info, reopened_info
@@ -32,7 +34,9 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
 
     total = len(plan.points)
     runs = [
-        PreparedRun(log_id, log_dir, point.config, point.overrides)
+        PreparedRun(
+            log_id, log_dir, _filled(point.config, spec, sweep_id, log_id, log_dir), point.overrides
+        )
         for point, (log_id, log_dir) in zip(plan.points, runfolder.allocate_run_dirs(parent, total))
     ]
 
@@ -49,6 +53,7 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
             script=spec.script,
             heartbeat_interval=settings.heartbeat_interval,
         )
+        info["name"] = settings.name or None  # +launcher.name: queryable as info.name
         if spec.run_info is not None:
             info.update(spec.run_info(run.config))
         runfolder.write_info(run.log_dir, info)
@@ -62,6 +67,19 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
         with ThreadPoolExecutor(min(WRITE_THREADS, total)) as pool:
             list(pool.map(write, range(total), runs))  # list() re-raises the first write error
     return runs
+
+
+def _filled(
+    config: dict[str, Any], spec: LaunchSpec, sweep_id: str, log_id: int, log_dir: Path
+) -> dict[str, Any]:
+    """``config`` with its ``${mlx:...}`` placeholders (``placeholders.py``) filled in."""
+    values = {
+        "name": spec.settings.name or sweep_id,
+        "run_id": log_id,
+        "sweep_id": sweep_id,
+        "log_dir": str(log_dir),
+    }
+    return cast(dict[str, Any], placeholders.fill(config, values))
 
 
 def _prepare_forced(
@@ -79,7 +97,8 @@ def _prepare_forced(
     point = plan.points[0]
     log_dir, existed = runfolder.claim_run_dir(spec.parent_log_dir, forced)
     config_file = runfolder.metadata_path(log_dir, runfolder.CONFIG_FILE)
-    config = point.config  # for a resume: the frozen config with this command's overrides
+    # for a resume: the frozen config (its placeholders filled long ago) with the new overrides
+    config = _filled(point.config, spec, sweep_id, forced, log_dir)
     if existed and config_file.exists():
         # refuse early (before touching anything) if a live process holds the run
         with runfolder.RunLock(log_dir):
@@ -95,6 +114,7 @@ def _prepare_forced(
             script=spec.script,
             heartbeat_interval=spec.settings.heartbeat_interval,
         )
+        info["name"] = spec.settings.name or None
     if spec.run_info is not None:
         info.update(spec.run_info(config))
     runfolder.write_config(log_dir, config)

@@ -102,6 +102,8 @@ class VersionManagerSettings:
 class Settings:
     """Every launcher setting, with its default."""
 
+    # a name for this command's runs, recorded in each run's info (info.name) and ${mlx:name}
+    name: str = ""
     # give each run a Logger (ctx.logger); false runs the task with ctx.logger = None
     use_logger: bool = True
     # submit the sweep to a cluster scheduler instead of running it here
