@@ -358,7 +358,7 @@ class SchedulerExecutor(Executor):
             """Mark the runs of chunk ``k`` and after SUBMIT_FAILED; the error to raise."""
             left = [d for c in chunks[k:] for d in c]
             _mark_submit_failed(left, str(exc))
-            ids = _id_ranges([int(d.name) for d in left if d.name.isdigit()])
+            ids = id_ranges([int(d.name) for d in left if d.name.isdigit()])
             sent = ""
             if done:
                 n = sum(len(x.job_ids) for x in done)
@@ -450,7 +450,7 @@ class SchedulerExecutor(Executor):
         return Status.FAILED
 
 
-def _id_ranges(ids: list[int]) -> str:
+def id_ranges(ids: list[int]) -> str:
     """``1 2 3 5 7 8`` -> ``"1-3 5 7-8"`` (what ``mlxlaunch resubmit`` takes)."""
     parts: list[str] = []
     for i in sorted(ids):

@@ -17,6 +17,8 @@ class CommandLine:
     cfg: Optional[str] = None
     verbose: bool = False
     dry_run: bool = False
+    #: ``--prepare-only``: make the run folders (QUEUED), run nothing (``mlxlaunch start`` runs them)
+    prepare_only: bool = False
     #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
     export: Optional[tuple[str, str]] = None
     yes: bool = False
@@ -27,7 +29,19 @@ class CommandLine:
 
 
 #: Flags the launcher understands; everything else is an override (``help.py`` documents them).
-FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose", "--dry-run", "--yes", "-y")
+FLAGS = (
+    "--help",
+    "-h",
+    "--cfg",
+    "-c",
+    "--multirun",
+    "-m",
+    "--verbose",
+    "--dry-run",
+    "--prepare-only",
+    "--yes",
+    "-y",
+)
 #: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
 VALUE_FLAGS = (
     "--to-yaml",
@@ -53,6 +67,8 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.verbose = True
         elif arg == "--dry-run":
             cmd.dry_run = True
+        elif arg == "--prepare-only":
+            cmd.prepare_only = True
         elif arg in ("--yes", "-y"):
             cmd.yes = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
@@ -82,6 +98,11 @@ def parse_command_line(argv: list[str]) -> CommandLine:
         else:
             cmd.overrides.append(arg)
         i += 1
+    if cmd.prepare_only and (cmd.dry_run or cmd.cfg or cmd.export):
+        raise UsageError(
+            "--prepare-only makes run folders; it cannot be combined with --dry-run, "
+            "--cfg or an export."
+        )
     if cmd.export and (cmd.dry_run or cmd.cfg):
         raise UsageError(
             "--to-yaml/--to-json/--to-toml cannot be combined with --dry-run or --cfg."

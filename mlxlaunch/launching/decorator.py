@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 from mlxlaunch import runfolder
 from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
+from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching import placeholders
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
@@ -168,7 +169,7 @@ def _run_command(
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
-    return execute(plan, spec, assume_yes=cmd.yes)
+    return execute(plan, spec, assume_yes=cmd.yes, prepare_only=cmd.prepare_only)
 
 
 def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
@@ -207,11 +208,16 @@ def print_configs(plan: Any) -> None:
         print(dump_yaml(placeholders.shown(point.config)), end="")
 
 
-def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
-    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
+def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool, prepare_only: bool = False) -> int:
+    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize.
+
+    ``prepare_only`` (Thunder's ``build``) stops after step 2: the run folders
+    stay QUEUED, frozen, for ``mlxlaunch start`` to run on any executor later.
+    """
 
     settings = spec.settings
-    confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
+    if not prepare_only:
+        confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     code_version = None
     if settings.use_version_manager:
@@ -223,10 +229,26 @@ def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
+    if prepare_only:
+        print_prepared([run.log_id for run in runs], spec.parent_log_dir)
+        return 0
     results = executor.launch(runs, spec)
     code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)
+
+
+def print_prepared(log_ids: list[int], parent: Path) -> None:
+    """What ``--prepare-only`` made, and the command that runs it."""
+    ids = id_ranges(log_ids)
+    sys.stderr.write(
+        f"mlxlaunch: prepared {len(log_ids)} run{'s' if len(log_ids) > 1 else ''} "
+        f"(id{'s' if len(log_ids) > 1 else ''} {ids}) in {parent}; nothing ran.\n"
+        f"Run them with: mlxlaunch start {parent} {ids}\n"
+        "  (add +launcher.n_workers=N, +launcher.use_scheduler=true or +launcher.backend=NAME "
+        "to choose where)\n"
+    )
+    sys.stderr.flush()
 
 
 def _composer(

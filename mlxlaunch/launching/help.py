@@ -43,6 +43,10 @@ FLAG_HELP: list[tuple[str, str]] = [
     ("--to-toml FILE", "same, as TOML (needs tomli-w: pip install 'mlxlaunch[cli]')"),
     ("--config-path DIR, -cp", "read the config from DIR (relative to the script's folder)"),
     ("--config-name NAME, -cn", "use NAME.yaml (or a .yaml/.json/.toml file) as the main config"),
+    (
+        "--prepare-only",
+        "make the run folders (QUEUED) and run nothing; 'mlxlaunch start' runs them later",
+    ),
     ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
     ("--verbose", "show Python tracebacks for usage errors"),
     ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),

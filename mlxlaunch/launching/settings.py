@@ -102,8 +102,6 @@ class VersionManagerSettings:
 class Settings:
     """Every launcher setting, with its default."""
 
-    # a name for this command's runs, recorded in each run's info (info.name) and ${mlx:name}
-    name: str = ""
     # give each run a Logger (ctx.logger); false runs the task with ctx.logger = None
     use_logger: bool = True
     # submit the sweep to a cluster scheduler instead of running it here
@@ -122,6 +120,8 @@ class Settings:
     backend: str = ""
     # ask before submitting more than this many scheduler jobs (never asked without a terminal)
     confirm_above: int = 100
+    # a name for this command's runs, recorded in each run's info (info.name) and ${mlx:name}
+    name: str = ""
     # settings of the run folders and the logger
     logger: LoggerSettings = field(default_factory=LoggerSettings)
     # settings of cluster jobs
