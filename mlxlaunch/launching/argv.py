@@ -19,6 +19,8 @@ class CommandLine:
     dry_run: bool = False
     #: ``--prepare-only``: make the run folders (QUEUED), run nothing (``mlxlaunch start`` runs them)
     prepare_only: bool = False
+    #: ``--repl``: change the composed points in a Python shell, run them on ``run()``
+    repl: bool = False
     #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
     export: Optional[tuple[str, str]] = None
     yes: bool = False
@@ -39,6 +41,7 @@ FLAGS = (
     "--verbose",
     "--dry-run",
     "--prepare-only",
+    "--repl",
     "--yes",
     "-y",
 )
@@ -69,6 +72,8 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.dry_run = True
         elif arg == "--prepare-only":
             cmd.prepare_only = True
+        elif arg == "--repl":
+            cmd.repl = True
         elif arg in ("--yes", "-y"):
             cmd.yes = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:

@@ -26,7 +26,7 @@ from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
-from mlxlaunch.launching import placeholders
+from mlxlaunch.launching import placeholders, repl
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
@@ -152,6 +152,8 @@ def _run_command(
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
     plan = Plan(points)
+    if cmd.repl:  # after every point is checked, before anything is made
+        plan = repl.edit(plan, repl.checks(schema, seeding_function is not None))
     if cmd.cfg:
         print_configs(plan)
         return 0

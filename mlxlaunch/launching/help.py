@@ -47,6 +47,10 @@ FLAG_HELP: list[tuple[str, str]] = [
         "--prepare-only",
         "make the run folders (QUEUED) and run nothing; 'mlxlaunch start' runs them later",
     ),
+    (
+        "--repl",
+        "change the composed points in a Python shell; run() runs them, leaving runs nothing",
+    ),
     ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
     ("--verbose", "show Python tracebacks for usage errors"),
     ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),

@@ -46,7 +46,7 @@ from typing import Any, Optional
 from mlxlaunch.errors import ConfigError, ProjectError, UsageError, did_you_mean
 from mlxlaunch.executors.base import LaunchSpec
 from mlxlaunch.jobenv import ENV_LOG_DIR, ENV_LOG_ID, ENV_RUN_DIR
-from mlxlaunch.launching import placeholders
+from mlxlaunch.launching import placeholders, repl
 from mlxlaunch.launching.argv import VALUE_FLAGS, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, describe_point
 from mlxlaunch.launching.configfiles import export_points
@@ -346,6 +346,8 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
         else:
             points = composer.points(user)
     plan = Plan(points)
+    if cmd.repl:
+        plan = repl.edit(plan, entry.check)
     if cmd.cfg:
         print_configs(plan)
         return 0
