@@ -164,3 +164,12 @@ def test_two_factories_with_one_name_are_refused():
                 return {}
     finally:
         factories.REGISTRY.pop("twice_test", None)
+
+
+def test_a_factory_cannot_take_the_name_of_a_hydra_function():
+    def make() -> dict:
+        return {}
+
+    with pytest.raises(Exception, match="Hydra's own function"):
+        factories.factory(name="range")(make)
+    assert "range" not in factories.REGISTRY

@@ -68,6 +68,10 @@ class Factory:
 
 #: every factory registered in this process, by name
 REGISTRY: dict[str, Factory] = {}
+#: the functions of Hydra's override grammar (``seed=range(0,5)``): no factory takes their names
+HYDRA_FUNCTIONS = frozenset(
+    "choice range interval glob sort shuffle tag str int float bool json_str extend_list".split()
+)
 
 
 @overload
@@ -86,6 +90,11 @@ def factory(
 
     def register(fn: F) -> F:
         factory_name = name or fn.__name__
+        if factory_name in HYDRA_FUNCTIONS:
+            raise UsageError(
+                f"A factory cannot be named '{factory_name}': 'key={factory_name}(...)' is "
+                "Hydra's own function on the command line. Pass @mlxlaunch.factory(name=...)."
+            )
         try:
             where = f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
         except (TypeError, OSError):  # defined interactively
