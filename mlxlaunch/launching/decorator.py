@@ -25,6 +25,7 @@ from mlxlaunch import runfolder
 from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
+from mlxlaunch.launching import mlxp
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
@@ -171,13 +172,25 @@ def _run_command(
 
 
 def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
-    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
+    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides.
 
-    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+    Without a launcher.yaml, an MLXP ``mlxp.yaml``/``mlxpy.yaml`` is read in its place.
+    """
+
+    file_layer = None
+    mlxp_file = mlxp.settings_file(config_dir)
+    if mlxp_file is not None:
+        tree, notes = mlxp.read_file(mlxp_file)
+        file_layer = (f"{mlxp_file} (MLXP's settings)", tree)
+        for text in notes:
+            mlxp.note(text)
+    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, file_layer=file_layer)
     # the preset's name may itself come from launcher.yaml or an override
     preset = resolve_preset(settings.backend)
     if preset is not None:
-        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, preset, file_layer=file_layer
+        )
     return settings
 
 

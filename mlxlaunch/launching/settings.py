@@ -176,7 +176,8 @@ def check_keys(values: dict[str, Any], source: str, cls: type = Settings, prefix
             check_keys(value, source, nested[key], path + ".")
 
 
-def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+def set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+    """Set the dotted ``path`` of the nested mapping ``tree`` to ``value``."""
     node = tree
     parts = path.split(".")
     for part in parts[:-1]:
@@ -190,12 +191,15 @@ def load_settings(
     settings_file: Optional[Path] = None,
     overrides: Optional[list[tuple[str, Any]]] = None,
     preset: Optional[tuple[str, dict[str, Any]]] = None,
+    file_layer: Optional[tuple[str, dict[str, Any]]] = None,
 ) -> Settings:
     """Build the settings from the defaults, ``settings_file`` and ``(path, value)`` overrides.
 
     ``overrides`` paths are relative to the launcher namespace (``logger.forced_log_id``).
     ``preset`` is a backend preset's ``(source, settings tree)`` (see ``presets.py``),
-    applied after ``settings_file`` and before ``overrides``.
+    applied after ``settings_file`` and before ``overrides``. ``file_layer`` is a
+    ``(source, settings tree)`` read from another file (an MLXP ``mlxp.yaml``, see
+    ``mlxp.py``), applied where ``settings_file`` would be.
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -214,12 +218,15 @@ def load_settings(
             )
         check_keys(content, str(settings_file))
         layers.append((str(settings_file), content))
+    if file_layer is not None:
+        check_keys(file_layer[1], file_layer[0])
+        layers.append(file_layer)
     if preset is not None:
         check_keys(preset[1], preset[0])
         layers.append(preset)
     for path, value in overrides or []:
         tree: dict[str, Any] = {}
-        _set_path(tree, path, value)
+        set_path(tree, path, value)
         source = f"the override '+{NAMESPACE}.{path}'"
         check_keys(tree, source)
         layers.append((source, tree))
