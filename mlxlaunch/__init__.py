@@ -14,12 +14,16 @@ from mlxlaunch.launching.decorator import launch
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.running.context import Context
 
+#: MLXP's name of the Logger (``mlxp.DefaultLogger``), for projects coming from MLXP.
+DefaultLogger = Logger
+
 __version__ = "0.1.0"
 __all__ = [
     "launch",
     "store",
     "Context",
     "Logger",
+    "DefaultLogger",
     "MlxlaunchError",
     "UsageError",
     "ArtifactNotFound",

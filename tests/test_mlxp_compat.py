@@ -171,3 +171,48 @@ def test_migrate_writes_the_equivalent_launcher_yaml(project):
     assert after == before
     again = subprocess.run(cli, cwd=project.root, env=project.env(), capture_output=True, text=True)
     assert again.returncode == 2 and "exists already; pass --force" in again.stderr
+
+
+def test_standalone_logger_allocates_its_own_numbered_run_folder(tmp_path, monkeypatch):
+    # MLXP's tests and notebooks: mlxp.DefaultLogger(parent_log_dir), no launch involved
+    import mlxlaunch as mlxp
+    from mlxlaunch.runfolder import allocate_run_dirs
+
+    monkeypatch.chdir(tmp_path)
+    first = mlxp.DefaultLogger("./logs")
+    second = mlxp.Logger("./logs")
+    assert (first.log_id, second.log_id) == (1, 2)
+    assert first.parent_log_dir == str(tmp_path / "logs")
+    assert first.log_dir == str(tmp_path / "logs" / "1")  # MLXP's log_dir is a str
+    assert first.log_dir + "/metrics" == str(tmp_path / "logs" / "1" / "metrics")
+    assert {str(tmp_path / "logs" / "1"): "a"}[first.log_dir] == "a"
+    first.log_metrics({"loss": 0.5}, log_name="train")
+    first.close()
+    assert (tmp_path / "logs/1/metrics/train.json").read_text() == '{"loss":0.5}\n'
+    # the launcher's allocation counts them: a launch after them gets id 3
+    assert allocate_run_dirs(tmp_path / "logs", 1)[0][0] == 3
+    forced = mlxp.Logger("./logs", forced_log_id=7)
+    assert (forced.log_id, forced.log_dir) == (7, str(tmp_path / "logs" / "7"))
+    # the launcher's own form is unchanged: an existing run folder and its id
+    again = mlxp.Logger(tmp_path / "logs" / "1", 1)
+    assert (again.log_id, again.log_dir) == (1, tmp_path / "logs" / "1")
+
+
+def test_standalone_logger_copies_streams_to_file(tmp_path):
+    code = (
+        "import mlxlaunch as mlxp\n"
+        "logger = mlxp.Logger('logs', log_streams_to_file=True)\n"
+        "print('hello')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "hello\n"
+    assert (tmp_path / "logs" / "1" / "log.stdout").read_text() == "hello\n"
+
+
+def _env() -> dict:
+    from conftest import REPO
+
+    return dict(os.environ, PYTHONPATH=str(REPO))
