@@ -216,3 +216,64 @@ def _env() -> dict:
     from conftest import REPO
 
     return dict(os.environ, PYTHONPATH=str(REPO))
+
+
+MLXPSUB_SCRIPT = """\
+#!/bin/bash
+#SBATCH --time=06:00:00
+#SBATCH --gres=gpu:1
+module load cuda
+source .venv/bin/activate
+
+python main.py  optimizer.lr=0.1,0.2 \\
+                seed=1,2
+"""
+
+
+def _submit(project, env, *args):
+    cli = [sys.executable, "-m", "mlxlaunch.cli", "submit", *args]
+    return subprocess.run(cli, cwd=project.root, env=env, capture_output=True, text=True)
+
+
+def test_submit_turns_a_job_script_into_one_job_array(project):
+    # MLXP's `mlxpsub script.sh`: directives give the resources, the python line the sweep
+    from test_scheduler import _fake
+
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", 'cp "${@: -1}" "$(dirname "$0")/job.sh"; echo 1234')
+    _fake(bin_dir, "scontrol", "exit 0")
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    project.write("script.sh", MLXPSUB_SCRIPT)
+    proc = _submit(project, env, "script.sh")
+    assert proc.returncode == 0, proc.stderr
+    assert project.run_ids() == [1, 2, 3, 4]
+    assert {project.info(i)["status"] for i in range(1, 5)} == {"QUEUED"}
+    assert [project.info(i)["scheduler"]["job_id"] for i in (1, 4)] == ["1234_0", "1234_3"]
+    assert len((bin_dir / "calls.log").read_text().split("sbatch")) == 2  # one array
+    job = (bin_dir / "job.sh").read_text()
+    assert "#SBATCH --time=06:00:00\n#SBATCH --gres=gpu:1\n" in job
+    assert "module load cuda\nsource .venv/bin/activate\n" in job
+    config = yaml.safe_load((project.logs / "4" / "metadata" / "config.yaml").read_text())
+    assert (config["optimizer"]["lr"], config["seed"]) == (0.2, 2)
+
+
+def test_a_refused_submission_exits_nonzero_with_the_schedulers_message(project):
+    from test_scheduler import _fake
+
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", "echo 'sbatch: error: Invalid account' >&2; exit 1")
+    env = project.env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    project.write("script.sh", MLXPSUB_SCRIPT)
+    proc = _submit(project, env, "script.sh")
+    assert proc.returncode == 1
+    assert "sbatch: error: Invalid account" in proc.stderr
+    assert {project.info(i)["status"] for i in range(1, 5)} == {"SUBMIT_FAILED"}
+
+
+def test_submit_of_a_script_without_python_is_a_one_line_error(project):
+    project.write("script.sh", "#!/bin/bash\n#OAR -l core=1\necho hi\n")
+    proc = _submit(project, project.env(), "script.sh")
+    assert proc.returncode == 2 and "has no python command" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -17,7 +17,16 @@ from typing import Optional
 from mlxlaunch.errors import MlxlaunchError
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit", "runs", "plot", "migrate"]
+COMMANDS: list[str] = [
+    "backend",
+    "status",
+    "cancel",
+    "resubmit",
+    "runs",
+    "plot",
+    "migrate",
+    "submit",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

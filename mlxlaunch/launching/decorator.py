@@ -36,6 +36,7 @@ from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.schema import check_schema, validate
 from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
+from mlxlaunch.launching.submit import settings_from_environment
 from mlxlaunch.launching.summary import summarize
 from mlxlaunch.runfolder.layout import CONFIG_FILE, LAUNCHER_FILE, metadata_path
 from mlxlaunch.runfolder.metadata import dump_yaml, read_info
@@ -144,6 +145,7 @@ def _run_command(
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
+        launcher_overrides = settings_from_environment() + launcher_overrides
         settings = _load_settings(config_dir, launcher_overrides)
         resumed = _existing_run(script_dir, settings)
         if resumed is not None:
