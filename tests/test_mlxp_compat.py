@@ -277,3 +277,43 @@ def test_submit_of_a_script_without_python_is_a_one_line_error(project):
     proc = _submit(project, project.env(), "script.sh")
     assert proc.returncode == 2 and "has no python command" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+MLXP_INFO = """\
+status: COMPLETE
+current_file_path: {root}/main.py
+executable: /usr/bin/python3
+hostname: vm
+process_id: 19733
+start_date: 04/12/2026
+start_time: '15:04:14'
+end_date: 04/12/2026
+end_time: '15:04:15'
+work_dir: {root}
+logger:
+  log_id: 1
+  log_dir: {root}/logs/1
+  metrics_dir: {root}/logs/1/metrics
+  metadata_dir: {root}/logs/1/metadata
+  artifacts_dir: {root}/logs/1/artifacts
+scheduler: null
+version_manager: null
+"""
+
+
+def test_resuming_a_run_written_by_mlxp_keeps_mlxps_record(project):
+    # a run folder as MLXP 1.0.5 writes it: config.yaml, info.yaml without attempts, metrics
+    run = project.logs / "1"
+    project.write("logs/1/metadata/config.yaml", "seed: 0\nnum_epoch: 2\nmodel:\n  num_layers: 2\n"
+                  "optimizer:\n  lr: 0.1\n")  # fmt: skip
+    mlxp_info = MLXP_INFO.format(root=project.root)
+    project.write("logs/1/metadata/info.yaml", mlxp_info)
+    project.write("logs/1/metrics/train.json", '{"loss": 0.1, "epoch": 0}\n')
+    project.run("+mlxp.logger.forced_log_id=1", check=True)
+    assert project.run_ids() == [1]
+    record = yaml.safe_load((run / "metadata" / "attempts" / "1.yaml").read_text())
+    assert record == dict(yaml.safe_load(mlxp_info), attempt=1)  # MLXP's record, as it was
+    info = project.info(1)
+    assert (info["attempt"], info["status"]) == (2, "COMPLETE")
+    assert "process_id" not in info and "start_date" not in info  # MLXP's attempt's own values
+    assert len((run / "metrics" / "train.json").read_text().splitlines()) == 3
