@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch.errors import SettingsError, UsageError, did_you_mean
-from mlxlaunch.launching.settings import SETTINGS_FILE, load_settings, set_path, valid_keys
+from mlxlaunch.launching.settings import (
+    SETTINGS_FILE,
+    load_settings,
+    read_mapping,
+    set_path,
+    valid_keys,
+)
 from mlxlaunch.runfolder.metadata import atomic_write
 
 #: MLXP's command-line namespaces (``+mlxp.use_scheduler=True``) and settings files.
@@ -159,16 +165,7 @@ def settings_file(config_dir: Path) -> Optional[Path]:
 
 def read_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """An MLXP settings file as a launcher settings tree, and its notes."""
-    import yaml  # heavy third-party import, only when an MLXP file is read
-
-    try:
-        content = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(content, dict):
-        raise SettingsError(
-            f"{path} must hold a mapping of MLXP settings, e.g. 'use_logger: true'."
-        )
+    content = read_mapping(path, "MLXP settings, e.g. 'use_logger: true'")
     pairs, notes = translate(content, str(path))
     return as_tree(pairs), notes
 

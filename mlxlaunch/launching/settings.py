@@ -187,6 +187,21 @@ def set_path(tree: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty for an empty file); ``what`` says what it should hold."""
+    import yaml  # heavy third-party import, only when a settings file is read
+
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"Cannot read {path}: {exc.strerror}.") from None
+    if not isinstance(content, dict):
+        raise SettingsError(f"{path} must hold a mapping of {what}.")
+    return content
+
+
 def load_settings(
     settings_file: Optional[Path] = None,
     overrides: Optional[list[tuple[str, Any]]] = None,
@@ -206,16 +221,7 @@ def load_settings(
 
     layers: list[tuple[str, dict[str, Any]]] = []
     if settings_file is not None and settings_file.is_file():
-        import yaml
-
-        try:
-            content = yaml.safe_load(settings_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{settings_file} is not valid YAML: {exc}") from None
-        if not isinstance(content, dict):
-            raise SettingsError(
-                f"{settings_file} must hold a mapping of settings, e.g. 'use_logger: false'."
-            )
+        content = read_mapping(settings_file, "settings, e.g. 'use_logger: false'")
         check_keys(content, str(settings_file))
         layers.append((str(settings_file), content))
     if file_layer is not None:

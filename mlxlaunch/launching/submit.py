@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlxlaunch.errors import SettingsError, UsageError
+from mlxlaunch.errors import UsageError
 from mlxlaunch.jobenv import ENV_SETTINGS_FILE
 from mlxlaunch.launching.mlxp import SCHEDULERS, note
+from mlxlaunch.launching.settings import read_mapping
 
 #: A python command of the script: ``[prefix] python[3[.x]] <file>.py [args]``.
 _PYTHON = re.compile(r"^(?P<prefix>.*?)\bpython[0-9.]*\s+(?P<rest>.*)$")
@@ -153,17 +154,10 @@ def settings_from_environment() -> list[tuple[str, Any]]:
 
     The variable is removed, so the launch's own workers and jobs do not see it.
     """
-    import yaml  # heavy third-party import, only under ``mlxlaunch submit``
-
     name = os.environ.pop(ENV_SETTINGS_FILE, None)
     if not name:
         return []
-    try:
-        tree = yaml.safe_load(Path(name).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(
-            f"Cannot read the settings of mlxlaunch submit ({name}): {exc}"
-        ) from None
+    tree = read_mapping(Path(name), "launcher settings (written by mlxlaunch submit)")
     pairs: list[tuple[str, Any]] = []
     for key, value in tree.items():
         if isinstance(value, dict):
