@@ -317,3 +317,11 @@ def test_resuming_a_run_written_by_mlxp_keeps_mlxps_record(project):
     assert (info["attempt"], info["status"]) == (2, "COMPLETE")
     assert "process_id" not in info and "start_date" not in info  # MLXP's attempt's own values
     assert len((run / "metrics" / "train.json").read_text().splitlines()) == 3
+
+
+def test_an_mlxp_key_in_launcher_yaml_says_what_to_write_instead(project):
+    project.write("configs/launcher.yaml", "scheduler:\n  option_cmd: ['-t besteffort']\n")
+    proc = project.run()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'scheduler.option_cmd' is MLXP's spelling of 'scheduler.extra'" in proc.stderr
+    assert "mlxlaunch migrate" in proc.stderr

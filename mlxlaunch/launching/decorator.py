@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
+from mlxlaunch.errors import MlxlaunchError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching import mlxp
@@ -186,7 +186,12 @@ def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) 
         file_layer = (f"{mlxp_file} (MLXP's settings)", tree)
         for text in notes:
             mlxp.note(text)
-    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, file_layer=file_layer)
+    try:
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, file_layer=file_layer
+        )
+    except UnknownSetting as exc:  # an MLXP key copied into launcher.yaml: say what it is
+        raise mlxp.explain(exc) from None
     # the preset's name may itself come from launcher.yaml or an override
     preset = resolve_preset(settings.backend)
     if preset is not None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from mlxlaunch.errors import SettingsError, UsageError, did_you_mean
+from mlxlaunch.errors import SettingsError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.launching.settings import (
     SETTINGS_FILE,
     load_settings,
@@ -168,6 +168,23 @@ def read_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     content = read_mapping(path, "MLXP settings, e.g. 'use_logger: true'")
     pairs, notes = translate(content, str(path))
     return as_tree(pairs), notes
+
+
+def explain(exc: UnknownSetting) -> UnknownSetting:
+    """``exc`` (a setting ``launcher.yaml`` lacks) saying what to write when it is MLXP's key."""
+    word = exc.word
+    if word in RENAMED:
+        native = f"'{RENAMED[word][0]}'"
+        exc.how = (
+            f"\n'{word}' is MLXP's spelling of {native}: write that in launcher.yaml, or keep "
+            f"MLXP's keys in configs/mlxp.yaml (`mlxlaunch migrate` translates it).{exc.how}"
+        )
+    elif word in IGNORED:
+        exc.how = (
+            f"\n'{word}' is an MLXP setting with no meaning here ({IGNORED[word][1]}): remove "
+            f"it (`mlxlaunch migrate` translates a configs/mlxp.yaml).{exc.how}"
+        )
+    return exc
 
 
 def note(text: str) -> None:
