@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch.launching import mlxp
+from mlxlaunch.launching.settings import SETTINGS_FILE
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "migrate",
-        help="write the launcher.yaml equivalent to an MLXP mlxp.yaml",
+        help=f"write the {SETTINGS_FILE} equivalent to an MLXP mlxp.yaml",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("mlxp_file", metavar="FILE", help="MLXP's settings, e.g. configs/mlxp.yaml")
-    parser.add_argument("--force", action="store_true", help="replace an existing launcher.yaml")
+    parser.add_argument("--force", action="store_true", help=f"replace an existing {SETTINGS_FILE}")
     parser.set_defaults(func=run)
 
 

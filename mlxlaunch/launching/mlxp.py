@@ -176,7 +176,7 @@ def explain(exc: UnknownSetting) -> UnknownSetting:
     if word in RENAMED:
         native = f"'{RENAMED[word][0]}'"
         exc.how = (
-            f"\n'{word}' is MLXP's spelling of {native}: write that in launcher.yaml, or keep "
+            f"\n'{word}' is MLXP's spelling of {native}: write that in {SETTINGS_FILE}, or keep "
             f"MLXP's keys in configs/mlxp.yaml (`mlxlaunch migrate` translates it).{exc.how}"
         )
     elif word in IGNORED:
