@@ -15,6 +15,9 @@ from mlxlaunch.launching.factories import factory
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.running.context import Context
 
+#: MLXP's name of the Logger (``mlxp.DefaultLogger``), for projects coming from MLXP.
+DefaultLogger = Logger
+
 __version__ = "0.1.0"
 __all__ = [
     "launch",
@@ -22,6 +25,7 @@ __all__ = [
     "store",
     "Context",
     "Logger",
+    "DefaultLogger",
     "MlxlaunchError",
     "UsageError",
     "ArtifactNotFound",

@@ -22,6 +22,9 @@ ENV_JOB_ID = "MLXLAUNCH_JOB_ID"
 #: script started by an entry point launches normally instead of acting as a job.
 ENV_LOG_DIR = "MLXLAUNCH_LOG_DIR"
 ENV_LOG_ID = "MLXLAUNCH_LOG_ID"
+#: Set by ``mlxlaunch submit`` for the launch it starts: a YAML file of launcher settings (the
+#: job script's directives and environment lines), applied before the ``+launcher.*`` overrides.
+ENV_SETTINGS_FILE = "MLXLAUNCH_SETTINGS_FILE"
 #: Variables of the submitting shell that a cluster job gets too (the job's imports depend on it).
 PASSED_ENV = ("PYTHONPATH",)
 

@@ -57,7 +57,11 @@ def test_len_fields_searchable_and_search(logs):
     assert reader.search("~(config.seed == 1) | info.status in ['FAILED']").log_ids == [2, 4, 6]
     frame = reader.search("config.seed == 0", as_pandas=True)
     assert list(frame.index) == [2, 4, 6] and frame.index.name == "log_id"
-    assert reader.search(query_string="config.seed == 0", asPandas=True).equals(frame)
+    # MLXP's spelling gives MLXP's table: rows from 0, metric columns loaded as lists
+    mlxp_table = reader.search(query_string="config.seed == 0", asPandas=True)
+    assert list(mlxp_table.index) == [0, 1, 2]
+    assert list(mlxp_table["config.optimizer.lr"]) == list(frame["config.optimizer.lr"])
+    assert all(isinstance(v, list) for v in mlxp_table["train.loss"])
 
 
 def test_unknown_key_is_a_query_error_with_suggestion(logs):

@@ -17,7 +17,17 @@ from typing import Optional
 from mlxlaunch.errors import MlxlaunchError
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["run", "backend", "status", "cancel", "resubmit", "runs", "plot"]
+COMMANDS: list[str] = [
+    "run",
+    "backend",
+    "status",
+    "cancel",
+    "resubmit",
+    "runs",
+    "plot",
+    "migrate",
+    "submit",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,10 +28,10 @@ from mlxlaunch.errors import (
     UsageError,
     did_you_mean,
 )
-from mlxlaunch.launching import factories, hydra_shim, operations, placeholders
+from mlxlaunch.launching import factories, hydra_shim, mlxp, operations, placeholders
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
-from mlxlaunch.launching.settings import NAMESPACE
+from mlxlaunch.launching.settings import NAMESPACE, set_path
 
 if TYPE_CHECKING:  # annotations only: importing hydra takes ~0.3 s
     from hydra.core.config_loader import ConfigLoader
@@ -144,7 +144,8 @@ class Composer:
         user, launcher = [], []
         for override in self.parse(args):
             key = override.key_or_group
-            if key == NAMESPACE or key.startswith(NAMESPACE + "."):
+            namespace = key.split(".", 1)[0]
+            if namespace in (NAMESPACE, *mlxp.NAMESPACES):
                 if override.is_sweep_override():
                     raise UsageError(
                         f"Launcher settings cannot be swept: '{override.input_line}'. "
@@ -154,10 +155,13 @@ class Composer:
                     raise UsageError(
                         f"Launcher settings cannot be deleted: '{override.input_line}'."
                     )
-                path = key[len(NAMESPACE) + 1 :]
+                path = key[len(namespace) + 1 :]
                 if not path:
                     raise UsageError("Give a launcher setting: +launcher.<setting>=value.")
-                launcher.append((path, override.value()))
+                if namespace == NAMESPACE:
+                    launcher.append((path, override.value()))
+                else:
+                    launcher.extend(_from_mlxp(override, path))
             else:
                 user.append(override)
         return user, launcher
@@ -262,6 +266,28 @@ class Composer:
         return resolved
 
 
+def _from_mlxp(override: Override, path: str) -> list[tuple[str, Any]]:
+    """``+mlxp.<path>=value`` (MLXP's spelling) as launcher settings, with a one-line note."""
+    value = override.value()
+    source = f"'{override.input_line}'"
+    tree: dict[str, Any] = {}
+    set_path(tree, path, value)
+    pairs, notes = mlxp.translate(tree, source)
+    native = " ".join(f"+{NAMESPACE}.{p}={_shown(v)}" for p, v in pairs)
+    if native:
+        mlxp.note(f"{source} is MLXP's spelling of '{native}'.")
+    for text in notes:
+        mlxp.note(text)
+    return pairs
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as an override would spell it."""
+    if isinstance(value, list):
+        return "[" + ",".join(repr(v) if isinstance(v, str) else _shown(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _unknown_key_error(override: Override, cfg: Any, where: str) -> Optional[ConfigError]:
     """The error for an override of a key ``cfg`` lacks (unless ``+`` adds it), else None."""
     from omegaconf import OmegaConf
@@ -332,6 +358,27 @@ def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
     return parsed
 
 
+def _plus_sets_existing(override: Override, cfg: Any) -> Override:
+    """``+key=value`` on a key ``cfg`` already has, as ``key=value`` (other overrides unchanged).
+
+    Hydra refuses ``+`` on an existing key ("Could not append to config"), but MLXP's
+    tutorial types ``+optimizer.lr=0.01,0.1`` for a key of ``config.yaml``: here the
+    ``+`` of a value override means "set it, adding it if needed", as ``++`` does.
+    Config groups never come here: ``+group=option`` keeps Hydra's meaning.
+    """
+    import dataclasses
+
+    from hydra.core.override_parser.types import OverrideType
+    from omegaconf import OmegaConf
+
+    if not override.is_add():
+        return override
+    key = override.key_or_group
+    if OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is KeyError:
+        return override
+    return dataclasses.replace(override, type=OverrideType.CHANGE)
+
+
 def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> None:
     """Apply value overrides, operations, factories and ``key=@FILE`` to ``cfg``, in order.
 
@@ -349,6 +396,7 @@ def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> N
         if factories.is_call(override) or factories.bare_factory(override, cfg):
             factories.apply_call(cfg, override, where, _all_keys(cfg))
             continue
+        override = _plus_sets_existing(override, cfg)
         if is_file_reference(override):
             unknown = _unknown_key_error(override, cfg, where)
             if unknown is not None:

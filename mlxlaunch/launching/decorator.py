@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
+from mlxlaunch.errors import MlxlaunchError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
-from mlxlaunch.launching import placeholders, repl
+from mlxlaunch.launching import mlxp, placeholders, repl
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
@@ -37,6 +37,7 @@ from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.schema import check_schema, validate
 from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
+from mlxlaunch.launching.submit import settings_from_environment
 from mlxlaunch.launching.summary import summarize
 from mlxlaunch.runfolder.layout import CONFIG_FILE, LAUNCHER_FILE, metadata_path
 from mlxlaunch.runfolder.metadata import dump_yaml, read_info
@@ -145,6 +146,7 @@ def _run_command(
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
+        launcher_overrides = settings_from_environment() + launcher_overrides
         settings = load_command_settings(config_dir, launcher_overrides)
         resumed = existing_run(script_dir, settings)
         if resumed is not None:
@@ -175,13 +177,30 @@ def _run_command(
 
 
 def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
-    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
+    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides.
 
-    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+    Without a launcher.yaml, an MLXP ``mlxp.yaml``/``mlxpy.yaml`` is read in its place.
+    """
+
+    file_layer = None
+    mlxp_file = mlxp.settings_file(config_dir)
+    if mlxp_file is not None:
+        tree, notes = mlxp.read_file(mlxp_file)
+        file_layer = (f"{mlxp_file} (MLXP's settings)", tree)
+        for text in notes:
+            mlxp.note(text)
+    try:
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, file_layer=file_layer
+        )
+    except UnknownSetting as exc:  # an MLXP key copied into launcher.yaml: say what it is
+        raise mlxp.explain(exc) from None
     # the preset's name may itself come from launcher.yaml or an override
     preset = resolve_preset(settings.backend)
     if preset is not None:
-        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, preset, file_layer=file_layer
+        )
     return settings
 
 

@@ -31,6 +31,8 @@ class Reader:
     ``cache_dir``: where parsed metadata is cached (default ``$MLXLAUNCH_CACHE_DIR``,
     else ``$XDG_CACHE_HOME/mlxlaunch``, else ``~/.cache/mlxlaunch``; ``False`` disables it).
     ``progress``: ``False`` hides the progress line shown when reading takes over a second.
+    ``refresh`` and ``dst_dir`` are MLXP's and change nothing: a Reader always reads
+    the folder as it is now (unchanged runs from the cache), and writes nothing there.
     """
 
     def __init__(
@@ -39,6 +41,8 @@ class Reader:
         *,
         cache_dir: Union[None, bool, str, os.PathLike] = None,
         progress: Optional[bool] = None,
+        refresh: bool = True,
+        dst_dir: Any = None,
     ) -> None:
         self.parent_log_dir = Path(parent_log_dir).expanduser().resolve()
         if not self.parent_log_dir.is_dir():
@@ -51,6 +55,8 @@ class Reader:
                 f"{str(self.parent_log_dir)!r} is one run's folder; pass the folder that holds "
                 f"the numbered run folders: {str(self.parent_log_dir.parent)!r}."
             )
+        #: MLXP's name of the logs folder (a string)
+        self.src_dir = str(self.parent_log_dir)
         self.progress = progress
         self._problems = Problems()
         self._context = _Context(RunCache.from_setting(cache_dir), self._problems)
@@ -169,8 +175,6 @@ class Reader:
         """
         if query_string is not None:
             query = query_string
-        if asPandas is not None:
-            as_pandas = asPandas
         if refresh:
             self.refresh()
         tree = _query.parse(query)
@@ -187,6 +191,8 @@ class Reader:
             with self._context.cache.batch():  # metric summaries are cached per run
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
         table = RunTable(runs)
+        if asPandas:  # MLXP's spelling gives MLXP's table: metric columns loaded, rows 0..n-1
+            return table.toPandas()
         return table.to_pandas() if as_pandas else table
 
     def _is_summary(self, key: str) -> bool:
@@ -201,8 +207,11 @@ class Reader:
         return False
 
     def filter(self, query_string: str = "", result_format: str = "DataFrame") -> Any:
-        """MLXP's spelling of ``search`` (``result_format="pandas"`` gives a DataFrame)."""
-        return self.search(query_string, as_pandas=result_format == "pandas")
+        """MLXP's spelling of ``search``; ``result_format="pandas"`` gives MLXP's table
+        (metric columns loaded as lists, rows numbered from 0)."""
+        if result_format not in ("DataFrame", "pandas"):
+            raise UsageError(f"result_format is 'DataFrame' or 'pandas', got {result_format!r}.")
+        return self.search(query_string, asPandas=result_format == "pandas")
 
     def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any) -> Any:
         """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""

@@ -21,6 +21,7 @@ from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
 from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR, METRICS_DIR
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mlxlaunch.reader.cache import RunCache
 
+#: MLXP's prefix of artifact columns (``run["artifact.pickle."]``).
+MLXP_ARTIFACT_PREFIX = "artifact."
 #: Rows shown by ``repr`` of a table (first and last halves).
 PREVIEW_ROWS = 20
 
@@ -87,6 +90,10 @@ class Run(Mapping):
             log = self.log(split[0])
             if split[1] in log.columns:
                 return log.columns[split[1]]
+        if key.startswith(MLXP_ARTIFACT_PREFIX):
+            groups = self.artifact_groups()
+            if key in groups:
+                return groups[key]
         if self._log_names is not None:  # a live run may have started a new log since
             self._log_names = None
             if self.log_names != names:
@@ -193,6 +200,19 @@ class Run(Mapping):
     def artifacts(self) -> dict[str, Artifact]:
         """Handles on the run's artifacts, by name (nothing is loaded)."""
         return {a.name: a for a in _list_artifacts(self)}
+
+    def artifact_groups(self) -> dict[str, dict[str, Artifact]]:
+        """MLXP's artifact columns: ``{"artifact.pickle.": {"last_ckpt.pkl": Artifact}}``.
+
+        The key is ``artifact.<type>.<sub.folders>`` (``artifact.pickle.`` for the
+        type's own folder), the value the artifacts of that folder by file name.
+        """
+        groups: dict[str, dict[str, Artifact]] = {}
+        for artifact in _list_artifacts(self):
+            sub, base = os.path.split(artifact.name)
+            key = f"{MLXP_ARTIFACT_PREFIX}{artifact.type}.{sub.replace(os.sep, '.')}"
+            groups.setdefault(key, {})[base] = artifact
+        return groups
 
     def forget(self) -> None:
         """Drop the metric logs loaded so far (to free memory)."""
@@ -367,8 +387,14 @@ class RunTable(Sequence):
             )
         return pd.concat(parts, ignore_index=True)
 
-    def diff(self) -> pd.DataFrame:
-        """The config columns whose value differs between these runs (indexed by ``log_id``)."""
+    def diff(self, start_key: Optional[str] = None) -> Any:
+        """The config columns whose value differs between these runs (indexed by ``log_id``).
+
+        ``diff(start_key="config")`` is MLXP's: the list of such column names
+        starting with ``start_key``.
+        """
+        if start_key is not None:
+            return self.mlxp().diff(start_key)
         frame = self.to_pandas()
         varying = []
         for column in frame.columns:
@@ -378,6 +404,31 @@ class RunTable(Sequence):
             if len(values) > 1:
                 varying.append(column)
         return frame[varying]
+
+    # -- MLXP's result API (mlxpframe.py): the same names, so MLXP notebooks run unchanged
+    def mlxp(self) -> Frame:
+        """These runs as MLXP's DataFrame (``mlxpframe.Frame``); metrics still load lazily."""
+        return Frame(self._runs)
+
+    def keys(self) -> list[str]:
+        """Every column name, metric columns included (MLXP's ``keys()``); nothing is loaded."""
+        return self.mlxp().keys()
+
+    def toPandas(self, lazy: bool = False) -> pd.DataFrame:  # noqa: N802 - MLXP's name
+        """MLXP's table: one row per run, metric columns as lists (see ``mlxpframe``)."""
+        return self.mlxp().toPandas(lazy)
+
+    def groupby(self, group_keys: Union[str, Sequence[str]]) -> Groups:
+        """MLXP's ``groupby``: ``{(value, ...): runs}`` with ``aggregate``, ``filter``, ``select``."""
+        return self.mlxp().groupby(group_keys)
+
+    def aggregate(self, maps: Any) -> Frame:
+        """MLXP's ``aggregate((fn, keys))``: one row of ``f<fn>.<key>`` columns."""
+        return self.mlxp().aggregate(maps)
+
+    def filter(self, filter_map: Any, bygroups: Union[None, str, Sequence[str]] = None) -> Frame:
+        """MLXP's ``filter((fn, keys), bygroups=...)``: the runs for which ``fn`` is true."""
+        return self.mlxp().filter(filter_map, bygroups)
 
     def plot(
         self,
