@@ -156,12 +156,7 @@ def _run_command(
     plan = Plan(points)
     if cmd.repl:  # after every point is checked, before anything is made
         plan = repl.edit(plan, repl.checks(schema, seeding_function is not None))
-    if cmd.cfg:
-        print_configs(plan)
-        return 0
-    if cmd.export:
-        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
-            print(f"wrote {path}")
+    if show_or_export(plan, cmd):
         return 0
 
     spec = LaunchSpec(
@@ -218,6 +213,18 @@ def resumed_point(
     if seeding_function is not None and "seed" not in config:
         raise UsageError(f"Run {run_dir.name} has no 'seed' in its config; pass +seed=<int>.")
     return Point(0, overrides, config)
+
+
+def show_or_export(plan: Plan, cmd: CommandLine) -> bool:
+    """``--cfg job`` prints the points' configs, ``--to-yaml/json/toml`` writes them: True if done."""
+    if cmd.cfg:
+        print_configs(plan)
+        return True
+    if cmd.export:
+        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
+            print(f"wrote {path}")
+        return True
+    return False
 
 
 def print_configs(plan: Any) -> None:

@@ -49,13 +49,12 @@ from mlxlaunch.jobenv import ENV_LOG_DIR, ENV_LOG_ID, ENV_RUN_DIR
 from mlxlaunch.launching import placeholders, repl
 from mlxlaunch.launching.argv import VALUE_FLAGS, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, describe_point
-from mlxlaunch.launching.configfiles import export_points
 from mlxlaunch.launching.decorator import (
     execute,
     existing_run,
     load_command_settings,
-    print_configs,
     resumed_point,
+    show_or_export,
 )
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.schema import MISSING, fit
@@ -348,12 +347,7 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
     plan = Plan(points)
     if cmd.repl:
         plan = repl.edit(plan, entry.check)
-    if cmd.cfg:
-        print_configs(plan)
-        return 0
-    if cmd.export:
-        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
-            print(f"wrote {path}")
+    if show_or_export(plan, cmd):
         return 0
     spec = LaunchSpec(
         task=run_command,
