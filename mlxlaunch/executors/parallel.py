@@ -131,6 +131,7 @@ class ParallelExecutor(Executor):
                     index, run = pending.pop(0)
                     worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
                     running[slot] = worker
+                    spec.progress.started(run)
                     if stop_signal and not worker.signalled:  # arrived while it was starting
                         _forward(worker, stop_signal[-1])
                     _watch(worker, finished)
@@ -150,6 +151,7 @@ class ParallelExecutor(Executor):
                     continue
                 del running[worker.slot]
                 results[worker.index] = _outcome(worker)
+                spec.progress.finished(worker.run, results[worker.index])
         finally:
             _restore_handlers(previous)
             _dismiss(standbys.values())

@@ -20,6 +20,8 @@ class CommandLine:
     #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
     export: Optional[tuple[str, str]] = None
     yes: bool = False
+    #: no progress lines or bar while a sweep runs
+    quiet: bool = False
     config_path: Optional[str] = None
     config_name: Optional[str] = None
     #: a bare ``@FILE`` argument: the whole config comes from this file
@@ -27,7 +29,20 @@ class CommandLine:
 
 
 #: Flags the launcher understands; everything else is an override (``help.py`` documents them).
-FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose", "--dry-run", "--yes", "-y")
+FLAGS = (
+    "--help",
+    "-h",
+    "--cfg",
+    "-c",
+    "--multirun",
+    "-m",
+    "--verbose",
+    "--dry-run",
+    "--yes",
+    "-y",
+    "--quiet",
+    "-q",
+)
 #: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
 VALUE_FLAGS = (
     "--to-yaml",
@@ -55,6 +70,8 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.dry_run = True
         elif arg in ("--yes", "-y"):
             cmd.yes = True
+        elif arg in ("--quiet", "-q"):
+            cmd.quiet = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
             flag, value, i = _flag_value(argv, i)
             if flag.startswith("--to-"):

@@ -33,6 +33,7 @@ from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
+from mlxlaunch.launching.progress import sweep_progress
 from mlxlaunch.launching.schema import check_schema, validate
 from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
 from mlxlaunch.launching.summary import summarize
@@ -121,6 +122,12 @@ def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: SeedingF
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
 
     settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
+    # A job's stdout is a file or a pipe, so Python buffers it in 8 KiB blocks: write each
+    # line as it is printed, for `mlxlaunch logs --follow` and the launcher's progress display.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
     result = run_prepared(run_dir, task, settings, seeding_function)
     return result.exit_code or 0
 
@@ -167,7 +174,7 @@ def _run_command(
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
-    return _execute(plan, spec, assume_yes=cmd.yes)
+    return _execute(plan, spec, assume_yes=cmd.yes, quiet=cmd.quiet)
 
 
 def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
@@ -206,7 +213,7 @@ def _print_configs(plan: Any) -> None:
         print(dump_yaml(point.config), end="")
 
 
-def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
+def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool, quiet: bool = False) -> int:
     """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
 
     settings = spec.settings
@@ -222,7 +229,12 @@ def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
-    results = executor.launch(runs, spec)
+    if executor.runs_locally:
+        spec.progress = sweep_progress(len(runs), quiet)
+    try:
+        results = executor.launch(runs, spec)
+    finally:
+        spec.progress.close()
     code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)

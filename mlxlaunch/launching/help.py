@@ -42,6 +42,7 @@ FLAG_HELP: list[tuple[str, str]] = [
     ("--config-path DIR, -cp", "read the config from DIR (relative to the script's folder)"),
     ("--config-name NAME, -cn", "use NAME.yaml (or a .yaml/.json/.toml file) as the main config"),
     ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
+    ("-q, --quiet", "no progress lines or bar while a sweep runs (the summary line stays)"),
     ("--verbose", "show Python tracebacks for usage errors"),
     ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),
 ]
