@@ -150,8 +150,8 @@ class ParallelExecutor(Executor):
                 except queue.Empty:
                     continue
                 del running[worker.slot]
-                results[worker.index] = _outcome(worker)
-                spec.progress.finished(worker.run, results[worker.index])
+                result = results[worker.index] = _outcome(worker)
+                spec.progress.finished(worker.run, result)
         finally:
             _restore_handlers(previous)
             _dismiss(standbys.values())
