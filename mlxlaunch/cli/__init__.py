@@ -17,7 +17,7 @@ from typing import Optional
 from mlxlaunch.errors import MlxlaunchError
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["backend", "status", "cancel", "resubmit", "runs", "plot"]
+COMMANDS: list[str] = ["backend", "status", "logs", "cancel", "resubmit", "runs", "plot"]
 
 
 def build_parser() -> argparse.ArgumentParser:

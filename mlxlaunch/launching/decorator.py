@@ -122,12 +122,6 @@ def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: SeedingF
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
 
     settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
-    # A job's stdout is a file or a pipe, so Python buffers it in 8 KiB blocks: write each
-    # line as it is printed, for `mlxlaunch logs --follow` and the launcher's progress display.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(line_buffering=True)
     result = run_prepared(run_dir, task, settings, seeding_function)
     return result.exit_code or 0
 

@@ -33,8 +33,8 @@ class LoggerSettings:
     parent_log_dir: str = "./logs"
     # reopen (resume) this run id instead of allocating a new one; -1 allocates a new id
     forced_log_id: int = -1
-    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder
-    log_streams_to_file: bool = False
+    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder (mlxlaunch logs)
+    log_streams_to_file: bool = True
 
 
 @dataclass
