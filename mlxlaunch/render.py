@@ -22,6 +22,8 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
+    #: a rich style per row ("" for none), e.g. "bold red" for a failed run; plain text ignores it
+    row_styles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -84,32 +86,53 @@ def render_plain(blocks: list[Block]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _print_rich(blocks: list[Block], stream: TextIO) -> None:
-    from rich.console import Console
+def rich_renderables(blocks: list[Block]) -> list[tuple[Any, bool]]:
+    """The blocks as rich renderables, each with its ``soft_wrap`` flag (rich must be installed)."""
     from rich.padding import Padding
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
-    console = Console(file=stream)
+    out: list[tuple[Any, bool]] = []
     for i, block in enumerate(blocks):
         if i:
-            console.print()
+            out.append((RichText(""), False))
         if block.title:
-            console.print(RichText(block.title, style="bold"))
+            out.append((RichText(block.title, style="bold"), False))
         if isinstance(block, Table):
             table = RichTable(
                 show_header=bool(block.columns), box=None, padding=(0, 2, 0, 0), pad_edge=False
             )
             for name in block.columns or [""] * max((len(r) for r in block.rows), default=0):
                 table.add_column(name, style="cyan" if not table.columns else None)
-            for row in block.rows:
-                table.add_row(*(RichText(cell) for cell in row))
-            console.print(Padding(table, (0, 0, 0, 2), expand=False))
+            for j, row in enumerate(block.rows):
+                style = block.row_styles[j] if j < len(block.row_styles) else ""
+                table.add_row(*(RichText(cell) for cell in row), style=style or None)
+            out.append((Padding(table, (0, 0, 0, 2), expand=False), False))
         else:
             pad = "  " if block.indent else ""
             text = RichText("\n".join(pad + line for line in block.body.splitlines()))
             # text to copy as it is (a job script) must not get newlines at the terminal's width
-            console.print(text, soft_wrap=not block.indent)
+            out.append((text, not block.indent))
+    return out
+
+
+def _print_rich(blocks: list[Block], stream: TextIO) -> None:
+    from rich.console import Console
+
+    console = Console(file=stream)
+    for renderable, soft_wrap in rich_renderables(blocks):
+        console.print(renderable, soft_wrap=soft_wrap)
+
+
+def format_seconds(seconds: float) -> str:
+    """``12.3s``, ``4m05s``, ``2h03m``: a duration short and readable at a glance."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 def print_blocks(blocks: list[Block], stream: Any = None) -> None:

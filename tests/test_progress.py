@@ -14,7 +14,7 @@ import termios
 import pytest
 
 from mlxlaunch.launching.argv import parse_command_line
-from mlxlaunch.launching.progress import format_seconds
+from mlxlaunch.render import format_seconds
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\] run (\d+) (\w+) (.*) (\d+\.\d+s)$")
 

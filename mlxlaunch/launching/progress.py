@@ -26,6 +26,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from mlxlaunch.executors.base import PreparedRun, Progress
+from mlxlaunch.render import format_seconds
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import RunResult
 
@@ -33,17 +34,6 @@ from mlxlaunch.running.runner import RunResult
 def point_label(overrides: list[str]) -> str:
     """The point: its overrides (as recorded in its info), space-separated."""
     return " ".join(str(o) for o in overrides)
-
-
-def format_seconds(seconds: float) -> str:
-    """``12.3s``, ``4m05s``, ``2h03m``: short and readable at a glance."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 class SweepProgress(Progress):
