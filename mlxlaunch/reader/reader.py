@@ -187,7 +187,8 @@ class Reader:
             with self._context.cache.batch():  # metric summaries are cached per run
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
         table = RunTable(runs)
-        return table.to_pandas() if as_pandas else table
+        # MLXP's asPandas=True gave every column: its users keep them
+        return table.to_pandas(info=True) if as_pandas else table
 
     def _is_summary(self, key: str) -> bool:
         """Whether some run has the metric of ``<log>.<key>.<summary>`` (stops at the first)."""

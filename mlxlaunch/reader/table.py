@@ -5,8 +5,8 @@ only touched when asked for: ``run["train.loss"]`` parses ``metrics/train.json``
 once (re-parsing only if the file changed since) and returns a numpy array;
 ``run.artifacts["model.pkl"].load()`` opens the artifact.
 
-Analysis is pandas' job: ``RunTable.to_pandas()`` (config/info columns, metric
-columns on request), ``RunTable.metrics("train")`` (one long table for
+Analysis is pandas' job: ``RunTable.to_pandas()`` (status and config columns;
+metric and other info columns on request), ``RunTable.metrics("train")`` (one long table for
 ``groupby`` or seaborn), ``RunTable.diff()`` (the config columns that vary).
 """
 
@@ -249,6 +249,32 @@ def _sort_key(value: Any) -> tuple:
     return (1, 0, str(value))
 
 
+def column_series(values: list[Any], index: Any, name: str) -> pd.Series:
+    """One column of values as a pandas Series with the dtype an analysis needs.
+
+    Numbers are numeric (``nsmallest``, ``describe``, ``groupby().mean()`` work):
+    ``Int64`` (nullable) when every value is an int, ``float64`` when they are
+    numbers (a missing value is NaN), ``boolean`` for flags; anything else (a
+    series per cell, text, lists) stays ``object``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    present = [v.item() if isinstance(v, np.generic) else v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.Series(values, index=index, name=name, dtype="boolean")
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pd.Series(values, index=index, name=name, dtype="Int64")
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.Series(
+            [np.nan if v is None else float(v) for v in values],
+            index=index,
+            name=name,
+            dtype="float64",
+        )
+    return pd.Series(values, index=index, name=name, dtype=object)
+
+
 class _Context:
     """What runs of one Reader share: the cache and the problem collector."""
 
@@ -273,14 +299,7 @@ class RunTable(Sequence):
         if isinstance(index, slice):
             return RunTable(self._runs[index])
         if isinstance(index, str):
-            import pandas as pd
-
-            return pd.Series(
-                [run.get(index) for run in self._runs],
-                index=self._index(),
-                name=index,
-                dtype=object,
-            )
+            return column_series([run.get(index) for run in self._runs], self._index(), index)
         return self._runs[index]
 
     @property
@@ -296,18 +315,29 @@ class RunTable(Sequence):
         """``{"COMPLETE": 8, "LOST": 1, ...}``, most common first."""
         return dict(Counter(run.status for run in self._runs).most_common())
 
-    def to_pandas(self, metrics: Sequence[str] = ()) -> pd.DataFrame:
-        """A DataFrame indexed by ``log_id`` with every config/info column.
+    def to_pandas(
+        self, metrics: Sequence[str] = (), info: Union[bool, Sequence[str]] = False
+    ) -> pd.DataFrame:
+        """A DataFrame indexed by ``log_id``: what a researcher compares runs by.
 
-        ``metrics=["train.loss", "train.loss.last"]`` adds those columns, loading
-        the logs now (a series is a numpy array per cell, a summary a number).
+        Columns: ``info.status``, every ``config.*`` key, then ``metrics``
+        (``["train.loss", "train.loss.last"]``: a series is a numpy array per cell, a
+        summary a number, with a numeric dtype), loading those logs now. The other
+        ``info.*`` columns (argv, pid, hostname, times ...) come on request:
+        ``info=True`` for all of them, or a list such as ``info=["duration_s", "hostname"]``.
         """
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(
-            [{k: v for k, v in run.row.items() if k != "log_id"} for run in self._runs],
-            index=self._index(),
-        )
+        info_keys = self._info_columns(info)
+        records = []
+        for run in self._runs:
+            record: dict[str, Any] = {"info.status": run.status}
+            record.update((k, v) for k, v in run.row.items() if k.startswith("config."))
+            record.update((k, run.row.get(k)) for k in info_keys)
+            records.append(record)
+        frame = pd.DataFrame.from_records(records, index=self._index())
+        if not self._runs:
+            frame = pd.DataFrame(columns=["info.status", *info_keys], index=self._index())
         for key in [metrics] if isinstance(metrics, str) else metrics:
             progress = Progress(len(self._runs), None, label=f"loading {key}")
             values = []
@@ -321,8 +351,28 @@ class RunTable(Sequence):
                     f"No run here has {key!r}.{did_you_mean(key, known)} Metric columns are "
                     "<log>.<key> (a series) or <log>.<key>.<summary> (last, min, max, ...)."
                 )
-            frame[key] = pd.Series(values, index=frame.index, dtype=object)
+            frame[key] = column_series(values, frame.index, key)
         return frame
+
+    def _info_columns(self, info: Union[bool, Sequence[str]]) -> list[str]:
+        """The ``info.*`` columns ``to_pandas(info=...)`` asks for, besides ``info.status``."""
+        present: dict[str, None] = {}
+        for run in self._runs:
+            present.update((k, None) for k in run.row if k.startswith("info."))
+        present.pop("info.status", None)
+        if info is True:
+            return list(present)
+        if not info:
+            return []
+        wanted = [info] if isinstance(info, str) else list(info)
+        keys = [k if k.startswith("info.") else f"info.{k}" for k in wanted]
+        for key in keys:
+            if key not in present and key != "info.status" and self._runs:
+                raise UsageError(
+                    f"No run here has {key!r}.{did_you_mean(key, present)} "
+                    "info=True gives every info column."
+                )
+        return [k for k in keys if k != "info.status"]
 
     def metrics(self, name: str, columns: Sequence[str] = ()) -> pd.DataFrame:
         """One long DataFrame of the metric log ``name`` of every run.

@@ -1,0 +1,64 @@
+"""The Reader in a notebook: numeric summary columns, a truncated table that shows its cut,
+``to_pandas`` columns a researcher compares, progress bars, one-line query errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_reader_layouts import write_run
+
+from mlxlaunch.errors import UsageError
+from mlxlaunch.reader import Reader
+
+
+@pytest.fixture
+def logs(tmp_path, private_reader_cache):
+    logs = tmp_path / "logs"
+    for log_id in range(1, 7):
+        write_run(
+            logs,
+            log_id,
+            config={"seed": log_id % 3, "optimizer": {"lr": [0.1, 0.01][log_id % 2]}},
+            status="FAILED" if log_id == 6 else "COMPLETE",
+            metrics={
+                "train": [{"loss": 1.0 / (log_id + s), "epoch": s, "ok": True} for s in range(3)]
+            }
+            if log_id != 5
+            else {},
+        )
+    return logs
+
+
+def test_summary_columns_are_numeric_in_the_lazy_table_and_to_pandas(logs):
+    runs = Reader(str(logs), progress=False).search("")
+    frame = runs.to_pandas(metrics=["train.loss.last", "train.epoch.last", "train.ok.last"])
+    assert frame["train.loss.last"].dtype == "float64"  # run 5 has no log: NaN
+    assert frame["train.epoch.last"].dtype == "Int64"  # integers, nullable
+    assert frame["train.ok.last"].dtype == "boolean"
+    assert pd.isna(frame.loc[5, "train.loss.last"]) and pd.isna(frame.loc[5, "train.epoch.last"])
+    # what a researcher does with them
+    assert list(frame["train.loss.last"].nsmallest(2).index) == [6, 4]
+    assert "mean" in frame["train.loss.last"].describe()
+    assert frame.groupby("config.optimizer.lr")["train.loss.last"].mean().dtype == "float64"
+    assert runs["train.loss.last"].dtype == "float64"
+    assert runs["train.epoch.count"].dtype == "Int64"
+    assert runs["train.loss"].dtype == object  # a series per run stays one cell each
+
+
+def test_to_pandas_gives_what_a_researcher_compares_and_the_rest_on_request(logs):
+    runs = Reader(str(logs), progress=False).search("")
+    frame = runs.to_pandas(metrics=["train.loss.last"])
+    assert frame.index.name == "log_id"
+    assert list(frame.columns) == [
+        "info.status", "config.seed", "config.optimizer.lr", "train.loss.last",
+    ]  # fmt: skip
+    assert frame.loc[6, "info.status"] == "FAILED"
+    every = runs.to_pandas(info=True)
+    assert {"info.pid", "info.hostname", "info.attempt"} <= set(every.columns)
+    assert list(every.columns[:3]) == ["info.status", "config.seed", "config.optimizer.lr"]
+    some = runs.to_pandas(info=["attempt", "info.hostname"])
+    assert list(some.columns[-2:]) == ["info.attempt", "info.hostname"]
+    with pytest.raises(UsageError, match="No run here has 'info.hostnme'. Did you mean"):
+        runs.to_pandas(info=["hostnme"])
+    # MLXP's spelling keeps giving every column
+    assert "info.pid" in Reader(str(logs), progress=False).search("", asPandas=True).columns
