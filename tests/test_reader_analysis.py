@@ -62,3 +62,20 @@ def test_to_pandas_gives_what_a_researcher_compares_and_the_rest_on_request(logs
         runs.to_pandas(info=["hostnme"])
     # MLXP's spelling keeps giving every column
     assert "info.pid" in Reader(str(logs), progress=False).search("", asPandas=True).columns
+
+
+def test_a_truncated_table_shows_the_cut(tmp_path, private_reader_cache):
+    logs = tmp_path / "logs"
+    for log_id in range(1, 31):
+        write_run(logs, log_id, config={"seed": log_id})
+    runs = Reader(str(logs), progress=False).search("")
+    lines = repr(runs).splitlines()
+    ids = [line.split()[0] for line in lines[3:] if line.strip()]
+    assert ids[:10] == [str(i) for i in range(1, 11)]
+    assert ids[10] == "..." and set(lines[13].split()) == {"..."}
+    assert ids[11:21] == [str(i) for i in range(21, 31)]
+    assert lines[-1] == "[30 runs, first and last 10 shown]"
+    html = runs._repr_html_()
+    assert "<th>...</th>" in html and "[30 runs, first and last 10 shown]" in html
+    # a table that fits shows every row and no cut
+    assert "..." not in repr(runs[:20]) and "shown]" not in repr(runs[:20])

@@ -521,16 +521,37 @@ class RunTable(Sequence):
         n_artifacts = [len(run.artifacts) for run in runs]
         if any(n_artifacts):
             frame["artifacts"] = [f"<{n} lazy>" if n else "" for n in n_artifacts]
-        return pd.DataFrame(frame)
+        frame = pd.DataFrame(frame)
+        if len(runs) < len(self._runs):  # show the cut, as pandas does: a row of "..."
+            half = len(runs) // 2
+            dots = pd.DataFrame(
+                [["..."] * len(frame.columns)],
+                columns=frame.columns,
+                index=pd.Index(["..."], name=frame.index.name),
+            )
+            frame = pd.concat(
+                [frame.iloc[:half].astype(object), dots, frame.iloc[half:].astype(object)]
+            )
+        return frame
+
+    def _footer(self) -> str:
+        """``[750 runs, first and last 10 shown]`` under a truncated table (pandas' ``[n rows]``)."""
+        if len(self._runs) <= PREVIEW_ROWS:
+            return ""
+        return f"[{len(self._runs)} runs, first and last {PREVIEW_ROWS // 2} shown]"
 
     def __repr__(self) -> str:
         if not self._runs:
             return "RunTable: 0 runs"
         counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
-        return f"RunTable: {len(self)} runs ({counts})\n{self.preview().to_string()}"
+        footer = self._footer()
+        text = f"RunTable: {len(self)} runs ({counts})\n{self.preview().to_string()}"
+        return f"{text}\n\n{footer}" if footer else text
 
     def _repr_html_(self) -> str:
         if not self._runs:
             return "<p>RunTable: 0 runs</p>"
         counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
-        return f"<p>RunTable: {len(self)} runs ({counts})</p>" + self.preview()._repr_html_()
+        footer = self._footer()
+        html = f"<p>RunTable: {len(self)} runs ({counts})</p>" + self.preview()._repr_html_()
+        return html + (f"<p>{footer}</p>" if footer else "")
