@@ -9,6 +9,7 @@ from test_reader_layouts import write_run
 
 from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import Reader
+from mlxlaunch.reader.scan import Progress
 
 
 @pytest.fixture
@@ -79,3 +80,29 @@ def test_a_truncated_table_shows_the_cut(tmp_path, private_reader_cache):
     assert "<th>...</th>" in html and "[30 runs, first and last 10 shown]" in html
     # a table that fits shows every row and no cut
     assert "..." not in repr(runs[:20]) and "shown]" not in repr(runs[:20])
+
+
+@pytest.fixture
+def many(tmp_path, private_reader_cache):
+    logs = tmp_path / "logs"
+    for log_id in range(1, 131):
+        write_run(logs, log_id, metrics={"train": [{"loss": 1.0 / log_id}]})
+    return logs
+
+
+def test_a_long_read_shows_a_tqdm_bar(many, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(Progress, "DELAY_S", 0.0)  # as if reading took long
+    runs = Reader(str(many), progress=False).search("")
+    capsys.readouterr()
+    runs.to_pandas(metrics=["train.loss.last"])
+    err = capsys.readouterr().err
+    assert "loading train.loss.last: 100%" in err and "130/130" in err
+    assert "|" in err  # a bar, not the bare "loading ...: 64/130" counter
+
+
+def test_a_short_read_is_silent(many, capsys):
+    runs = Reader(str(many), progress=False).search("")
+    capsys.readouterr()
+    runs.to_pandas(metrics=["train.loss.last"])
+    assert capsys.readouterr().err == ""
