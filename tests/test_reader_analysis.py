@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
+from conftest import REPO
 from test_reader_layouts import write_run
 
+from mlxlaunch import errors
 from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import Reader
 from mlxlaunch.reader.scan import Progress
@@ -106,3 +112,44 @@ def test_a_short_read_is_silent(many, capsys):
     capsys.readouterr()
     runs.to_pandas(metrics=["train.loss.last"])
     assert capsys.readouterr().err == ""
+
+
+QUERY_TYPO = """\
+from mlxlaunch.reader import Reader
+Reader({logs!r}, progress=False).search("config.optimizer.lrr <= 1e-2")
+"""
+
+
+def test_a_query_typo_in_python_shows_the_message_not_the_parser(logs):
+    proc = subprocess.run(
+        [sys.executable, "-c", QUERY_TYPO.format(logs=str(logs))],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert proc.returncode == 1
+    assert "mlxlaunch/reader/query.py" not in proc.stderr  # no frame inside the parser
+    assert "Unknown key 'config.optimizer.lrr' (column 1):" in proc.stderr
+    assert proc.stderr.rstrip().endswith("Did you mean 'config.optimizer.lr'?")
+
+
+def test_a_query_typo_in_ipython_is_just_the_message(logs, monkeypatch, capsys):
+    interactive = pytest.importorskip("IPython.core.interactiveshell")
+    monkeypatch.delenv("MLXLAUNCH_TRACEBACKS", raising=False)
+    shell = interactive.InteractiveShell.instance()
+    try:
+        shell.run_cell(QUERY_TYPO.format(logs=str(logs)))
+        shown = capsys.readouterr().out
+        assert shown.splitlines()[:4] == [
+            "QueryError: Unknown key 'config.optimizer.lrr' (column 1):",
+            "  config.optimizer.lrr <= 1e-2",
+            "  ^^^^^^^^^^^^^^^^^^^^",
+            "Did you mean 'config.optimizer.lr'?",
+        ]
+        assert "Traceback" not in shown and "query.py" not in shown
+        monkeypatch.setattr(errors, "FULL_TRACEBACKS", True)  # on request, the whole story
+        shell.run_cell(QUERY_TYPO.format(logs=str(logs)))
+        full = capsys.readouterr().out
+        assert "Traceback" in full and "search" in full and "query.py" in full
+    finally:
+        interactive.InteractiveShell.clear_instance()

@@ -173,14 +173,10 @@ class Reader:
             as_pandas = asPandas
         if refresh:
             self.refresh()
-        tree = _query.parse(query)
-        leaves = _query.keys(tree)
-        if leaves:
-            known = self._known_keys()
-            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
-                metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
-                summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
-                _query.check_keys(query, tree, known | summaries)
+        try:
+            tree = self._checked_query(query)
+        except UsageError as exc:  # the user's typo: the traceback starts here, not in the parser
+            raise exc.trimmed() from None
         if isinstance(tree, _query.All):
             runs = list(self._runs)
         else:
@@ -189,6 +185,18 @@ class Reader:
         table = RunTable(runs)
         # MLXP's asPandas=True gave every column: its users keep them
         return table.to_pandas(info=True) if as_pandas else table
+
+    def _checked_query(self, query: str) -> Any:
+        """The query's syntax tree; a ``QueryError`` if it does not parse or names no key."""
+        tree = _query.parse(query)
+        leaves = _query.keys(tree)
+        if leaves:
+            known = self._known_keys()
+            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
+                metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
+                summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
+                _query.check_keys(query, tree, known | summaries)
+        return tree
 
     def _is_summary(self, key: str) -> bool:
         """Whether some run has the metric of ``<log>.<key>.<summary>`` (stops at the first)."""
