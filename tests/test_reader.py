@@ -283,9 +283,14 @@ def test_progress_line_only_when_slow(logs, capsys):
     assert "reading runs" not in capsys.readouterr().err
 
 
-def test_progress_line_appears_after_a_second(capsys, monkeypatch):
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_progress_line_appears_after_a_second(capsys, monkeypatch, with_tqdm):
     from mlxlaunch.reader import scan
 
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:  # without tqdm installed: a plain counter
+        monkeypatch.setattr(scan, "_tqdm_bar", lambda total, label: None)
     clock = iter([100.0, 100.5, 101.5, 101.6])
     monkeypatch.setattr(scan.time, "perf_counter", lambda: next(clock))
     progress = scan.Progress(256, None)  # started at t=100
@@ -293,7 +298,11 @@ def test_progress_line_appears_after_a_second(capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     progress.update(128)  # t=101.5
     progress.close()
-    assert capsys.readouterr().err == "\rreading runs: 128/256\rreading runs: 256/256\n"
+    err = capsys.readouterr().err
+    if with_tqdm:
+        assert "reading runs: 100%" in err and "256/256" in err and "|" in err
+    else:
+        assert err == "\rreading runs: 128/256\rreading runs: 256/256\n"
     hidden = scan.Progress(256, False)
     hidden.update(64)
     hidden.close()
