@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from mlxlaunch import store
+from mlxlaunch._version import __version__
 from mlxlaunch.errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
 from mlxlaunch.launching.decorator import launch
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.running.context import Context
 
-__version__ = "0.1.0"
 __all__ = [
     "launch",
     "store",

@@ -15,6 +15,7 @@ import sys
 from typing import Optional
 
 from mlxlaunch.errors import MlxlaunchError
+from mlxlaunch.launching.decorator import version_line
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
 COMMANDS: list[str] = ["backend", "status", "logs", "cancel", "resubmit", "runs", "plot"]
@@ -22,6 +23,7 @@ COMMANDS: list[str] = ["backend", "status", "logs", "cancel", "resubmit", "runs"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlxlaunch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"mlxlaunch.cli.{name}").register(sub)

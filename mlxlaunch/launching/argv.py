@@ -22,6 +22,8 @@ class CommandLine:
     yes: bool = False
     #: no progress lines or bar while a sweep runs
     quiet: bool = False
+    #: print mlxlaunch's version and exit
+    version: bool = False
     config_path: Optional[str] = None
     config_name: Optional[str] = None
     #: a bare ``@FILE`` argument: the whole config comes from this file
@@ -42,6 +44,7 @@ FLAGS = (
     "-y",
     "--quiet",
     "-q",
+    "--version",
 )
 #: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
 VALUE_FLAGS = (
@@ -72,6 +75,8 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.yes = True
         elif arg in ("--quiet", "-q"):
             cmd.quiet = True
+        elif arg == "--version":
+            cmd.version = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
             flag, value, i = _flag_value(argv, i)
             if flag.startswith("--to-"):

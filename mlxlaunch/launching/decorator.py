@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
+from mlxlaunch._version import __version__
 from mlxlaunch.errors import MlxlaunchError, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
@@ -137,6 +138,9 @@ def _run_command(
     """The command line of the decorated script: plan every point, then run or submit them."""
 
     cmd = parse_command_line(argv)
+    if cmd.version:
+        print(version_line())
+        return 0
     script_dir = _script_dir(task)
     config_dir = resolve_path(script_dir, config_path)
     with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
@@ -169,6 +173,19 @@ def _run_command(
     if cmd.dry_run:
         return dry_run(plan, spec)
     return _execute(plan, spec, assume_yes=cmd.yes, quiet=cmd.quiet)
+
+
+def version_line() -> str:
+    """``mlxlaunch 0.1.0 (Python 3.11.7, hydra-core 1.3.2)``: what ``--version`` prints."""
+    import platform
+
+    try:
+        from importlib.metadata import version
+
+        hydra = f", hydra-core {version('hydra-core')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution: leave it out
+        hydra = ""
+    return f"mlxlaunch {__version__} (Python {platform.python_version()}{hydra})"
 
 
 def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
