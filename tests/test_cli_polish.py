@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from test_reader_layouts import write_run
 
 import mlxlaunch
 
@@ -32,3 +33,43 @@ def test_version_on_mlxlaunch():
     assert proc.returncode == 0, proc.stderr
     match = VERSION.match(proc.stdout)
     assert match and match.group(1) == mlxlaunch.__version__
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=120,
+    )
+
+
+def test_the_query_may_come_after_the_options(tmp_path, private_reader_cache):
+    logs = tmp_path / "logs"
+    for log_id in (1, 2, 3):
+        write_run(
+            logs,
+            log_id,
+            status="FAILED" if log_id == 2 else "COMPLETE",
+            metrics={"train": [{"loss": 1.0 / log_id}]},
+        )
+    query = "info.status == 'COMPLETE'"
+    after = cli("runs", str(logs), "-c", "train.loss.last", "--format", "csv", query)
+    before = cli("runs", str(logs), query, "-c", "train.loss.last", "--format", "csv")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout and "log_id" in after.stdout
+    assert [line.split(",")[0] for line in after.stdout.splitlines()[1:]] == ["1", "3"]
+    status = cli("status", str(logs), "-c", "train.loss.last", "2")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[-1] == "1 run(s): 1 FAILED"
+    plot = cli("plot", str(logs), "train.loss", "-o", str(tmp_path / "p.png"), query)
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "p.png").stat().st_size > 0
+    # a real mistake still names the subcommand
+    bad = cli("runs", str(logs), "--bogus")
+    assert (
+        bad.returncode == 2
+        and "mlxlaunch runs: error: unrecognized arguments: --bogus" in bad.stderr
+    )

@@ -30,9 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``, with a subcommand's options and positionals in any order.
+
+    ``mlxlaunch runs logs -c train.loss.last "info.status == 'FAILED'"`` puts the
+    query after the options: argparse's plain parsing would have given the query
+    no value before ``-c`` and then refused it as an "unrecognized argument";
+    ``parse_intermixed_args`` takes positionals wherever they are. A subcommand
+    with subcommands of its own (``backend add``) is parsed the plain way.
+    """
+    commands: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        commands.update(getattr(action, "choices", None) or {})
+    if argv and argv[0] in commands:
+        sub = commands[argv[0]]
+        if sub._subparsers is None:
+            args = sub.parse_intermixed_args(argv[1:])
+            args.command = argv[0]
+            return args
+    return parser.parse_args(argv)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, sys.argv[1:] if argv is None else list(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
