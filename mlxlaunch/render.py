@@ -10,6 +10,7 @@ text, which is also what tests and ``docs/cli.md`` show.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO, Union
@@ -57,8 +58,17 @@ def use_rich(stream: TextIO) -> bool:
     return True
 
 
+_RST_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def _unmark(text: str) -> str:
+    """Docstring markup (``ask``) as a terminal user reads it: 'ask'."""
+    return _RST_LITERAL.sub(r"'\1'", text)
+
+
 def _plain_table(table: Table) -> list[str]:
     rows = [table.columns, *table.rows] if table.columns else list(table.rows)
+    rows = [[_unmark(cell) for cell in row] for row in rows]
     if not rows:
         return []
     n = max(len(r) for r in rows)
@@ -82,7 +92,8 @@ def render_plain(blocks: list[Block]) -> str:
             out.extend(_plain_table(block))
         else:
             pad = "  " if block.indent else ""
-            out.extend((pad + line).rstrip() for line in block.body.splitlines())
+            body = _unmark(block.body) if block.indent else block.body  # a script stays as is
+            out.extend((pad + line).rstrip() for line in body.splitlines())
     return "\n".join(out) + "\n"
 
 
@@ -102,15 +113,28 @@ def rich_renderables(blocks: list[Block]) -> list[tuple[Any, bool]]:
             table = RichTable(
                 show_header=bool(block.columns), box=None, padding=(0, 2, 0, 0), pad_edge=False
             )
-            for name in block.columns or [""] * max((len(r) for r in block.rows), default=0):
-                table.add_column(name, style="cyan" if not table.columns else None)
-            for j, row in enumerate(block.rows):
+            names = block.columns or [""] * max((len(r) for r in block.rows), default=0)
+            rows = [[_unmark(cell) for cell in row] for row in block.rows]
+            for i, name in enumerate(names):
+                last = i == len(names) - 1
+                # every column but the last (the description) keeps its full width: a
+                # setting's name must never be cut; the last one wraps at the terminal's edge
+                width = max([len(name)] + [len(r[i]) for r in rows if i < len(r)])
+                table.add_column(
+                    name,
+                    style="cyan" if i == 0 and not block.columns else None,
+                    no_wrap=not last,
+                    min_width=None if last else width,
+                    overflow="fold",
+                )
+            for j, row in enumerate(rows):
                 style = block.row_styles[j] if j < len(block.row_styles) else ""
                 table.add_row(*(RichText(cell) for cell in row), style=style or None)
             out.append((Padding(table, (0, 0, 0, 2), expand=False), False))
         else:
             pad = "  " if block.indent else ""
-            text = RichText("\n".join(pad + line for line in block.body.splitlines()))
+            body = _unmark(block.body) if block.indent else block.body  # a script stays as is
+            text = RichText("\n".join(pad + line for line in body.splitlines()))
             # text to copy as it is (a job script) must not get newlines at the terminal's width
             out.append((text, not block.indent))
     return out

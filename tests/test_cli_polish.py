@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 from test_reader_layouts import write_run
 
@@ -73,3 +74,55 @@ def test_the_query_may_come_after_the_options(tmp_path, private_reader_cache):
         bad.returncode == 2
         and "mlxlaunch runs: error: unrecognized arguments: --bogus" in bad.stderr
     )
+
+
+def test_help_on_an_80_column_terminal_keeps_every_setting_name_whole(project):
+    """rich wraps the descriptions; names are never cut with '…', and no ``markup`` shows."""
+    pytest.importorskip("rich")
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from mlxlaunch.launching.settings import valid_keys
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 80, 0, 0))
+    env = project.env()
+    env.pop("MLXLAUNCH_PLAIN", None)
+    env.update(TERM="xterm", COLUMNS="80")
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "--help"],
+        cwd=project.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    assert proc.wait(60) == 0
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    assert max(len(line) for line in screen.splitlines()) <= 80
+    names = {
+        line.split()[0] for line in screen.splitlines() if line.startswith("  ") and line.split()
+    }
+    leaves = [k for k in valid_keys() if not any(o.startswith(k + ".") for o in valid_keys())]
+    assert [k for k in leaves if k not in names] == []  # each name whole, on its own line
+    assert "…" not in "".join(line.split()[0] for line in screen.splitlines() if line.split())
+    assert "``" not in screen
+
+
+def test_no_docstring_markup_in_plain_help_or_dry_run(project):
+    for args in (["--help"], ["optimizer.lr=0.1,0.2", "--dry-run"]):
+        proc = project.run(*args, check=True)
+        assert "``" not in proc.stdout + proc.stderr, args

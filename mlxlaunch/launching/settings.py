@@ -83,7 +83,7 @@ class VersionManagerSettings:
 
     # what to do with uncommitted changes: ask | fail | commit | snapshot_dirty | ignore
     on_dirty: str = "ask"
-    # the policy ``ask`` falls back to when stdin is not a terminal (any policy but ask)
+    # the policy 'ask' falls back to when stdin is not a terminal (any policy but ask)
     non_interactive: str = "fail"
     # folder holding code snapshots; relative paths start at the script's folder
     parent_work_dir: str = "./.mlxlaunch-work"
