@@ -126,3 +126,24 @@ def test_no_docstring_markup_in_plain_help_or_dry_run(project):
     for args in (["--help"], ["optimizer.lr=0.1,0.2", "--dry-run"]):
         proc = project.run(*args, check=True)
         assert "``" not in proc.stdout + proc.stderr, args
+
+
+def test_bash_completion_knows_subcommands_and_options(tmp_path):
+    pytest.importorskip("shtab")
+    script = cli("completion", "bash")
+    assert script.returncode == 0, script.stderr
+    (tmp_path / "mlxlaunch.bash").write_text(script.stdout)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(words)
+        shell = (
+            f"source {tmp_path / 'mlxlaunch.bash'}; COMP_WORDS=({line}); "
+            f"COMP_CWORD={len(words) - 1}; _shtab_mlxlaunch; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        )
+        proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
+        return proc.stdout.split()
+
+    assert complete("mlxlaunch", "st") == ["status"]
+    assert "logs" in complete("mlxlaunch", "l")
+    assert complete("mlxlaunch", "status", "logs", "--w") == ["--watch"]
+    assert complete("mlxlaunch", "logs", "logs", "1", "--f") == ["--follow"]

@@ -18,7 +18,16 @@ from mlxlaunch.errors import MlxlaunchError
 from mlxlaunch.launching.decorator import version_line
 
 #: Subcommand modules, in the order ``mlxlaunch --help`` lists them.
-COMMANDS: list[str] = ["backend", "status", "logs", "cancel", "resubmit", "runs", "plot"]
+COMMANDS: list[str] = [
+    "backend",
+    "status",
+    "logs",
+    "cancel",
+    "resubmit",
+    "runs",
+    "plot",
+    "completion",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +63,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parse(parser, sys.argv[1:] if argv is None else list(argv))
+    args.root_parser = parser  # `completion` describes the whole command
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
