@@ -214,8 +214,12 @@ class Reader:
         return self.search(query_string, as_pandas=result_format == "pandas")
 
     def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any) -> Any:
-        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
-        return self.search(query).plot(metric, by=by, **kwargs)
+        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib).
+
+        The title says the metric and the query."""
+        runs = self.search(query)
+        kwargs.setdefault("title", f"{metric}: {query}" if query else None)
+        return runs.plot(metric, by=by, **kwargs)
 
 
 class _QueryRow:

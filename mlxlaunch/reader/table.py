@@ -21,6 +21,7 @@ from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
 from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR, METRICS_DIR
 
@@ -242,13 +243,6 @@ def _log_cell(run: Run, name: str) -> str:
     return "<lazy>" if log is None else f"{log.length} records"
 
 
-def _sort_key(value: Any) -> tuple:
-    """Numbers first, in numeric order, then anything else by its text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value, "")
-    return (1, 0, str(value))
-
-
 def column_series(values: list[Any], index: Any, name: str) -> pd.Series:
     """One column of values as a pandas Series with the dtype an analysis needs.
 
@@ -437,71 +431,18 @@ class RunTable(Sequence):
         ax: Any = None,
         output: Any = None,
         logy: bool = False,
+        logx: bool = False,
+        agg: Optional[str] = None,
+        title: Optional[str] = None,
     ) -> Any:
-        """Draw ``metric`` (``"train.loss"``) against ``x`` for every run, one colour per ``by`` value.
+        """Draw ``metric`` (``"train.loss"``) against ``x``; returns the matplotlib axes.
 
-        Needs matplotlib (``pip install mlxlaunch[plot]``). Returns the axes; with
-        ``output`` the figure is also saved there; ``logy`` uses a log-scale y axis.
+        ``by`` groups the runs (sorted legend; a sequential colormap for numbers),
+        ``agg="mean"`` (± std band) or ``"median"`` (min-max band) folds each group's
+        runs into one curve, ``logy``/``logx`` use log axes, ``output`` also saves the
+        figure (``.png``, ``.svg``, ``.pdf``). Needs matplotlib (``mlxlaunch[plot]``).
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise UsageError("Plotting needs matplotlib: pip install 'mlxlaunch[plot]'.") from None
-        names = sorted({n for run in self._runs for n in run.log_names})
-        split = _metrics.split_metric_key(metric, names)
-        if split is None:
-            raise UsageError(
-                f"{metric!r} is not <log>.<key> of any run here; logs: {', '.join(names) or 'none'}."
-                + did_you_mean(metric.split(".")[0], names)
-            )
-        log_name, key = split
-        data = self.metrics(log_name, columns=[by] if by else [])
-        if key not in data.columns:
-            raise UsageError(
-                f"The log {log_name!r} has no key {key!r}."
-                + did_you_mean(key, [c for c in data.columns if c not in ("log_id", "step")])
-            )
-        if x not in data.columns:
-            raise UsageError(
-                f"No column {x!r} in the log {log_name!r}; use step or one of its keys."
-            )
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
-        colours = {}
-        if by:
-            values: dict[str, Any] = {}  # by text: lists (e.g. info.overrides) are not hashable
-            for v in data[by]:
-                v = v.item() if hasattr(v, "item") else v
-                values.setdefault(str(v), v)
-            groups = sorted(values, key=lambda g: _sort_key(values[g]))
-            cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
-            colours = {
-                g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
-                for i, g in enumerate(groups)
-            }
-        labelled = set()
-        for _, curve in data.groupby("log_id", sort=True):
-            label = None
-            colour = None
-            if by:
-                group = str(curve[by].iloc[0])
-                colour = colours[group]
-                label = None if group in labelled else f"{by}={curve[by].iloc[0]}"
-                labelled.add(group)
-            ax.plot(curve[x], curve[key], color=colour, label=label, linewidth=1, alpha=0.8)
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric)
-        if logy:
-            ax.set_yscale("log")
-        if by:
-            ax.legend(fontsize="small")
-        if output is not None:
-            ax.figure.tight_layout()
-            try:
-                ax.figure.savefig(output)
-            except (OSError, ValueError) as exc:  # a missing folder, an unknown extension
-                raise UsageError(f"Cannot write the plot to {str(output)!r}: {exc}") from None
-        return ax
+        return draw_plot(self, metric, by, x, ax, output, logy, logx, agg, title)
 
     # -- display
     def preview(self) -> pd.DataFrame:
