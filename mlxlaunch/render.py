@@ -42,14 +42,20 @@ class Text:
 Block = Union[Table, Text]
 
 
-def use_rich(stream: TextIO) -> bool:
-    """Whether to draw with rich: a real terminal, not dumb, not opted out, rich installed."""
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a real terminal worth drawing on: not dumb, not opted out
+    (``MLXLAUNCH_PLAIN=1``). Pipes and files get plain text."""
     if os.environ.get("MLXLAUNCH_PLAIN") or os.environ.get("TERM") == "dumb":
         return False
     try:
-        if not stream.isatty():
-            return False
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
+        return False
+
+
+def use_rich(stream: TextIO) -> bool:
+    """Whether to draw with rich: a real terminal (``is_terminal``) and rich installed."""
+    if not is_terminal(stream):
         return False
     try:
         import rich  # noqa: F401

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import REPO
+from terminal import run_on_terminal
 from test_reader_layouts import write_run
 
 import mlxlaunch
@@ -79,39 +80,13 @@ def test_the_query_may_come_after_the_options(tmp_path, private_reader_cache):
 def test_help_on_an_80_column_terminal_keeps_every_setting_name_whole(project):
     """rich wraps the descriptions; names are never cut with '…', and no ``markup`` shows."""
     pytest.importorskip("rich")
-    import fcntl
-    import pty
-    import struct
-    import termios
-
     from mlxlaunch.launching.settings import valid_keys
 
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 80, 0, 0))
-    env = project.env()
-    env.pop("MLXLAUNCH_PLAIN", None)
-    env.update(TERM="xterm", COLUMNS="80")
-    proc = subprocess.Popen(
-        [sys.executable, "main.py", "--help"],
-        cwd=project.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=secondary,
-        stderr=secondary,
+    code, raw = run_on_terminal(
+        [sys.executable, "main.py", "--help"], env=project.env(), cwd=str(project.root), columns=80
     )
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(primary)
-    assert proc.wait(60) == 0
-    screen = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    assert code == 0
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", raw)
     assert max(len(line) for line in screen.splitlines()) <= 80
     names = {
         line.split()[0] for line in screen.splitlines() if line.startswith("  ") and line.split()

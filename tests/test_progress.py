@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import struct
-import subprocess
 import sys
-import termios
 
 import pytest
+from terminal import run_on_terminal
 
 from mlxlaunch.launching.argv import parse_command_line
 from mlxlaunch.render import format_seconds
@@ -87,32 +82,12 @@ def test_format_seconds():
 def test_terminal_shows_a_live_bar_with_the_runs_output_above_it(project, workers):
     """On a terminal (a pty here), tqdm draws the bar; the runs' lines never share its line."""
     pytest.importorskip("tqdm")
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = project.env()
-    env.pop("MLXLAUNCH_PLAIN", None)
-    env["TERM"] = "xterm"
-    proc = subprocess.Popen(
+    code, screen = run_on_terminal(
         [sys.executable, "main.py", "optimizer.lr=0.1,0.2,0.3", f"+launcher.n_workers={workers}"],
-        cwd=project.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=secondary,
-        stderr=secondary,
+        env=project.env(),
+        cwd=str(project.root),
     )
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:  # EIO: the last writer closed the pty
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(primary)
-    assert proc.wait(60) == 0
-    screen = b"".join(chunks).decode()
+    assert code == 0
     assert "sweep 100%" in screen and "3/3" in screen and "3 complete" in screen
     for log_id in (1, 2, 3):
         assert f"done {log_id} RUNNING" in screen

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
 from conftest import REPO
+from terminal import run_on_terminal
 
 from mlxlaunch.manage.status import RunView, runtime_s
 
@@ -96,40 +93,14 @@ def test_runtime_of_a_running_run_counts_from_its_start(tmp_path):
 
 def _on_terminal(args: list[str], seconds: float) -> str:
     """What ``mlxlaunch ARGS`` draws on a 120-column terminal in ``seconds`` (then Ctrl-C)."""
-    primary, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
-    env = dict(os.environ, PYTHONPATH=str(REPO), TERM="xterm-256color")
-    env.pop("MLXLAUNCH_PLAIN", None)
-    proc = subprocess.Popen(
+    code, screen = run_on_terminal(
         [sys.executable, "-m", "mlxlaunch.cli", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=secondary,
-        stderr=secondary,
-        env=env,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        columns=120,
+        seconds=seconds,
     )
-    os.close(secondary)
-    chunks = []
-    deadline = time.monotonic() + seconds
-    os.set_blocking(primary, False)
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            chunks.append(os.read(primary, 65536))
-        except BlockingIOError:
-            time.sleep(0.05)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    assert proc.wait(20) == 0
-    os.set_blocking(primary, True)
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(primary)
-    return b"".join(chunks).decode()
+    assert code == 0
+    return screen
 
 
 def test_failed_rows_are_red_on_a_terminal(sweep):

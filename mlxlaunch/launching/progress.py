@@ -26,7 +26,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from mlxlaunch.executors.base import PreparedRun, Progress
-from mlxlaunch.render import format_seconds
+from mlxlaunch.render import format_seconds, is_terminal
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import RunResult
 
@@ -262,12 +262,8 @@ def _private_stderr() -> TextIO:
 
 
 def _is_terminal(stream: TextIO) -> bool:
-    if os.environ.get("MLXLAUNCH_PLAIN") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        if not stream.isatty():
-            return False
-    except (AttributeError, ValueError):
+    """A terminal to draw a bar on (``render.is_terminal``), and tqdm installed."""
+    if not is_terminal(stream):
         return False
     try:
         import tqdm  # noqa: F401  - optional: the cli extra

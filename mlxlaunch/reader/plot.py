@@ -9,13 +9,10 @@ to fold the runs that share a ``by`` value (the seeds) into one curve.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.reader import metrics as _metrics
-
-if TYPE_CHECKING:  # pragma: no cover
-    from mlxlaunch.reader.table import RunTable
 
 #: ``agg`` values: the curve, and the band around it
 AGGREGATES = {"mean": "± 1 std", "median": "min-max"}
@@ -32,7 +29,7 @@ def _label(value: Any) -> str:
 
 
 def draw(
-    runs: RunTable,
+    runs: Any,  # a RunTable (table.py imports this module, not the other way round)
     metric: str,
     by: Optional[str] = None,
     x: str = "step",
