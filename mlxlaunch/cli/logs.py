@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch.manage.logs import follow_stream, print_stream, run_folder
+from mlxlaunch.runfolder.layout import STDERR_FILE, STDOUT_FILE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +43,8 @@ def register(subparsers: Any) -> None:
         help="keep printing as the run writes, until it ends (waits for a queued run to start)",
     )
     p.add_argument(
-        "--stderr", action="store_true", help="print log.stderr (tracebacks) instead of log.stdout"
+        "--stderr",
+        action="store_true",
+        help=f"print {STDERR_FILE} (tracebacks) instead of {STDOUT_FILE}",
     )
     p.set_defaults(func=run)

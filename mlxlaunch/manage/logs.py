@@ -16,8 +16,7 @@ from typing import BinaryIO
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import UsageError
-from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.streams import STDERR_FILE, STDOUT_FILE
+from mlxlaunch.runfolder.layout import STDERR_FILE, STDOUT_FILE, Status
 
 #: Seconds between two looks at a followed file (``tail -f`` uses 1 s).
 POLL_S = 0.25
