@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlxlaunch import store
+from mlxlaunch._version import __version__
 from mlxlaunch.errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
 from mlxlaunch.launching.decorator import launch
 from mlxlaunch.launching.factories import factory
@@ -17,8 +18,6 @@ from mlxlaunch.running.context import Context
 
 #: MLXP's name of the Logger (``mlxp.DefaultLogger``), for projects coming from MLXP.
 DefaultLogger = Logger
-
-__version__ = "0.1.0"
 __all__ = [
     "launch",
     "factory",

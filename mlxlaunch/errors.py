@@ -21,9 +21,16 @@ does not fit one branch of a type; the caller turns it into a ConfigError).
 from __future__ import annotations
 
 import difflib
+import os
 import signal
+import traceback
 from collections.abc import Iterable, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Optional
+
+#: In IPython/Jupyter a usage error shows just its message; set this to True (or the
+#: environment variable MLXLAUNCH_TRACEBACKS=1) to get the full traceback back.
+FULL_TRACEBACKS = False
 
 
 class MlxlaunchError(Exception):
@@ -59,6 +66,36 @@ class UsageError(MlxlaunchError):
     """The command line, a config file or a setting is wrong: nothing ran."""
 
     exit_code = 2
+
+    #: the frames inside mlxlaunch a public function cut off when re-raising (see ``trimmed``)
+    internal_traceback: Optional[TracebackType] = None
+
+    def trimmed(self) -> UsageError:
+        """This error with its traceback cut to the public function re-raising it.
+
+        ``raise exc.trimmed() from None`` in e.g. ``Reader.search`` shows the user's
+        line and the message, not the parser's frames; they are kept for
+        ``FULL_TRACEBACKS``.
+        """
+        self.internal_traceback = self.__traceback__
+        return self.with_traceback(None)
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython/Jupyter show for this error: the message, not mlxlaunch's frames.
+
+        A user's typo (a query's unknown key, a bad column) is said in the message;
+        the frames inside mlxlaunch would only bury it. With ``FULL_TRACEBACKS``
+        (or ``MLXLAUNCH_TRACEBACKS=1``) the whole traceback is shown, for a bug report.
+        """
+        if FULL_TRACEBACKS or os.environ.get("MLXLAUNCH_TRACEBACKS"):
+            lines = traceback.format_exception(type(self), self, self.__traceback__)
+            if self.internal_traceback is not None:
+                lines[-1:-1] = traceback.format_tb(self.internal_traceback)
+            return "".join(lines).rstrip("\n").splitlines()
+        return [
+            f"{type(self).__name__}: {self}",
+            "(full traceback: mlxlaunch.errors.FULL_TRACEBACKS = True, then run the cell again)",
+        ]
 
 
 class ConfigError(UsageError):

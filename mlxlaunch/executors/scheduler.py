@@ -176,6 +176,7 @@ def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> 
 class SchedulerExecutor(Executor):
     """Submits prepared runs as job arrays; subclasses supply the scheduler's specifics."""
 
+    runs_locally = False  # it submits and returns: `mlxlaunch status` follows the runs
     #: the job script's directive prefix, e.g. ``#SBATCH``
     directive: ClassVar[str] = ""
     #: shell expression of the array index in the job, e.g. ``$SLURM_ARRAY_TASK_ID``

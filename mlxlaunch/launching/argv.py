@@ -24,6 +24,10 @@ class CommandLine:
     #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
     export: Optional[tuple[str, str]] = None
     yes: bool = False
+    #: no progress lines or bar while a sweep runs
+    quiet: bool = False
+    #: print mlxlaunch's version and exit
+    version: bool = False
     config_path: Optional[str] = None
     config_name: Optional[str] = None
     #: a bare ``@FILE`` argument: the whole config comes from this file
@@ -44,6 +48,9 @@ FLAGS = (
     "--repl",
     "--yes",
     "-y",
+    "--quiet",
+    "-q",
+    "--version",
 )
 #: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
 VALUE_FLAGS = (
@@ -76,6 +83,10 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.repl = True
         elif arg in ("--yes", "-y"):
             cmd.yes = True
+        elif arg in ("--quiet", "-q"):
+            cmd.quiet = True
+        elif arg == "--version":
+            cmd.version = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
             flag, value, i = _flag_value(argv, i)
             if flag.startswith("--to-"):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
+from mlxlaunch._version import __version__
 from mlxlaunch.errors import MlxlaunchError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.executors.scheduler import id_ranges
@@ -35,6 +36,7 @@ from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
+from mlxlaunch.launching.progress import sweep_progress
 from mlxlaunch.launching.schema import check_schema, validate
 from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
 from mlxlaunch.launching.submit import settings_from_environment
@@ -139,6 +141,9 @@ def _run_command(
     """The command line of the decorated script: plan every point, then run or submit them."""
 
     cmd = parse_command_line(argv)
+    if cmd.version:
+        print(version_line())
+        return 0
     script_dir = _script_dir(task)
     config_dir = resolve_path(script_dir, config_path)
     with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
@@ -168,7 +173,20 @@ def _run_command(
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
-    return execute(plan, spec, assume_yes=cmd.yes, prepare_only=cmd.prepare_only)
+    return execute(plan, spec, assume_yes=cmd.yes, prepare_only=cmd.prepare_only, quiet=cmd.quiet)
+
+
+def version_line() -> str:
+    """``mlxlaunch 0.1.0 (Python 3.11.7, hydra-core 1.3.2)``: what ``--version`` prints."""
+    import platform
+
+    try:
+        from importlib.metadata import version
+
+        hydra = f", hydra-core {version('hydra-core')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution: leave it out
+        hydra = ""
+    return f"mlxlaunch {__version__} (Python {platform.python_version()}{hydra})"
 
 
 def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
@@ -236,7 +254,13 @@ def print_configs(plan: Any) -> None:
         print(dump_yaml(placeholders.shown(point.config)), end="")
 
 
-def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool, prepare_only: bool = False) -> int:
+def execute(
+    plan: Plan,
+    spec: LaunchSpec,
+    assume_yes: bool,
+    prepare_only: bool = False,
+    quiet: bool = False,
+) -> int:
     """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize.
 
     ``prepare_only`` (Thunder's ``build``) stops after step 2: the run folders
@@ -260,7 +284,12 @@ def execute(plan: Plan, spec: LaunchSpec, assume_yes: bool, prepare_only: bool =
     if prepare_only:
         print_prepared([run.log_id for run in runs], spec.parent_log_dir)
         return 0
-    results = executor.launch(runs, spec)
+    if executor.runs_locally:
+        spec.progress = sweep_progress(len(runs), quiet)
+    try:
+        results = executor.launch(runs, spec)
+    finally:
+        spec.progress.close()
     code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)

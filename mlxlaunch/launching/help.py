@@ -52,7 +52,9 @@ FLAG_HELP: list[tuple[str, str]] = [
         "change the composed points in a Python shell; run() runs them, leaving runs nothing",
     ),
     ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
+    ("-q, --quiet", "no progress lines or bar while a sweep runs (the summary line stays)"),
     ("--verbose", "show Python tracebacks for usage errors"),
+    ("--version", "print the versions of mlxlaunch, Python and Hydra, and exit"),
     ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),
 ]
 

@@ -55,6 +55,7 @@ from mlxlaunch.launching.decorator import (
     load_command_settings,
     resumed_point,
     show_or_export,
+    version_line,
 )
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.schema import MISSING, fit
@@ -325,6 +326,9 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
     folder = (folder or Path.cwd()).absolute()
     name, rest = split_entry(argv)
     cmd = parse_command_line(rest)
+    if cmd.version:
+        print(version_line())
+        return 0
     if cmd.config_path or cmd.config_name or cmd.config_file:
         raise UsageError("An entry point has no config files: pass its parameters as key=value.")
     project = read_project(folder)
@@ -375,7 +379,7 @@ def run_entry_point(argv: list[str], folder: Optional[Path] = None) -> int:
         for point in plan.points:
             print(f"point {point.index + 1}: {entry.render(placeholders.shown(point.config))}")
         return dry_run(plan, spec)
-    return execute(plan, spec, assume_yes=cmd.yes)
+    return execute(plan, spec, assume_yes=cmd.yes, prepare_only=cmd.prepare_only, quiet=cmd.quiet)
 
 
 def entry_help(project: Project, entry: EntryPoint) -> list[Any]:

@@ -1,7 +1,8 @@
 """``--repl`` (NeMo-Run's): look at and change the composed points in a Python shell first.
 
 After every point is composed and checked, ``--repl`` opens an interactive shell
-(IPython when it is installed, else the standard library's ``code`` module;
+(IPython when it is installed and standard input is a terminal, else the standard
+library's ``code`` module, which reads piped commands line by line as typed;
 ``MLXLAUNCH_REPL=python`` forces the latter) with the points' configs as
 attribute-access objects. What the configs hold when the user calls ``run()``
 is what runs: each one is checked again (schema, seed, an entry point's types)
@@ -69,7 +70,9 @@ class _Session:
 def _interact(session: _Session, banner: str) -> None:
     """Run the shell until the user leaves it."""
     namespace = session.namespace()
-    use_ipython = os.environ.get("MLXLAUNCH_REPL", "").lower() != "python"
+    # IPython's terminal shell is for a person: on a pipe it asks "Do you really want
+    # to exit?" and echoes prompts, so piped commands go to the plain console
+    use_ipython = os.environ.get("MLXLAUNCH_REPL", "").lower() != "python" and sys.stdin.isatty()
     if use_ipython:
         try:
             from IPython.terminal.embed import InteractiveShellEmbed  # optional

@@ -33,8 +33,8 @@ class LoggerSettings:
     parent_log_dir: str = "./logs"
     # reopen (resume) this run id instead of allocating a new one; -1 allocates a new id
     forced_log_id: int = -1
-    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder
-    log_streams_to_file: bool = False
+    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder (mlxlaunch logs)
+    log_streams_to_file: bool = True
 
 
 @dataclass
@@ -83,7 +83,7 @@ class VersionManagerSettings:
 
     # what to do with uncommitted changes: ask | fail | commit | snapshot_dirty | ignore
     on_dirty: str = "ask"
-    # the policy ``ask`` falls back to when stdin is not a terminal (any policy but ask)
+    # the policy 'ask' falls back to when stdin is not a terminal (any policy but ask)
     non_interactive: str = "fail"
     # folder holding code snapshots; relative paths start at the script's folder
     parent_work_dir: str = "./.mlxlaunch-work"

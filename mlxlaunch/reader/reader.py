@@ -177,14 +177,10 @@ class Reader:
             query = query_string
         if refresh:
             self.refresh()
-        tree = _query.parse(query)
-        leaves = _query.keys(tree)
-        if leaves:
-            known = self._known_keys()
-            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
-                metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
-                summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
-                _query.check_keys(query, tree, known | summaries)
+        try:
+            tree = self._checked_query(query)
+        except UsageError as exc:  # the user's typo: the traceback starts here, not in the parser
+            raise exc.trimmed() from None
         if isinstance(tree, _query.All):
             runs = list(self._runs)
         else:
@@ -194,6 +190,18 @@ class Reader:
         if asPandas:  # MLXP's spelling gives MLXP's table: metric columns loaded, rows 0..n-1
             return table.toPandas()
         return table.to_pandas() if as_pandas else table
+
+    def _checked_query(self, query: str) -> Any:
+        """The query's syntax tree; a ``QueryError`` if it does not parse or names no key."""
+        tree = _query.parse(query)
+        leaves = _query.keys(tree)
+        if leaves:
+            known = self._known_keys()
+            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
+                metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
+                summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
+                _query.check_keys(query, tree, known | summaries)
+        return tree
 
     def _is_summary(self, key: str) -> bool:
         """Whether some run has the metric of ``<log>.<key>.<summary>`` (stops at the first)."""
@@ -214,8 +222,12 @@ class Reader:
         return self.search(query_string, asPandas=result_format == "pandas")
 
     def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any) -> Any:
-        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
-        return self.search(query).plot(metric, by=by, **kwargs)
+        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib).
+
+        The title says the metric and the query."""
+        runs = self.search(query)
+        kwargs.setdefault("title", f"{metric}: {query}" if query else None)
+        return runs.plot(metric, by=by, **kwargs)
 
 
 class _QueryRow:
