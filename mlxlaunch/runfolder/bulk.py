@@ -43,7 +43,7 @@ def _libc_syncfs() -> Optional[Callable[[int], int]]:
         return None
     syncfs.argtypes = [ctypes.c_int]
     syncfs.restype = ctypes.c_int
-    return syncfs  # type: ignore[no-any-return]
+    return syncfs
 
 
 def syncfs(path: Path) -> bool:
