@@ -22,7 +22,6 @@ import contextlib
 import ctypes
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -122,5 +121,8 @@ class Batch:
             return
         if len(paths) > FEW_PATHS and syncfs(self.root):
             return
+        # imported here: concurrent.futures registers an atexit hook (import mlxlaunch must not)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(SYNC_THREADS, len(paths))) as pool:
             list(pool.map(fsync_path, paths))  # list() re-raises the first error
