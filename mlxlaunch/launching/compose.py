@@ -9,6 +9,13 @@ them (``ConfigLoaderImpl._apply_overrides_to_config``), which costs well under a
 millisecond instead of ~40 ms for a full composition. Hydra's private APIs are
 reached only through ``hydra_shim.py``.
 
+Per-point costs of a large sweep are kept out of the loop (10,000 points): an
+override line is parsed once (and a plain ``key=INT`` line, what ``range()``
+expands to, is built without Hydra's parser: the same ``Override``, checked in
+the tests), whether a key is a config group is asked once per key, and points
+whose value overrides set the same scalar leaves reuse one working copy of the
+config instead of a deep copy each (see :meth:`Composer._working_copy`).
+
 Every point is composed and resolved before anything runs, so a typo in the last
 point of a sweep fails the whole command at once with a "did you mean".
 """
@@ -16,6 +23,7 @@ point of a sweep fails the whole command at once with a "did you mean".
 from __future__ import annotations
 
 import copy
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +86,17 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
     return keys
 
 
+#: ``key=INT`` as the sweeper writes it (``+i=3``, ``model.depth=-2``): Hydra's grammar
+#: reads such a line as one ELEMENT override of an ``int``; see ``Composer._parse_line``.
+_PLAIN_INT_LINE = re.compile(
+    r"(?P<plus>\+{0,2})(?P<key>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)"
+    r"=(?P<value>-?(?:0|[1-9][0-9]*))"
+)
+
+#: values a reused working copy may receive (a container would be merged, not replaced)
+_SCALARS = (int, float, bool, str, type(None))
+
+
 class Composer:
     """Parses, expands and composes overrides against one config folder."""
 
@@ -107,6 +126,9 @@ class Composer:
         self.config_name = config_name
         self._hydra_ctx: Optional[AbstractContextManager[ConfigLoader]] = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
+        self._parsed: dict[str, Any] = {}  # override line -> Hydra Override
+        self._groups: dict[str, bool] = {}  # key -> is a config group
+        self._work: dict[tuple[Any, ...], Any] = {}  # point shape -> working copy
 
     # -- Hydra's global state: entered once per command ----------------------------------
     def __enter__(self) -> Composer:
@@ -127,13 +149,35 @@ class Composer:
     def parse(self, args: list[str]) -> list[Override]:
         return parse_overrides(self.parser, args)
 
+    def _parse_line(self, line: str) -> Override:
+        """``parse([line])[0]``, each distinct line parsed once.
+
+        A plain ``key=INT`` line (what ``range()`` sweeps expand to) is built
+        directly: the same ``Override`` Hydra's parser returns for it (an equality
+        the tests check on many lines), without the ~0.3 ms of its ANTLR parser.
+        """
+        parsed = self._parsed.get(line)
+        if parsed is None:
+            match = _PLAIN_INT_LINE.fullmatch(line)
+            if match is None or operations.split_operation(line) is not None:  # `seed-=1`
+                parsed = self.parse([line])[0]
+            else:
+                parsed = hydra_shim.int_override(
+                    len(match["plus"]), match["key"], int(match["value"]), line, self.config_loader
+                )
+            self._parsed[line] = parsed
+        return parsed
+
     def is_group(self, override: Override) -> bool:
         if override.package is not None:
             return True
         key = override.key_or_group
         if key.startswith("hydra.") or key == "hydra":
             return True
-        return hydra_shim.group_exists(self.config_loader, key)
+        known = self._groups.get(key)
+        if known is None:
+            known = self._groups[key] = hydra_shim.group_exists(self.config_loader, key)
+        return known
 
     def group_options(self, group: str) -> list[str]:
         return list(self.config_loader.get_group_options(group))
@@ -236,7 +280,7 @@ class Composer:
         where = describe_point(point.overrides, point.index, total)
         groups: list[Override] = []
         values: list[Override] = []
-        for override in self.parse(point.overrides):
+        for override in map(self._parse_line, point.overrides):
             is_group = (
                 not is_file_reference(override)
                 and not operations.is_operation(override)
@@ -245,9 +289,10 @@ class Composer:
             )
             (groups if is_group else values).append(override)
         # (input_line is Optional in Hydra's type; its parser always sets it)
-        cfg = copy.deepcopy(self._base([o.input_line or "" for o in groups], where))
+        group_lines = tuple(o.input_line or "" for o in groups)
+        base = self._base(list(group_lines), where)
         values.sort(key=is_file_reference)  # key=@FILE overrides apply last
-        _apply_value_overrides(cfg, values, where)
+        cfg = self._working_copy(base, group_lines, values, where)
         try:
             resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
@@ -264,6 +309,75 @@ class Composer:
                 "Add 'seed: 0' to your config, or pass +seed=<int> on the command line."
             )
         return resolved
+
+    def _working_copy(
+        self, base: Any, group_lines: tuple[str, ...], values: list[Any], where: str
+    ) -> Any:
+        """``base`` with the value overrides ``values`` applied (Hydra's code), for one point.
+
+        The first point of a *shape* (same config groups, same value-override
+        keys and kinds, each setting a scalar on a leaf) gets a deep copy of
+        ``base``; the following points of that shape reuse the copy: every one of
+        its overridden leaves is set again, so the previous point leaves no trace
+        (its keys are the same and none nests in another), and the resolver cache
+        is reset to ``base``'s, as a fresh copy would have it. A ``+key`` of a
+        reused copy is applied as ``++key``: Hydra makes the same call for both,
+        once the first point has checked that ``base`` has no value there.
+        """
+        from omegaconf import OmegaConf
+
+        shape = _reusable_shape(group_lines, values)
+        cfg = self._work.get(shape) if shape is not None else None
+        if cfg is None:
+            cfg = copy.deepcopy(base)
+            _apply_value_overrides(cfg, values, where)
+            if shape is not None and all(_is_leaf(cfg, o.key_or_group) for o in values):
+                self._work[shape] = cfg
+            return cfg
+        again = [hydra_shim.as_force_add(o) if o.is_add() else o for o in values]
+        _apply_value_overrides(cfg, again, where)
+        if OmegaConf.get_cache(cfg) or OmegaConf.get_cache(base):  # a cached resolver ran
+            OmegaConf.copy_cache(from_config=base, to_config=cfg)
+        return cfg
+
+
+def _reusable_shape(group_lines: tuple[str, ...], values: list[Any]) -> Optional[tuple[Any, ...]]:
+    """What points sharing a working copy have in common, or None if this one cannot share.
+
+    Only value overrides that set a scalar (``key=1``, ``+key=abc``, not ``~key``,
+    ``key=@FILE`` or ``key={a: 1}``, which merge or remove) on distinct keys, none
+    inside another (``a`` and ``a.b``), can be applied again over a previous point.
+    Operations (``lr*=2``) read the value before them and factories (``model=f(...)``,
+    or a bare registered name) replace a node: applied again they would compound.
+    """
+    keys = [o.key_or_group for o in values]
+    if len(set(keys)) != len(keys):
+        return None
+    for override in values:
+        if override.is_delete() or override.package is not None or is_file_reference(override):
+            return None
+        if operations.is_operation(override) or factories.is_call(override):
+            return None
+        value = override.value()
+        if not isinstance(value, _SCALARS) or (
+            isinstance(value, str) and value in factories.REGISTRY
+        ):
+            return None
+    for key in keys:
+        if any(other.startswith(key + ".") for other in keys):
+            return None
+    return (group_lines, tuple((o.type, o.key_or_group) for o in values))
+
+
+def _is_leaf(cfg: Any, key: str) -> bool:
+    """Whether ``key`` (dotted) names a value node of a mapping in ``cfg``."""
+    from omegaconf import DictConfig, OmegaConf, ValueNode
+
+    parent_key, _, last = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key, throw_on_missing=False) if parent_key else cfg
+    return isinstance(parent, DictConfig) and isinstance(
+        hydra_shim.child_node(parent, last), ValueNode
+    )
 
 
 def _from_mlxp(override: Override, path: str) -> list[tuple[str, Any]]:
