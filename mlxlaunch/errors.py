@@ -126,6 +126,44 @@ class RunFolderError(MlxlaunchError):
     """A run folder is missing or damaged in a way that prevents using it."""
 
 
+class UnsafeFileError(RunFolderError):
+    """A file mlxlaunch would write in a logs folder is a link, not a plain file, or not
+    its own (someone else could have planted or changed it): nothing was written through it."""
+
+
+class StorageError(RunFolderError):
+    """A file or folder could not be written or read: full disk, read-only, no permission,
+    quota. One line naming the path, the cause and what to do; ``errno`` kept as a field."""
+
+    #: what to do, by errno name
+    HINTS = {
+        "ENOSPC": "the disk is full: free some space, or point logger.parent_log_dir elsewhere",
+        "EDQUOT": "you are over your disk quota: free some space (see quota -s)",
+        "EROFS": "the file system is read-only: point logger.parent_log_dir at a writable folder",
+        "EACCES": "you have no permission there: check the folder's owner and mode (ls -ld)",
+        "EPERM": "you have no permission there: check the folder's owner and mode (ls -ld)",
+        "ENOTDIR": "a part of that path is a file, not a folder",
+        "EEXIST": "something else already has that name",
+        "EISDIR": "that path is a folder, not a file",
+    }
+
+    def __init__(self, exc: OSError, doing: str = "") -> None:
+        import errno as _errno
+
+        self.errno = exc.errno
+        self.path = exc.filename
+        self.cause = exc.strerror or str(exc)
+        self.doing = doing
+        self.hint = self.HINTS.get(_errno.errorcode.get(exc.errno or 0, ""), "")
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        what = f"{self.doing}: " if self.doing else ""
+        where = f"{self.path}: " if self.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{what}{where}{self.cause}{hint}."
+
+
 class ArtifactError(MlxlaunchError):
     """An artifact could not be saved or loaded (bad name, unknown type, failed save)."""
 

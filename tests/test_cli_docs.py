@@ -6,7 +6,7 @@ The page holds the example project (fenced blocks with ``title="<path>"``) and
 project to a temporary folder, runs each command there in order and checks the
 output matches, with two conventions:
 
-- the project folder is shown as ``/home/me/project``;
+- the project folder is shown as ``/home/me/project``, the user's job folder as ``.jobs/me``;
 - ``...`` inside a line matches anything on that line, and a line that is only
   ``...`` matches any number of lines (for output that legitimately varies:
   random sweep ids, the full list of launcher settings).
@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from mlxlaunch.executors.scheduler import user_name
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "cli.md"
@@ -134,6 +136,7 @@ def run_on_tty(
 
 def normalise(out: str, root: Path) -> str:
     out = out.replace(str(root.resolve()), SHOWN_ROOT).replace(str(root), SHOWN_ROOT)
+    out = out.replace(f"/.jobs/{user_name()}/", "/.jobs/me/")
     return "\n".join(line.rstrip() for line in out.splitlines()).rstrip("\n")
 
 

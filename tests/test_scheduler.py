@@ -522,7 +522,7 @@ def test_sweep_is_split_into_arrays_at_max_array_size(tmp_path: Path, monkeypatc
     calls = (bin_dir / "calls.log").read_text()
     for array in ("101", "102", "103"):
         assert f"scontrol release {array}\n" in calls
-    scripts = sorted((tmp_path / "logs" / ".jobs").glob("*.sh"))
+    scripts = sorted((tmp_path / "logs" / ".jobs").glob("*/*.sh"))  # .jobs/<user>/
     assert ["--array=0-1" in s.read_text() for s in scripts] == [True, True, False]
     assert "--array=0-0" in scripts[2].read_text()
 

@@ -121,7 +121,7 @@ def test_a_logs_folder_with_a_space_is_submitted(cproject: ClusterProject) -> No
         lambda: str(runfolder.read_info(logs / "1")),
     )
     assert (logs / "1" / "log.stdout").read_text().endswith("done\n")
-    assert len(list((logs / ".jobs").glob("slurm-*_0.out"))) == 1
+    assert len(list((logs / ".jobs").glob("*/slurm-*_0.out"))) == 1  # .jobs/<user>/
 
 
 def test_rejected_sbatch_exits_nonzero_and_marks_submit_failed(cproject: ClusterProject) -> None:

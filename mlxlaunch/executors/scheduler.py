@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import SettingsError, SubmitError
+from mlxlaunch.errors import SettingsError, SubmitError, UnsafeFileError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_JOB_ID, ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
@@ -46,6 +46,7 @@ from mlxlaunch.runfolder.layout import (
     Status,
     job_script_name,
 )
+from mlxlaunch.runfolder.safefiles import check_private_dir
 from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
 
 #: The signal the scheduler sends before the time limit; the batch shell forwards it.
@@ -303,6 +304,7 @@ class SchedulerExecutor(Executor):
         lines += [f"  {q(str(d))}" for d in run_dirs]
         lines.append(")")
         lines.append(f'RUN_DIR="${{RUN_DIRS[$(( {self.index_expr} - {self.index_base} ))]}}"')
+        lines += OUTPUT_CHECK
         lines.append(f'exec >>"$RUN_DIR/{STDOUT_FILE}" 2>>"$RUN_DIR/{STDERR_FILE}"')
         lines += list(s.env)
         for name, value in sorted(command.env.items()):
@@ -317,6 +319,7 @@ class SchedulerExecutor(Executor):
         lines.append("preempted=0")
         lines.append("trapped=0")
         lines.append(f"trap '' {PREEMPT_SIGNAL}")
+        lines += SCRIPT_CHECK  # (its output goes to log.stderr, where the user looks)
         lines.append(f"{q(command.python)} {q(command.script)} &")
         lines.append("child=$!")
         lines.append(
@@ -356,8 +359,7 @@ class SchedulerExecutor(Executor):
         runs not yet submitted get status SUBMIT_FAILED (with the scheduler's message
         in ``info.error``) and ``SubmitError`` is raised.
         """
-        jobs = Path(parent) / JOBS_DIR
-        jobs.mkdir(parents=True, exist_ok=True)
+        jobs = private_jobs_dir(Path(parent))
         size = max(1, self.max_array_size())
         chunks = [run_dirs[i : i + size] for i in range(0, len(run_dirs), size)]
         stamp = f"{runfolder.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
@@ -380,8 +382,8 @@ class SchedulerExecutor(Executor):
 
         for k, chunk in enumerate(chunks):
             script = jobs / job_script_name(self.name, stamp, k)
-            runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs))
-            script.chmod(0o755)
+            # a fresh file (never through a link), executable, in a folder only we can change
+            runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs), mode=0o755)
             try:
                 proc = self.run_command(
                     self.submit_argv(script, command.workdir), cwd=command.workdir
@@ -468,6 +470,87 @@ def id_ranges(ids: list[int]) -> str:
         else:
             parts.append(str(i))
     return " ".join(parts)
+
+
+def user_name() -> str:
+    try:
+        import pwd  # POSIX only, like the schedulers
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return f"uid{os.geteuid()}"
+
+
+def private_jobs_dir(parent: Path) -> Path:
+    """``<parent>/.jobs/<user>``: where this user's job scripts are written.
+
+    Only its owner may change it: it is created mode 755 and checked (a real
+    folder of this user, not writable by group or others) before every use, so
+    another member of a shared logs folder can neither replace a script before
+    the job runs it nor plant one. ``.jobs`` itself gets the sticky bit when this
+    user creates it, and the logs folder's permissions (like ``/tmp``: members
+    make their own folders there but cannot rename each other's);
+    a ``.jobs`` of another user without it is refused, since that user could
+    swap the folder. Raises ``UnsafeFileError`` naming the folder otherwise.
+    """
+    import stat
+
+    shared = parent / JOBS_DIR
+    try:
+        shared.mkdir(parents=True)
+        # as open to the group as the logs folder (members make their own folders
+        # there), and sticky: none can rename or delete another's
+        group = stat.S_IMODE(os.stat(parent).st_mode) & 0o777
+        os.chmod(shared, stat.S_IMODE(os.lstat(shared).st_mode) | group | stat.S_ISVTX)
+    except FileExistsError:
+        pass
+    st = os.lstat(shared)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UnsafeFileError(
+            f"{shared} is not a folder (a link or a file): job scripts are not written "
+            "through it. Remove it, then retry."
+        )
+    if st.st_uid not in (os.geteuid(), 0) and not st.st_mode & stat.S_ISVTX:
+        raise UnsafeFileError(
+            f"{shared} belongs to another user and has no sticky bit: its owner could "
+            f"replace your job scripts. Ask them to run: chmod +t {shared}"
+        )
+    mine = shared / user_name()
+    try:
+        os.mkdir(mine, 0o755)
+        os.chmod(mine, 0o755)  # whatever the umask: only its owner writes here
+    except FileExistsError:
+        pass
+    check_private_dir(mine)
+    return mine
+
+
+#: First lines of every job script: run only if no other user could have changed
+#: the script: it (and, in a ``.jobs/<user>`` folder, its folder) is this user's or
+#: root's (a scheduler's spooled copy) and not writable by group or others.
+SCRIPT_CHECK = [
+    "# mlxlaunch: refuse to run if another user could have changed this script",
+    "mlxlaunch_private() {",
+    "  local owner mode",
+    '  owner=$(stat -L -c %u "$1") && mode=$(stat -L -c %a "$1") || return 1',
+    '  [ ! -L "$1" ] && { [ "$owner" = "$(id -u)" ] || [ "$owner" = 0 ]; } &&',
+    "    [ $(( 0$mode & 022 )) = 0 ]",
+    "}",
+    f'if ! mlxlaunch_private "$0" || {{ case "$0" in */{JOBS_DIR}/*) ;; *) false ;; esac &&',
+    '    ! mlxlaunch_private "$(dirname "$0")"; }; then',
+    '  echo "mlxlaunch: refusing to run $0: another user could have changed it'
+    ' (it or its folder is not yours alone; see docs/run-folder.md)" >&2',
+    "  exit 1",
+    "fi",
+]
+
+#: Before appending the job's output to the run folder: never through a planted link.
+OUTPUT_CHECK = [
+    f'for f in "$RUN_DIR/{STDOUT_FILE}" "$RUN_DIR/{STDERR_FILE}"; do',
+    '  if [ -L "$f" ]; then echo "mlxlaunch: $f is a symbolic link: not writing through it;'
+    ' remove it" >&2; exit 1; fi',
+    "done",
+]
 
 
 def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch._version import __version__
-from mlxlaunch.errors import MlxlaunchError, UnknownSetting, UsageError, did_you_mean
+from mlxlaunch.errors import MlxlaunchError, StorageError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
@@ -107,6 +107,12 @@ def _main(
         sys.stderr.write(f"mlxlaunch: error: {exc}\n")
         sys.stderr.flush()
         code = exc.exit_code
+    except OSError as exc:  # full disk, read-only folder, permission, quota: one line
+        if verbose:
+            raise
+        sys.stderr.write(f"mlxlaunch: error: {StorageError(exc)}\n")
+        sys.stderr.flush()
+        code = StorageError.exit_code
     if code:
         sys.exit(code)
 

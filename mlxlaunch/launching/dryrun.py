@@ -22,6 +22,7 @@ from mlxlaunch.executors.scheduler import (
     JobCommand,
     SchedulerExecutor,
     id_ranges,
+    user_name,
     validate,
 )
 from mlxlaunch.launching.compose import Plan
@@ -141,7 +142,7 @@ def job_scripts(
     command = JobCommand.from_spec(spec, runs[0].log_dir)
     size = max(1, executor.max_array_size())
     dirs = [run.log_dir for run in runs]
-    output = spec.parent_log_dir / JOBS_DIR
+    output = spec.parent_log_dir / JOBS_DIR / user_name()
     return [
         executor.job_script(dirs[i : i + size], s, command, output)
         for i in range(0, len(dirs), size)

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import UsageError
+from mlxlaunch.errors import StorageError, UsageError
 from mlxlaunch.executors.base import LaunchSpec, PreparedRun
 from mlxlaunch.launching import placeholders
 from mlxlaunch.launching.compose import Plan
 from mlxlaunch.launching.settings import settings_to_dict
 from mlxlaunch.runfolder import bulk
 from mlxlaunch.runfolder.attempts import queued_info, reopened_info
+from mlxlaunch.runfolder.ids import remove_run_dirs
 from mlxlaunch.runfolder.layout import CONFIG_FILE, INFO_FILE, LAUNCHER_FILE
 
 
@@ -43,13 +44,19 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
         )
         for point, (log_id, log_dir) in zip(plan.points, runfolder.allocate_run_dirs(parent, total))
     ]
-    if total > FEW_POINTS:
-        _write_in_bulk(runs, spec, sweep_id, runfolder.dump_yaml(settings_data))
-        return runs
-    for index, run in enumerate(runs):
-        runfolder.write_config(run.log_dir, run.config)
-        runfolder.write_settings(run.log_dir, settings_data)
-        runfolder.write_info(run.log_dir, _queued(run, index, total, spec, sweep_id))
+    try:
+        if total > FEW_POINTS:
+            _write_in_bulk(runs, spec, sweep_id, runfolder.dump_yaml(settings_data))
+            return runs
+        for index, run in enumerate(runs):
+            runfolder.write_config(run.log_dir, run.config)
+            runfolder.write_settings(run.log_dir, settings_data)
+            runfolder.write_info(run.log_dir, _queued(run, index, total, spec, sweep_id))
+    except OSError as exc:  # full disk, quota...: no half-made run folder is left behind
+        remove_run_dirs([run.log_dir for run in runs])
+        raise StorageError(
+            exc, f"Cannot prepare {total} run folder(s) in {parent} (none was kept)"
+        ) from None
     return runs
 
 

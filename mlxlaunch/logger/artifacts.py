@@ -36,6 +36,7 @@ from mlxlaunch.runfolder.layout import (
     TMP_PREFIX,
 )
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
+from mlxlaunch.runfolder.safefiles import locked
 
 # ---------------------------------------------------------------- names
 
@@ -296,7 +297,7 @@ class ArtifactType:
 def _save_pickle(obj: Any, path: Path) -> None:
     import dill
 
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         dill.dump(obj, f)
 
 
@@ -322,7 +323,7 @@ def _save_numpy(obj: Any, path: Path) -> None:
 
     import numpy as np
 
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         if _numpy_kind(path) == ".npy":
             np.save(f, np.asarray(obj), allow_pickle=False)
         elif isinstance(obj, Mapping):
@@ -358,7 +359,7 @@ def _import_torch() -> Any:
 
 def _save_torch(obj: Any, path: Path) -> None:
     torch = _import_torch()
-    with open(path, "wb") as f:
+    with open(path, "xb") as f:
         torch.save(obj, f)
 
 
@@ -386,7 +387,7 @@ def _image_format(path: Path) -> str:
 def _save_image(obj: Any, path: Path) -> None:
     fmt = _image_format(path)
     if callable(getattr(obj, "savefig", None)):  # a matplotlib Figure
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:
             obj.savefig(f, format=fmt, bbox_inches="tight")
         return
     try:
@@ -396,7 +397,7 @@ def _save_image(obj: Any, path: Path) -> None:
     if Image is not None and isinstance(obj, Image.Image):
         if fmt in _VECTOR.values():
             raise ArtifactError(f"A PIL image cannot be saved as {fmt}; use e.g. '.png'.")
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:
             obj.save(f, format=fmt.upper())
         return
     raise ArtifactError(
@@ -448,8 +449,9 @@ def key_dir(key: str) -> str:
 class ArtifactIndex:
     """``artifacts/.keys/artifacts.yaml`` and ``types.yaml`` of one run, cached in memory.
 
-    Only the process running the run writes them (it holds the run lock); each
-    update rewrites the file atomically.
+    Processes sharing the run's Logger (workers) may update them at once: each
+    update re-reads the file and merges into it under a lock on ``.keys/``, then
+    rewrites it atomically, so no process's entries are lost.
     """
 
     def __init__(self, run_dir: Path) -> None:
@@ -489,12 +491,26 @@ class ArtifactIndex:
             self._types = self._load(ARTIFACT_TYPES_FILE)
         return self._types
 
+    def _merge(self, file: str, entries: dict[str, Any], deep: bool = True) -> dict[str, Any]:
+        """``file`` as on disk now with ``entries`` merged in (two levels deep), saved."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        with locked(self.keys_dir):
+            data = self._load(file)
+            for key, value in entries.items():
+                if deep and isinstance(value, dict) and isinstance(data.get(key), dict):
+                    for sub, names in value.items():
+                        old = data[key].get(sub)
+                        data[key][sub] = {**old, **names} if isinstance(old, dict) else names
+                else:
+                    data[key] = value
+            self._save(file, data)
+        return data
+
     def add(self, artifact_type: str, name: PurePosixPath) -> None:
-        folders = self.artifacts.setdefault(artifact_type, {})
-        names = folders.setdefault(dir_key(name), {})
+        names = self.artifacts.get(artifact_type, {}).get(dir_key(name)) or {}
         if name.name not in names:
-            names[name.name] = ""
-            self._save(ARTIFACT_INDEX_FILE, self.artifacts)
+            entry = {artifact_type: {dir_key(name): {name.name: ""}}}
+            self._artifacts = self._merge(ARTIFACT_INDEX_FILE, entry)
 
     def types_of(self, name: PurePosixPath) -> list[str]:
         """The types under which an artifact called ``name`` was logged."""
@@ -518,8 +534,7 @@ class ArtifactIndex:
     def add_type(self, artifact_type: ArtifactType) -> None:
         entry = artifact_type.to_index()
         if self.types.get(artifact_type.name) != entry:
-            self.types[artifact_type.name] = entry
-            self._save(ARTIFACT_TYPES_FILE, self.types)
+            self._types = self._merge(ARTIFACT_TYPES_FILE, {artifact_type.name: entry}, deep=False)
 
 
 def unknown_type_error(name: str, known: list[str]) -> ArtifactError:

@@ -65,6 +65,7 @@ from mlxlaunch.runfolder.layout import (
     TMP_PREFIX,
 )
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
+from mlxlaunch.runfolder.safefiles import locked, open_existing
 
 #: Names a metrics log may not take: they are used by the run folder (or by MLXP's).
 RESERVED_LOG_NAMES = frozenset(
@@ -150,12 +151,12 @@ class AppendFiles:
 
     def _open(self, name: str) -> int:
         path = self.folder / f"{name}{self.suffix}"
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # never through a planted link:
         try:
-            fd = os.open(path, flags, 0o644)
+            fd = open_existing(path, flags)
         except FileNotFoundError:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, flags, 0o644)
+            fd = open_existing(path, flags)
         if name not in self._complete:
             try:
                 size = os.fstat(fd).st_size
@@ -344,24 +345,31 @@ class Logger:
             self._files.write(log_name, line)
 
     def _update_keys(self, log_name: str, record: dict[str, Any]) -> None:
+        """Add ``record``'s keys to ``metrics/.keys/<log_name>.yaml``, losing none.
 
+        Other processes may share this run's Logger (workers): the file is re-read
+        and merged under a lock on ``.keys/``, so keys another process added since
+        are kept (each process's memory alone would drop them).
+        """
         keys_dir = self.metrics_dir / KEYS_DIR
         path = keys_dir / f"{log_name}.yaml"
         known = self._keys.get(log_name)
-        if known is None:  # first record of this log in this process: keep earlier attempts' keys
-            known = {}
+        if known is not None and record.keys() <= known.keys() and path.exists():
+            return
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        with locked(keys_dir):
+            merged: dict[str, str] = {}
             try:
-                previous = load_yaml(path)
+                previous = load_yaml(path)  # earlier attempts' and other processes' keys
             except Exception:  # missing, or damaged: rebuilt from what is logged now
                 previous = None
             if isinstance(previous, (dict, list)):
-                known.update((str(k), "") for k in previous)
-            self._keys[log_name] = known
-        if record.keys() <= known.keys() and path.exists():
-            return
-        known.update((k, "") for k in record)
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, dump_yaml(dict(known)))
+                merged.update((str(k), "") for k in previous)
+            merged.update(known or {})
+            merged.update((k, "") for k in record)
+            self._keys[log_name] = merged
+            if merged.keys() != (previous.keys() if isinstance(previous, dict) else set()):
+                atomic_write(path, dump_yaml(dict(merged)))
 
     # ------------------------------------------------------------ artifacts
 

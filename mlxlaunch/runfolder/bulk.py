@@ -18,12 +18,13 @@ no ``info.yaml``.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from mlxlaunch.runfolder.metadata import atomic_write
 
 #: Up to this many files and folders, fsync each rather than flush the whole file
 #: system (which also waits for other programs' pending writes).
@@ -90,16 +91,12 @@ class Batch:
             self._paths.extend(paths)
 
     def write(self, path: Path, data: str | bytes) -> None:
-        """Write ``data`` to ``path`` through a temporary file renamed over it, no fsync."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Write ``data`` to ``path`` through a temporary file renamed over it, no fsync.
+
+        ``metadata.atomic_write``: a fresh ``O_EXCL | O_NOFOLLOW`` temporary, so a
+        link planted in a shared logs folder is never written through.
+        """
+        atomic_write(path, data, fsync=False)
         self._written(path, path.parent)
 
     def create(self, path: Path, data: str | bytes) -> None:

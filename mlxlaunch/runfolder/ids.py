@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Optional
 
-from mlxlaunch.errors import RunFolderError
+from mlxlaunch.errors import RunFolderError, StorageError
 from mlxlaunch.runfolder.layout import METADATA, NEXT_ID_HINT, RUN_ID, is_run_dir
+from mlxlaunch.runfolder.safefiles import create_temp, write_all
 
 
 def _highest_run_id(parent: Path) -> int:
@@ -39,23 +42,37 @@ def _read_hint(parent: Path) -> Optional[int]:
     """
     hint = parent / NEXT_ID_HINT
     try:
-        if os.stat(hint).st_mtime_ns < os.stat(parent).st_mtime_ns:
-            return None
-        with open(hint, "rb") as f:
-            value = int(f.read(32) or b"0")
+        st = os.lstat(hint)
+        if not stat.S_ISREG(st.st_mode) or st.st_mtime_ns < os.stat(parent).st_mtime_ns:
+            return None  # a link or a FIFO planted there is not a hint
+        fd = os.open(hint, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            value = int(os.read(fd, 32) or b"0")
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return None
     return value if value >= 1 else None
 
 
 def _write_hint(parent: Path, next_id: int) -> None:
-    # Written in place, not renamed: a rename would touch the folder's mtime and
-    # make the hint look stale. Fixed width, so that two writers racing at offset 0
-    # cannot leave a mix of both numbers; a reader that sees it empty lists instead.
+    """Leave the next-id hint: a fresh file renamed over the old one, never written in place.
+
+    Writing in place would follow a link planted at that name (``ln -s
+    ~victim/.bashrc logs/.mlxlaunch-next-id``) and overwrite its target. The rename
+    touches the folder's mtime, so the new hint's mtime is set after it (through
+    its fd, so even a hint swapped for a link meanwhile is not touched).
+    """
     try:
-        fd = os.open(parent / NEXT_ID_HINT, os.O_WRONLY | os.O_CREAT, 0o644)
+        fd, tmp = create_temp(parent / NEXT_ID_HINT)
         try:
-            os.write(fd, b"%020d" % next_id)
+            write_all(fd, b"%d" % next_id)
+            os.replace(tmp, parent / NEXT_ID_HINT)
+            os.utime(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         finally:
             os.close(fd)
     except OSError:
@@ -93,18 +110,30 @@ def allocate_run_dirs(parent: Path, count: int) -> list[tuple[int, Path]]:
     _make_parent(parent)
     candidate = _read_hint(parent) or _highest_run_id(parent) + 1
     allocated: list[tuple[int, Path]] = []
-    while len(allocated) < count:
-        path = parent / str(candidate)
-        try:
-            os.mkdir(path)
-        except FileExistsError:
+    try:
+        while len(allocated) < count:
+            path = parent / str(candidate)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                candidate += 1
+                continue
+            allocated.append((candidate, path))
+            (path / METADATA).mkdir()
             candidate += 1
-            continue
-        (path / METADATA).mkdir()
-        allocated.append((candidate, path))
-        candidate += 1
+    except OSError as exc:  # full disk, read-only, no permission: leave no half-made runs
+        remove_run_dirs([made for _, made in allocated])
+        raise StorageError(exc, f"Cannot create run folders in {parent}") from None
     _write_hint(parent, candidate)
     return allocated
+
+
+def remove_run_dirs(paths: list[Path]) -> None:
+    """Delete run folders this command made but could not finish (never raises)."""
+    import shutil
+
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def peek_next_run_ids(parent: Path, count: int) -> list[int]:

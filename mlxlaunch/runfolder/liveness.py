@@ -11,15 +11,24 @@ from typing import Any, Optional
 
 from mlxlaunch.errors import RunLockedError
 from mlxlaunch.runfolder.layout import HEARTBEAT_FILE, LOCK_FILE, Status, metadata_path
-from mlxlaunch.runfolder.metadata import read_info
+from mlxlaunch.runfolder.metadata import atomic_write, read_info
+from mlxlaunch.runfolder.safefiles import open_existing, write_all
 
 
-def touch_heartbeat(run_dir: Path) -> None:
+def touch_heartbeat(run_dir: Path, fresh: bool = False) -> None:
+    """Set the heartbeat's mtime to now; ``fresh`` (or a missing file) makes a new file.
+
+    Never through a link: a new heartbeat is renamed into place (``atomic_write``)
+    and the beats touch the name itself (``follow_symlinks=False``).
+    """
     path = run_dir / HEARTBEAT_FILE
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        path.touch()
+    if not fresh:
+        try:
+            os.utime(path, follow_symlinks=False)
+            return
+        except FileNotFoundError:
+            pass
+    atomic_write(path, b"", fsync=False)
 
 
 class Heartbeat:
@@ -32,7 +41,7 @@ class Heartbeat:
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
-        touch_heartbeat(self.run_dir)
+        touch_heartbeat(self.run_dir, fresh=True)  # whatever was there, the heartbeat is ours
         self._thread = threading.Thread(target=self._beat, name="mlxlaunch-heartbeat", daemon=True)
         self._thread.start()
 
@@ -83,7 +92,7 @@ def effective_status(
         if not _pid_alive(pid):
             return Status.LOST
     try:
-        beat = os.stat(run_dir / HEARTBEAT_FILE).st_mtime
+        beat = os.lstat(run_dir / HEARTBEAT_FILE).st_mtime
     except FileNotFoundError:
         beat = None
     try:
@@ -112,7 +121,7 @@ class RunLock:
         import fcntl
 
         path = metadata_path(self.run_dir, LOCK_FILE)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_existing(path, os.O_RDWR | os.O_CREAT)  # never a planted link or FIFO
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -123,7 +132,7 @@ class RunLock:
                 f"or stop it, before reopening this run."
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        write_all(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
         self._fd = fd
 
     def release(self) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import datetime as _dt
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from mlxlaunch.runfolder.layout import (
     LAUNCHER_FILE,
     metadata_path,
 )
+from mlxlaunch.runfolder.safefiles import create_temp, write_all
 
 
 def _yaml():
@@ -63,22 +63,24 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(f, Loader=loader)
 
 
-def atomic_write(path: Path, data: str | bytes, fsync: bool = True) -> None:
+def atomic_write(path: Path, data: str | bytes, fsync: bool = True, mode: int = 0o644) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` through a temporary file.
 
     The temporary file is in the same folder, so a reader sees the old file or
-    the new one, never a half-written one. If writing fails (a full disk), the
-    temporary file is removed and ``path`` is left as it was. ``fsync=False``
-    is for files that may be lost in a crash (a cache): the write is then not
-    waited for.
+    the new one, never a half-written one. It is a fresh file made with
+    ``O_EXCL | O_NOFOLLOW`` (``safefiles.create_temp``) and renamed over ``path``,
+    so a link planted at ``path`` is replaced, never written through. If writing
+    fails (a full disk), the temporary file is removed and ``path`` is left as it
+    was. ``fsync=False`` is for files that may be lost in a crash (a cache, a hint).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd, tmp = create_temp(path, mode)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        try:
+            write_all(fd, data.encode("utf-8") if isinstance(data, str) else data)
             if fsync:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 from mlxlaunch.runfolder.layout import STDERR_FILE, STDOUT_FILE
+from mlxlaunch.runfolder.safefiles import open_existing
 
 #: Seconds ``stop()`` waits for the helper to copy the last output (it is usually instant;
 #: it waits longer only while a child process that inherited the pipe is still running).
@@ -96,7 +97,8 @@ class StreamTee:
                 path = self.run_dir / name
                 if _same_file(stream_fd, path):
                     continue  # already redirected there by a job script
-                log = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                # never a link or FIFO someone planted in the run folder
+                log = open_existing(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
                 to_close.append(log)
                 try:
                     original = os.dup(stream_fd)

@@ -20,6 +20,9 @@ RUN_DIRS=(
   '/scratch/my logs/$HOME'"'"'s 2'
 )
 RUN_DIR="${RUN_DIRS[$(( $SLURM_ARRAY_TASK_ID - 0 ))]}"
+for f in "$RUN_DIR/log.stdout" "$RUN_DIR/log.stderr"; do
+  if [ -L "$f" ]; then echo "mlxlaunch: $f is a symbolic link: not writing through it; remove it" >&2; exit 1; fi
+done
 exec >>"$RUN_DIR/log.stdout" 2>>"$RUN_DIR/log.stderr"
 module load cuda/12.1
 source /opt/venv/bin/activate
@@ -33,6 +36,18 @@ cd /home/me/project || exit 1
 preempted=0
 trapped=0
 trap '' USR2
+# mlxlaunch: refuse to run if another user could have changed this script
+mlxlaunch_private() {
+  local owner mode
+  owner=$(stat -L -c %u "$1") && mode=$(stat -L -c %a "$1") || return 1
+  [ ! -L "$1" ] && { [ "$owner" = "$(id -u)" ] || [ "$owner" = 0 ]; } &&
+    [ $(( 0$mode & 022 )) = 0 ]
+}
+if ! mlxlaunch_private "$0" || { case "$0" in */.jobs/*) ;; *) false ;; esac &&
+    ! mlxlaunch_private "$(dirname "$0")"; }; then
+  echo "mlxlaunch: refusing to run $0: another user could have changed it (it or its folder is not yours alone; see docs/run-folder.md)" >&2
+  exit 1
+fi
 /opt/venv/bin/python /home/me/project/main.py &
 child=$!
 trap 'preempted=1; trapped=1; kill -USR2 "$child" 2>/dev/null' USR2
