@@ -2,6 +2,16 @@
 
     bash tests/cluster/start-slurm.sh start          # a local Slurm (root), if none runs
     .venv/bin/python benchmarks/bench_submit.py [--points 1000]
+    .venv/bin/python benchmarks/bench_submit.py --fake-slurm --points 10000 [--baseline DIR] [--strace]
+
+``--fake-slurm`` puts 5 ms stand-ins for ``sbatch``/``scontrol``/``scancel`` first
+on PATH (a real Slurm holds at most ``MaxJobCount``, 10,000 jobs by default), and
+measures issue 17's figures: the whole 10,000-point command against its bare
+limit (its ``N / MaxArraySize`` sbatch calls, timed in the same run), and the
+``--dry-run`` of the same sweep; each as wall time and CPU time (user + system,
+what a loaded machine does not inflate). ``--baseline DIR`` runs the same
+commands with ``PYTHONPATH=DIR`` (e.g. a checkout of main) in the same run, for
+a before/after ratio; ``--strace`` counts the syscalls of each (``strace -c -f``).
 
 Measures, in one run against the same Slurm:
 - mlxlaunch: the whole command ``python main.py +i=range(0,N) +launcher.use_scheduler=true
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +59,126 @@ def wrap_programs(bin_dir: Path, log: Path) -> None:
         wrapper = bin_dir / name
         wrapper.write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec {real} "$@"\n')
         wrapper.chmod(0o755)
+
+
+FAKE = {
+    "sbatch": 'n=$(($(cat "{state}") + 1)); echo $n > "{state}"; sleep 0.005; echo $n',
+    "scontrol": 'if [ "$1" = show ]; then echo "MaxArraySize            = 1001"; fi; sleep 0.005',
+    "scancel": "exit 0",
+    "squeue": "exit 0",
+}
+
+
+def fake_programs(bin_dir: Path, log: Path) -> None:
+    """Stand-ins for Slurm's programs taking 5 ms a call, each call logged."""
+    bin_dir.mkdir()
+    state = bin_dir / "last-job-id"
+    state.write_text("1000\n")
+    for name in PROGRAMS:
+        wrapper = bin_dir / name
+        body = FAKE[name].format(state=state)
+        wrapper.write_text(f'#!/bin/sh\necho {name} >> "{log}"\n{body}\n')
+        wrapper.chmod(0o755)
+
+
+def timed_command(
+    cmd: list[str], cwd: Path, env: dict[str, str], strace: bool = False
+) -> tuple[float, float, str]:
+    """``(wall s, CPU s of the process and its children, strace summary)`` of ``cmd``."""
+    import resource
+
+    summary = cwd / "strace.txt"
+    if strace:
+        cmd = ["strace", "-c", "-f", "-o", str(summary), *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, summary.read_text() if strace else ""
+
+
+def syscall_counts(summary: str, names: tuple[str, ...]) -> str:
+    """``fsync 20001, openat 30512, ...`` from an ``strace -c`` table."""
+    counts = {}
+    for line in summary.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] in names and parts[3].isdigit():
+            counts[parts[-1]] = int(parts[3])
+    total = next(
+        (ln.split()[2] for ln in summary.splitlines() if ln.strip().endswith("total")), "?"
+    )
+    return ", ".join(f"{n} {counts.get(n, 0)}" for n in names) + f" (all syscalls {total})"
+
+
+def fake_main(args: argparse.Namespace, repo: Path) -> None:
+    """Issue 17's figures on 5 ms fake Slurm programs (see the module docstring)."""
+    n = args.points
+    with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
+        root = Path(tmp)
+        (root / "configs").mkdir()
+        (root / "configs" / "config.yaml").write_text("seed: 0\n")
+        (root / "main.py").write_text(TASK)
+        log = root / "calls.log"
+        fake_programs(root / "bin", log)
+        env = dict(os.environ, PATH=f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        sweep = [
+            sys.executable, "main.py", f"+i=range(0,{n})",
+            "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm",
+        ]  # fmt: skip
+        contestants = [("this checkout", repo)]
+        if args.baseline:
+            contestants.append(("baseline", Path(args.baseline).resolve()))
+
+        # the bare limit: the sbatch calls alone (one per array of at most 1,001 runs)
+        arrays = -(-n // 1001)
+        start = time.perf_counter()
+        for _ in range(arrays):
+            subprocess.run(["sbatch", "--parsable", "x.sh"], env=env, capture_output=True)
+        bare = time.perf_counter() - start
+
+        rows = []
+        for label, where in contestants:
+            cenv = dict(env, PYTHONPATH=str(where))
+            for what, extra in (("submission", []), ("--dry-run", ["--dry-run"])):
+                times = []
+                for _ in range(args.repeat):
+                    shutil.rmtree(root / "logs", ignore_errors=True)
+                    log.unlink(missing_ok=True)
+                    times.append(timed_command(sweep + extra, root, cenv))
+                wall, cpu, _ = min(times)
+                calls = count_calls(log)
+                syscalls = ""
+                if args.strace:
+                    shutil.rmtree(root / "logs", ignore_errors=True)
+                    _, _, summary = timed_command(sweep + extra, root, cenv, strace=True)
+                    names = ("fsync", "syncfs", "openat", "rename", "write", "mkdir")
+                    syscalls = syscall_counts(summary, names)
+                rows.append((label, what, wall, cpu, calls, syscalls))
+
+    print(f"{n}-point sweep, fake Slurm (5 ms a call); best of {args.repeat}; "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"bare limit: the {arrays} sbatch calls take {bare:.2f} s")
+    print(
+        "| contestant | command | wall | CPU | vs bare limit (wall) | scheduler calls | syscalls |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, what, wall, cpu, calls, syscalls in rows:
+        ratio = f"{wall / bare:.0f}x" if what == "submission" else ""
+        print(f"| {label} | {what} | {wall:.2f} s | {cpu:.2f} s | {ratio} | {calls} | {syscalls} |")
+    if args.baseline:
+        for what in ("submission", "--dry-run"):
+            ours, base = (r for r in rows if r[1] == what)
+            print(f"{what}: {ours[2] / base[2]:.2f}x the baseline's wall time, "
+                  f"{ours[3] / base[3]:.2f}x its CPU time")  # fmt: skip
+    goals = {"submission": 5.0 if n >= 10000 else 0.6, "--dry-run": 2.0}
+    for label, what, wall, cpu, *_ in rows:
+        if label == "this checkout" and what in goals:
+            met = "met" if wall <= goals[what] else "NOT met"
+            print(f"{what}: {wall:.2f} s wall (CPU {cpu:.2f} s), goal <= {goals[what]} s: {met}")
 
 
 def count_calls(log: Path) -> int:
@@ -82,9 +213,16 @@ def submit_step(root: Path, n: int, env: dict[str, str]) -> tuple[float, int, li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--fake-slurm", action="store_true", help="5 ms stand-ins, no Slurm")
+    parser.add_argument("--baseline", help="another checkout to measure in the same run")
+    parser.add_argument("--repeat", type=int, default=1, help="(--fake-slurm) best of")
+    parser.add_argument("--strace", action="store_true", help="(--fake-slurm) count syscalls")
     args = parser.parse_args()
     n = args.points
     repo = Path(__file__).resolve().parent.parent
+    if args.fake_slurm:
+        fake_main(args, repo)
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-submit-") as tmp:
         root = Path(tmp)

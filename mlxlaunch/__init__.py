@@ -9,17 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from mlxlaunch import store
+from mlxlaunch._version import __version__
 from mlxlaunch.errors import ArtifactNotFound, CheckpointNotFound, MlxlaunchError, UsageError
 from mlxlaunch.launching.decorator import launch
+from mlxlaunch.launching.factories import factory
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.running.context import Context
 
-__version__ = "0.1.0"
+#: MLXP's name of the Logger (``mlxp.DefaultLogger``), for projects coming from MLXP.
+DefaultLogger = Logger
 __all__ = [
     "launch",
+    "factory",
     "store",
     "Context",
     "Logger",
+    "DefaultLogger",
     "MlxlaunchError",
     "UsageError",
     "ArtifactNotFound",

@@ -21,9 +21,16 @@ does not fit one branch of a type; the caller turns it into a ConfigError).
 from __future__ import annotations
 
 import difflib
+import os
 import signal
+import traceback
 from collections.abc import Iterable, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Optional
+
+#: In IPython/Jupyter a usage error shows just its message; set this to True (or the
+#: environment variable MLXLAUNCH_TRACEBACKS=1) to get the full traceback back.
+FULL_TRACEBACKS = False
 
 
 class MlxlaunchError(Exception):
@@ -60,6 +67,36 @@ class UsageError(MlxlaunchError):
 
     exit_code = 2
 
+    #: the frames inside mlxlaunch a public function cut off when re-raising (see ``trimmed``)
+    internal_traceback: Optional[TracebackType] = None
+
+    def trimmed(self) -> UsageError:
+        """This error with its traceback cut to the public function re-raising it.
+
+        ``raise exc.trimmed() from None`` in e.g. ``Reader.search`` shows the user's
+        line and the message, not the parser's frames; they are kept for
+        ``FULL_TRACEBACKS``.
+        """
+        self.internal_traceback = self.__traceback__
+        return self.with_traceback(None)
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython/Jupyter show for this error: the message, not mlxlaunch's frames.
+
+        A user's typo (a query's unknown key, a bad column) is said in the message;
+        the frames inside mlxlaunch would only bury it. With ``FULL_TRACEBACKS``
+        (or ``MLXLAUNCH_TRACEBACKS=1``) the whole traceback is shown, for a bug report.
+        """
+        if FULL_TRACEBACKS or os.environ.get("MLXLAUNCH_TRACEBACKS"):
+            lines = traceback.format_exception(type(self), self, self.__traceback__)
+            if self.internal_traceback is not None:
+                lines[-1:-1] = traceback.format_tb(self.internal_traceback)
+            return "".join(lines).rstrip("\n").splitlines()
+        return [
+            f"{type(self).__name__}: {self}",
+            "(full traceback: mlxlaunch.errors.FULL_TRACEBACKS = True, then run the cell again)",
+        ]
+
 
 class ConfigError(UsageError):
     """A point of the sweep cannot be composed (unknown key, bad value, bad group)."""
@@ -73,6 +110,10 @@ class Aborted(MlxlaunchError):
     """The user declined a confirmation prompt: nothing was done."""
 
     exit_code = 1
+
+
+class ProjectError(UsageError):
+    """An ``MLproject`` file is missing or malformed, or has no such entry point."""
 
 
 class RunLockedError(MlxlaunchError):
@@ -352,6 +393,45 @@ class UnknownArtifactType(UnknownName, ArtifactError):
     """``logger.log_artifact``/``load_artifact`` names a type nobody registered."""
 
     kind = "artifact type"
+
+
+# ---------------------------------------------------------------- bad choices
+
+
+class BadChoice(MlxlaunchError):
+    """A value that is not one of a fixed set (mixed into a family: ``BadSettingChoice``...).
+
+    Fields for programs: ``key`` (whose value it is), ``value`` (as given),
+    ``choices`` (the valid values, as text), ``what`` (``"launcher setting"``...).
+    Reads ``Bad value for <what> '<key>': <value>. Did you mean 'x'? Valid values: ...``.
+    """
+
+    what = "value"
+
+    def __init__(self, key: str, value: Any, choices: Sequence[str]) -> None:
+        self.key = key
+        self.value = value
+        self.choices = [str(c) for c in choices]
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        return (
+            f"Bad value for {self.what} '{self.key}': {self.value!r}."
+            f"{did_you_mean(str(self.value), self.choices)} "
+            f"Valid values: {', '.join(self.choices)}."
+        )
+
+
+class BadSettingChoice(BadChoice, SettingsError):
+    """A launcher setting with a fixed set of values got another one."""
+
+    what = "launcher setting"
+
+
+class BadConfigChoice(BadChoice, ConfigError):
+    """A config key typed ``Literal[...]`` or an ``Enum`` (``schema=``) got another value."""
+
+    what = "config key"
 
 
 def unknown_choice(kind: str, word: str, valid: Iterable[str], how: str = "") -> str:

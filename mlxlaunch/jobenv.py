@@ -17,6 +17,14 @@ ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
 STANDBY_RUN_DIR = "-"
 #: Set by scheduler job scripts: the job's id (``info.scheduler.job_id``; OAR renumbers requeues).
 ENV_JOB_ID = "MLXLAUNCH_JOB_ID"
+#: Set for the command of an ``mlxlaunch run`` entry point: its run folder and run id
+#: (``Logger.from_env()`` reads them). Distinct from ``MLXLAUNCH_RUN_DIR``, so a decorated
+#: script started by an entry point launches normally instead of acting as a job.
+ENV_LOG_DIR = "MLXLAUNCH_LOG_DIR"
+ENV_LOG_ID = "MLXLAUNCH_LOG_ID"
+#: Set by ``mlxlaunch submit`` for the launch it starts: a YAML file of launcher settings (the
+#: job script's directives and environment lines), applied before the ``+launcher.*`` overrides.
+ENV_SETTINGS_FILE = "MLXLAUNCH_SETTINGS_FILE"
 #: Variables of the submitting shell that a cluster job gets too (the job's imports depend on it).
 PASSED_ENV = ("PYTHONPATH",)
 

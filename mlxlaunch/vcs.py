@@ -448,7 +448,8 @@ def prepare_code(spec: Any) -> CodeVersion:
     script and ``spec.workdir`` the snapshot's counterpart of the current folder.
     """
     settings = spec.settings.version_manager
-    script = Path(spec.script).resolve()
+    # an entry point's MLproject, else the decorated script: the file whose repository is used
+    script = Path(spec.project_file or spec.script).resolve()
     work_parent = resolve_path(script.parent, settings.parent_work_dir)
     repo = open_repository(script)
     root = _root(repo)
@@ -502,9 +503,12 @@ def prepare_code(spec: Any) -> CodeVersion:
             f"Commit it, or use +launcher.version_manager.on_dirty=snapshot_dirty (files "
             f"that .gitignore excludes are never in a snapshot)."
         )
-    spec.script = snapshot_root / rel_script
+    if spec.project_file is not None:
+        spec.project_file = snapshot_root / rel_script
+    else:
+        spec.script = snapshot_root / rel_script
     git_info = {"repository": str(root), "snapshot": str(snapshot_root)}
-    spec.workdir = snapshot_workdir(git_info, Path.cwd().resolve(), spec.script)
+    spec.workdir = snapshot_workdir(git_info, Path.cwd().resolve(), snapshot_root / rel_script)
     _point_pythonpath_at(root, snapshot_root)
     return CodeVersion(
         repo_root=root,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -117,3 +119,30 @@ def test_errors_survive_pickling_with_their_fields() -> None:
 def test_an_empty_word_says_nothing_was_chosen() -> None:
     message = str(UnknownScheduler("", ["slurm", "oar"]))
     assert message == "No scheduler chosen. Valid schedulers: slurm, oar."
+
+
+@dataclass
+class Opt:
+    """A typed config (``@launch(schema=Opt)``) with a fixed set of values."""
+
+    name: Literal["sgd", "adam"] = "sgd"
+
+
+def test_bad_choices_are_data_formatted_in_one_style() -> None:
+    """A setting and a typed config key with a fixed set of values read the same way."""
+    from mlxlaunch.launching.schema import validate
+    from mlxlaunch.launching.settings import VersionManagerSettings
+
+    with pytest.raises(errors.BadSettingChoice) as setting:
+        VersionManagerSettings(on_dirty="comit")
+    with pytest.raises(errors.BadConfigChoice) as config:
+        validate({"name": "adma"}, Opt)
+    assert (setting.value.key, setting.value.value) == ("version_manager.on_dirty", "comit")
+    assert "commit" in setting.value.choices and config.value.choices == ["sgd", "adam"]
+    assert str(setting.value).startswith(
+        "Bad value for launcher setting 'version_manager.on_dirty': 'comit'. Did you mean 'commit'?"
+    )
+    assert str(config.value) == (
+        "Bad value for config key 'name': 'adma'. Did you mean 'adam'? Valid values: sgd, adam."
+    )
+    assert isinstance(setting.value, SettingsError) and isinstance(config.value, ConfigError)

@@ -129,3 +129,13 @@ def test_setup_cfg_pins_hydra_to_the_tested_range() -> None:
         assert f"    {requirement}\n" in setup, requirement
     major_minor = tuple(int(x) for x in version("hydra-core").split(".")[:2])
     assert (1, 3) <= major_minor < (1, 4), version("hydra-core")
+
+
+def test_int_override_is_what_the_parser_makes_of_the_line() -> None:
+    parser = hydra_shim.override_parser()
+    for plus, line in ((0, "a.b=3"), (1, "+a=-2"), (2, "++a_b-c=0")):
+        key, _, value = line.lstrip("+").partition("=")
+        built = hydra_shim.int_override(plus, key, int(value), line, None)
+        assert built == parser.parse_overrides([line])[0]
+        forced = hydra_shim.as_force_add(built)
+        assert forced.is_force_add() and (forced.key_or_group, forced.value()) == (key, int(value))

@@ -148,12 +148,12 @@ def test_signal_handlers_restored_after_run():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_resume_with_plus_on_existing_key_explains_without_false_hint(project):
+def test_resume_with_plus_on_existing_key_overrides_it(project):
+    # `+` on a key the run's config has changes it, as on a new launch (MLXP's spelling)
     project.run(check=True)
-    proc = project.run("+launcher.logger.forced_log_id=1", "+num_epoch=3")
-    assert proc.returncode == 2
-    assert "An item is already at 'num_epoch'" in proc.stderr
-    assert "Did you mean" not in proc.stderr
+    project.run("+launcher.logger.forced_log_id=1", "+num_epoch=3", check=True)
+    assert runfolder.read_config(project.logs / "1")["num_epoch"] == 3
+    assert len((project.logs / "1" / "metrics" / "train.json").read_text().splitlines()) == 5
 
 
 @pytest.mark.parametrize(

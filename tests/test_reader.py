@@ -57,7 +57,11 @@ def test_len_fields_searchable_and_search(logs):
     assert reader.search("~(config.seed == 1) | info.status in ['FAILED']").log_ids == [2, 4, 6]
     frame = reader.search("config.seed == 0", as_pandas=True)
     assert list(frame.index) == [2, 4, 6] and frame.index.name == "log_id"
-    assert reader.search(query_string="config.seed == 0", asPandas=True).equals(frame)
+    # MLXP's spelling gives MLXP's table: rows from 0, metric columns loaded as lists
+    mlxp_table = reader.search(query_string="config.seed == 0", asPandas=True)
+    assert list(mlxp_table.index) == [0, 1, 2]
+    assert list(mlxp_table["config.optimizer.lr"]) == list(frame["config.optimizer.lr"])
+    assert all(isinstance(v, list) for v in mlxp_table["train.loss"])
 
 
 def test_unknown_key_is_a_query_error_with_suggestion(logs):
@@ -273,10 +277,9 @@ def test_plot_by_a_list_column_and_unwritable_output(logs, tmp_path):
         write_metrics(logs / str(log_id), "train", [{"loss": 1.0}, {"loss": 0.5}])
     runs = quiet_reader(logs).search("log_id <= 2")
     ax = runs.plot("train.loss", by="config.layers", output=tmp_path / "layers.png")
-    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
-        "config.layers=[1, 8]",
-        "config.layers=[2, 8]",
-    ]
+    legend = ax.get_legend()  # the key is the legend's title, each entry a value
+    assert legend.get_title().get_text() == "config.layers"
+    assert [t.get_text() for t in legend.get_texts()] == ["[1, 8]", "[2, 8]"]
     with pytest.raises(UsageError, match="Cannot write the plot to .*missing"):
         runs.plot("train.loss", output=tmp_path / "missing" / "x.png")
     with pytest.raises(UsageError, match="Cannot write the plot to .*x.abc"):
@@ -288,9 +291,14 @@ def test_progress_line_only_when_slow(logs, capsys):
     assert "reading runs" not in capsys.readouterr().err
 
 
-def test_progress_line_appears_after_a_second(capsys, monkeypatch):
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_progress_line_appears_after_a_second(capsys, monkeypatch, with_tqdm):
     from mlxlaunch.reader import scan
 
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:  # without tqdm installed: a plain counter
+        monkeypatch.setattr(scan, "_tqdm_bar", lambda total, label: None)
     clock = iter([100.0, 100.5, 101.5, 101.6])
     monkeypatch.setattr(scan.time, "perf_counter", lambda: next(clock))
     progress = scan.Progress(256, None)  # started at t=100
@@ -298,7 +306,11 @@ def test_progress_line_appears_after_a_second(capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     progress.update(128)  # t=101.5
     progress.close()
-    assert capsys.readouterr().err == "\rreading runs: 128/256\rreading runs: 256/256\n"
+    err = capsys.readouterr().err
+    if with_tqdm:
+        assert "reading runs: 100%" in err and "256/256" in err and "|" in err
+    else:
+        assert err == "\rreading runs: 128/256\rreading runs: 256/256\n"
     hidden = scan.Progress(256, False)
     hidden.update(64)
     hidden.close()

@@ -161,7 +161,8 @@ def test_reads_an_mlxp_folder_unchanged(tmp_path):
     artifact = run.artifacts["last_ckpt"]
     assert artifact.type == "pickle" and artifact.path.endswith("artifacts/pickle/last_ckpt")
     frame = reader.search(query_string="info.status == 'RUNNING'", asPandas=True)
-    assert list(frame.index) == [3] and frame.loc[3, "config.optimizer.lr"] == 0.001
+    assert list(frame.index) == [0] and frame.loc[0, "config.optimizer.lr"] == 0.001
+    assert frame.loc[0, "train.loss"] == pytest.approx([0.001 / (s + 1) for s in range(5)])
     assert snapshot(logs) == before, "the reader wrote in the logs folder"
 
 

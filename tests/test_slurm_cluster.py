@@ -78,7 +78,8 @@ def test_runs_record_their_job_ids_and_write_their_streams(cproject: ClusterProj
     from mlxlaunch import Reader
 
     reader = Reader(cproject.logs, cache_dir=False, progress=False)
-    df = reader.search("info.status == 'COMPLETE' & train.lr.last > 0.15", as_pandas=True)
+    runs = reader.search("info.status == 'COMPLETE' & train.lr.last > 0.15")
+    df = runs.to_pandas(info=["scheduler.job_id"])
     got = sorted(zip(df["config.optimizer.lr"], df["info.scheduler.job_id"]))
     assert got == [(0.2, f"{array}_1"), (0.3, f"{array}_2")]
 

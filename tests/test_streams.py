@@ -56,12 +56,15 @@ def test_each_run_of_a_sweep_gets_its_own_streams(project):
         assert f"child-out {lr}" in proc.stdout and f"shell-err {lr}" in proc.stderr
 
 
-def test_streams_are_not_copied_by_default(project):
+def test_streams_are_copied_by_default_and_not_when_opted_out(project):
     project.write("main.py", TEE_TASK)
     proc = project.run(check=True)
     assert "python-out" in proc.stdout
-    assert not (project.logs / "1" / "log.stdout").exists()
-    assert not (project.logs / "1" / "log.stderr").exists()
+    assert "python-out" in (project.logs / "1" / "log.stdout").read_text()
+    proc = project.run("+launcher.logger.log_streams_to_file=false", check=True)
+    assert "python-out" in proc.stdout
+    assert not (project.logs / "2" / "log.stdout").exists()
+    assert not (project.logs / "2" / "log.stderr").exists()
 
 
 def test_a_failing_run_has_its_traceback_in_log_stderr(project):

@@ -4,8 +4,10 @@ Examples::
 
     mlxlaunch plot logs train.loss -o curves.png
     mlxlaunch plot logs train.loss "info.status == 'COMPLETE'" --by config.optimizer.lr -o lr.png
+    mlxlaunch plot logs train.loss --by config.optimizer.lr --agg mean --logy -o lr.svg
 
-One curve per run, coloured by the value of ``--by``; needs matplotlib
+One curve per run, coloured by the value of ``--by`` (sorted legend), or with ``--agg
+mean|median`` one curve per ``--by`` value with a band over its runs; needs matplotlib
 (``pip install 'mlxlaunch[plot]'``). The Reader has the same as ``reader.plot``.
 """
 
@@ -40,6 +42,13 @@ def register(subparsers: Any) -> None:
         "-x", default="step", metavar="KEY", help="x axis: step (default) or a key of the log"
     )
     parser.add_argument("--logy", action="store_true", help="log-scale y axis")
+    parser.add_argument("--logx", action="store_true", help="log-scale x axis")
+    parser.add_argument(
+        "--agg",
+        choices=("mean", "median"),
+        help="one curve per --by value over its runs (the seeds): mean with a ±std band, "
+        "or median with a min-max band",
+    )
     parser.add_argument(
         "-o", "--output", default=None, metavar="FILE", help="image file (default: METRIC.png)"
     )
@@ -65,7 +74,16 @@ def run(args: argparse.Namespace) -> int:
             matplotlib.use("Agg")  # a file is the output: no window, no display needed
         except ImportError:
             pass  # runs.plot explains how to install it
-        runs.plot(args.metric, by=args.by, x=args.x, output=output, logy=args.logy)
+        runs.plot(
+            args.metric,
+            by=args.by,
+            x=args.x,
+            output=output,
+            logy=args.logy,
+            logx=args.logx,
+            agg=args.agg,
+            title=f"{args.metric}: {args.query}" if args.query else None,
+        )
     print_warnings(caught)
     print(f"wrote {output} ({len(runs)} runs)")
     return 0

@@ -12,7 +12,7 @@ import abc
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from mlxlaunch import jobenv
 from mlxlaunch.launching.settings import Settings
@@ -29,6 +29,23 @@ class PreparedRun:
     overrides: list[str]
 
 
+class Progress:
+    """Told when each point of a sweep starts and ends; shows nothing (``--quiet``, one run).
+
+    ``launching/progress.py`` draws it; the local executors call it, scheduler
+    executors (which only submit) do not.
+    """
+
+    def started(self, run: PreparedRun) -> None:
+        """``run`` starts now."""
+
+    def finished(self, run: PreparedRun, result: RunResult) -> None:
+        """``run`` ended with ``result``."""
+
+    def close(self) -> None:
+        """The sweep is over: put the terminal back as it was."""
+
+
 @dataclass
 class LaunchSpec:
     """What every executor needs to know about the command that launched the sweep."""
@@ -43,6 +60,14 @@ class LaunchSpec:
     workdir: Path = field(default_factory=Path.cwd)
     #: the interpreter jobs and workers use
     python: str = field(default_factory=lambda: sys.executable)
+    #: a command entry point's MLproject file (``launching/mlproject.py``): the version
+    #: manager snapshots its repository (``script`` is then mlxlaunch's job program)
+    project_file: Optional[Path] = None
+    #: extra ``info.yaml`` fields of a point, from its config, frozen when its folder is
+    #: prepared (an entry point's rendered command)
+    run_info: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
+    #: told when each point starts and ends (local and parallel executors)
+    progress: Progress = field(default_factory=Progress)
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
@@ -54,6 +79,8 @@ class Executor(abc.ABC):
 
     #: short name, as used in settings and printed to the user
     name: str = ""
+    #: runs the points on this machine before ``launch`` returns (progress is shown)
+    runs_locally: bool = True
 
     @abc.abstractmethod
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:

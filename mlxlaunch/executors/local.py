@@ -20,6 +20,7 @@ class LocalExecutor(Executor):
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         results = []
         for i, run in enumerate(runs):
+            spec.progress.started(run)
             result = run_prepared(
                 run.log_dir,
                 spec.task,
@@ -28,6 +29,7 @@ class LocalExecutor(Executor):
                 config=run.config,
             )
             results.append(result)
+            spec.progress.finished(run, result)
             stop = result.status == Status.INTERRUPTED or (
                 result.status == Status.FAILED and spec.settings.fail_fast
             )

@@ -131,6 +131,7 @@ class ParallelExecutor(Executor):
                     index, run = pending.pop(0)
                     worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
                     running[slot] = worker
+                    spec.progress.started(run)
                     if stop_signal and not worker.signalled:  # arrived while it was starting
                         _forward(worker, stop_signal[-1])
                     _watch(worker, finished)
@@ -149,7 +150,8 @@ class ParallelExecutor(Executor):
                 except queue.Empty:
                     continue
                 del running[worker.slot]
-                results[worker.index] = _outcome(worker)
+                result = results[worker.index] = _outcome(worker)
+                spec.progress.finished(worker.run, result)
         finally:
             _restore_handlers(previous)
             _dismiss(standbys.values())

@@ -37,7 +37,15 @@ from mlxlaunch.errors import SettingsError, SubmitError, UnsafeFileError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_JOB_ID, ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
-from mlxlaunch.runfolder.layout import JOBS_DIR, STDERR_FILE, STDOUT_FILE, Status, job_script_name
+from mlxlaunch.runfolder import bulk, fastyaml
+from mlxlaunch.runfolder.layout import (
+    INFO_FILE,
+    JOBS_DIR,
+    STDERR_FILE,
+    STDOUT_FILE,
+    Status,
+    job_script_name,
+)
 from mlxlaunch.runfolder.safefiles import check_private_dir
 from mlxlaunch.running.runner import REQUEUE_EXIT_CODE, RunResult
 
@@ -177,6 +185,7 @@ def validate(settings: SchedulerSettings, unsupported: tuple[str, ...] = ()) -> 
 class SchedulerExecutor(Executor):
     """Submits prepared runs as job arrays; subclasses supply the scheduler's specifics."""
 
+    runs_locally = False  # it submits and returns: `mlxlaunch status` follows the runs
     #: the job script's directive prefix, e.g. ``#SBATCH``
     directive: ClassVar[str] = ""
     #: shell expression of the array index in the job, e.g. ``$SLURM_ARRAY_TASK_ID``
@@ -360,7 +369,7 @@ class SchedulerExecutor(Executor):
             """Mark the runs of chunk ``k`` and after SUBMIT_FAILED; the error to raise."""
             left = [d for c in chunks[k:] for d in c]
             _mark_submit_failed(left, str(exc))
-            ids = _id_ranges([int(d.name) for d in left if d.name.isdigit()])
+            ids = id_ranges([int(d.name) for d in left if d.name.isdigit()])
             sent = ""
             if done:
                 n = sum(len(x.job_ids) for x in done)
@@ -452,7 +461,7 @@ class SchedulerExecutor(Executor):
         return Status.FAILED
 
 
-def _id_ranges(ids: list[int]) -> str:
+def id_ranges(ids: list[int]) -> str:
     """``1 2 3 5 7 8`` -> ``"1-3 5 7-8"`` (what ``mlxlaunch resubmit`` takes)."""
     parts: list[str] = []
     for i in sorted(ids):
@@ -545,22 +554,42 @@ OUTPUT_CHECK = [
 
 
 def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
-    """Write each run's ``info.scheduler`` (atomic writes, in parallel threads).
+    """Write each run's ``info.scheduler``: every write, then one durability barrier.
 
-    Each write is fsync'ed; run in parallel, the file system commits them
-    together (for 1,000 runs: about 0.1 s instead of 4 s one after another).
+    The writes are atomic (``runfolder.bulk``); the barrier makes them all durable
+    before the array is released (for 1,000 runs one ``syncfs`` instead of 1,000
+    fsyncs).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    if not run_dirs:
+        return
+    batch = bulk.Batch(run_dirs[0].parent)
+    for run_dir, sched in zip(run_dirs, records):
+        batch.write(runfolder.metadata_path(run_dir, INFO_FILE), _info_with_job(run_dir, sched))
+    batch.sync()
 
-    def record(item: tuple[Path, dict[str, Any]]) -> None:
-        run_dir, sched = item
-        info = runfolder.read_info(run_dir)
-        info["status"] = Status.QUEUED
-        info["scheduler"] = sched
-        runfolder.write_info(run_dir, info)
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(record, zip(run_dirs, records)))
+def _info_with_job(run_dir: Path, sched: dict[str, Any]) -> bytes:
+    """The text of ``run_dir``'s ``info.yaml`` with status QUEUED and ``scheduler: sched``.
+
+    A freshly prepared run (QUEUED, no ``scheduler`` key yet) gets the record
+    appended to its text: the very bytes ``dump_yaml`` gives for the whole mapping
+    (a block-style mapping is dumped key after key), without dumping its other
+    twenty-odd keys again.
+    """
+    path = runfolder.metadata_path(run_dir, INFO_FILE)
+    try:
+        text = path.read_bytes()
+        info = fastyaml.safe_load(text)
+    except Exception:  # missing or damaged: read_info says which, or starts afresh
+        text, info = b"", runfolder.read_info(run_dir)
+    record = runfolder.dump_yaml({"scheduler": sched}).encode()
+    if isinstance(info, dict) and info and info.get("status") == Status.QUEUED:
+        if "scheduler" not in info and text.endswith(b"\n"):
+            return text + record
+    info = info if isinstance(info, dict) else {}
+    info["status"] = Status.QUEUED
+    info["scheduler"] = sched
+    return runfolder.dump_yaml(info).encode()
 
 
 def _mark_submit_failed(run_dirs: list[Path], message: str) -> None:

@@ -17,9 +17,17 @@ class CommandLine:
     cfg: Optional[str] = None
     verbose: bool = False
     dry_run: bool = False
+    #: ``--prepare-only``: make the run folders (QUEUED), run nothing (``mlxlaunch start`` runs them)
+    prepare_only: bool = False
+    #: ``--repl``: change the composed points in a Python shell, run them on ``run()``
+    repl: bool = False
     #: ``(format, file pattern)`` from --to-yaml/--to-json/--to-toml
     export: Optional[tuple[str, str]] = None
     yes: bool = False
+    #: no progress lines or bar while a sweep runs
+    quiet: bool = False
+    #: print mlxlaunch's version and exit
+    version: bool = False
     config_path: Optional[str] = None
     config_name: Optional[str] = None
     #: a bare ``@FILE`` argument: the whole config comes from this file
@@ -27,7 +35,23 @@ class CommandLine:
 
 
 #: Flags the launcher understands; everything else is an override (``help.py`` documents them).
-FLAGS = ("--help", "-h", "--cfg", "-c", "--multirun", "-m", "--verbose", "--dry-run", "--yes", "-y")
+FLAGS = (
+    "--help",
+    "-h",
+    "--cfg",
+    "-c",
+    "--multirun",
+    "-m",
+    "--verbose",
+    "--dry-run",
+    "--prepare-only",
+    "--repl",
+    "--yes",
+    "-y",
+    "--quiet",
+    "-q",
+    "--version",
+)
 #: Flags that take a value (``--flag VALUE`` or ``--flag=VALUE``).
 VALUE_FLAGS = (
     "--to-yaml",
@@ -53,8 +77,16 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             cmd.verbose = True
         elif arg == "--dry-run":
             cmd.dry_run = True
+        elif arg == "--prepare-only":
+            cmd.prepare_only = True
+        elif arg == "--repl":
+            cmd.repl = True
         elif arg in ("--yes", "-y"):
             cmd.yes = True
+        elif arg in ("--quiet", "-q"):
+            cmd.quiet = True
+        elif arg == "--version":
+            cmd.version = True
         elif arg.split("=", 1)[0] in VALUE_FLAGS:
             flag, value, i = _flag_value(argv, i)
             if flag.startswith("--to-"):
@@ -82,6 +114,11 @@ def parse_command_line(argv: list[str]) -> CommandLine:
         else:
             cmd.overrides.append(arg)
         i += 1
+    if cmd.prepare_only and (cmd.dry_run or cmd.cfg or cmd.export):
+        raise UsageError(
+            "--prepare-only makes run folders; it cannot be combined with --dry-run, "
+            "--cfg or an export."
+        )
     if cmd.export and (cmd.dry_run or cmd.cfg):
         raise UsageError(
             "--to-yaml/--to-json/--to-toml cannot be combined with --dry-run or --cfg."

@@ -9,6 +9,13 @@ them (``ConfigLoaderImpl._apply_overrides_to_config``), which costs well under a
 millisecond instead of ~40 ms for a full composition. Hydra's private APIs are
 reached only through ``hydra_shim.py``.
 
+Per-point costs of a large sweep are kept out of the loop (10,000 points): an
+override line is parsed once (and a plain ``key=INT`` line, what ``range()``
+expands to, is built without Hydra's parser: the same ``Override``, checked in
+the tests), whether a key is a config group is asked once per key, and points
+whose value overrides set the same scalar leaves reuse one working copy of the
+config instead of a deep copy each (see :meth:`Composer._working_copy`).
+
 Every point is composed and resolved before anything runs, so a typo in the last
 point of a sweep fails the whole command at once with a "did you mean".
 """
@@ -16,6 +23,7 @@ point of a sweep fails the whole command at once with a "did you mean".
 from __future__ import annotations
 
 import copy
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +36,10 @@ from mlxlaunch.errors import (
     UsageError,
     did_you_mean,
 )
-from mlxlaunch.launching import hydra_shim
+from mlxlaunch.launching import factories, hydra_shim, mlxp, operations, placeholders
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
-from mlxlaunch.launching.settings import NAMESPACE
+from mlxlaunch.launching.settings import NAMESPACE, set_path
 
 if TYPE_CHECKING:  # annotations only: importing hydra takes ~0.3 s
     from hydra.core.config_loader import ConfigLoader
@@ -55,7 +63,7 @@ class Plan:
     points: list[Point]
 
 
-def _describe(point_overrides: list[str], index: int, total: int) -> str:
+def describe_point(point_overrides: list[str], index: int, total: int) -> str:
     shown = " ".join(point_overrides) if point_overrides else "no overrides"
     if total == 1:
         return f"({shown})"
@@ -76,6 +84,17 @@ def _all_keys(cfg: Any, prefix: str = "") -> list[str]:
                 continue
             keys.extend(_all_keys(child, path + "."))
     return keys
+
+
+#: ``key=INT`` as the sweeper writes it (``+i=3``, ``model.depth=-2``): Hydra's grammar
+#: reads such a line as one ELEMENT override of an ``int``; see ``Composer._parse_line``.
+_PLAIN_INT_LINE = re.compile(
+    r"(?P<plus>\+{0,2})(?P<key>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*)"
+    r"=(?P<value>-?(?:0|[1-9][0-9]*))"
+)
+
+#: values a reused working copy may receive (a container would be merged, not replaced)
+_SCALARS = (int, float, bool, str, type(None))
 
 
 class Composer:
@@ -107,6 +126,9 @@ class Composer:
         self.config_name = config_name
         self._hydra_ctx: Optional[AbstractContextManager[ConfigLoader]] = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
+        self._parsed: dict[str, Any] = {}  # override line -> Hydra Override
+        self._groups: dict[str, bool] = {}  # key -> is a config group
+        self._work: dict[tuple[Any, ...], Any] = {}  # point shape -> working copy
 
     # -- Hydra's global state: entered once per command ----------------------------------
     def __enter__(self) -> Composer:
@@ -115,6 +137,7 @@ class Composer:
             self.config_dir if self.config_dir.is_dir() else None
         )
         self.config_loader = self._hydra_ctx.__enter__()
+        placeholders.register()  # ${mlx:run_id} and co. resolve to markers, filled per run
         self.parser = hydra_shim.override_parser(self.config_loader)
         return self
 
@@ -124,18 +147,25 @@ class Composer:
 
     # -- parsing ----------------------------------------------------------------------------
     def parse(self, args: list[str]) -> list[Override]:
-        from hydra.errors import HydraException
+        return parse_overrides(self.parser, args)
 
-        parsed = []
-        for arg in args:
-            try:
-                parsed.extend(self.parser.parse_overrides([arg]))
-            except HydraException as exc:
-                raise UsageError(
-                    f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
-                    "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
-                    "key=1,2 (sweep), 'key=range(0,5)'."
-                ) from None
+    def _parse_line(self, line: str) -> Override:
+        """``parse([line])[0]``, each distinct line parsed once.
+
+        A plain ``key=INT`` line (what ``range()`` sweeps expand to) is built
+        directly: the same ``Override`` Hydra's parser returns for it (an equality
+        the tests check on many lines), without the ~0.3 ms of its ANTLR parser.
+        """
+        parsed = self._parsed.get(line)
+        if parsed is None:
+            match = _PLAIN_INT_LINE.fullmatch(line)
+            if match is None or operations.split_operation(line) is not None:  # `seed-=1`
+                parsed = self.parse([line])[0]
+            else:
+                parsed = hydra_shim.int_override(
+                    len(match["plus"]), match["key"], int(match["value"]), line, self.config_loader
+                )
+            self._parsed[line] = parsed
         return parsed
 
     def is_group(self, override: Override) -> bool:
@@ -144,7 +174,10 @@ class Composer:
         key = override.key_or_group
         if key.startswith("hydra.") or key == "hydra":
             return True
-        return hydra_shim.group_exists(self.config_loader, key)
+        known = self._groups.get(key)
+        if known is None:
+            known = self._groups[key] = hydra_shim.group_exists(self.config_loader, key)
+        return known
 
     def group_options(self, group: str) -> list[str]:
         return list(self.config_loader.get_group_options(group))
@@ -155,7 +188,8 @@ class Composer:
         user, launcher = [], []
         for override in self.parse(args):
             key = override.key_or_group
-            if key == NAMESPACE or key.startswith(NAMESPACE + "."):
+            namespace = key.split(".", 1)[0]
+            if namespace in (NAMESPACE, *mlxp.NAMESPACES):
                 if override.is_sweep_override():
                     raise UsageError(
                         f"Launcher settings cannot be swept: '{override.input_line}'. "
@@ -165,10 +199,13 @@ class Composer:
                     raise UsageError(
                         f"Launcher settings cannot be deleted: '{override.input_line}'."
                     )
-                path = key[len(NAMESPACE) + 1 :]
+                path = key[len(namespace) + 1 :]
                 if not path:
                     raise UsageError("Give a launcher setting: +launcher.<setting>=value.")
-                launcher.append((path, override.value()))
+                if namespace == NAMESPACE:
+                    launcher.append((path, override.value()))
+                else:
+                    launcher.extend(_from_mlxp(override, path))
             else:
                 user.append(override)
         return user, launcher
@@ -181,7 +218,8 @@ class Composer:
             raise
         except Exception as exc:  # Hydra raises plain HydraException for sweep types
             raise UsageError(f"Cannot expand the sweep: {exc}") from None
-        points = [Point(index=i, overrides=list(b)) for i, b in enumerate(batches)]
+        # a point's overrides are recorded as the user typed them (``lr*=2``, not encoded)
+        points = [Point(index=i, overrides=[as_typed(o) for o in b]) for i, b in enumerate(batches)]
         for point in points:
             point.config = self.compose(point, len(points), seed_required)
         return points
@@ -239,16 +277,22 @@ class Composer:
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        where = _describe(point.overrides, point.index, total)
+        where = describe_point(point.overrides, point.index, total)
         groups: list[Override] = []
         values: list[Override] = []
-        for override in self.parse(point.overrides):
-            is_group = not is_file_reference(override) and self.is_group(override)
+        for override in map(self._parse_line, point.overrides):
+            is_group = (
+                not is_file_reference(override)
+                and not operations.is_operation(override)
+                and not factories.is_call(override)
+                and self.is_group(override)
+            )
             (groups if is_group else values).append(override)
         # (input_line is Optional in Hydra's type; its parser always sets it)
-        cfg = copy.deepcopy(self._base([o.input_line or "" for o in groups], where))
+        group_lines = tuple(o.input_line or "" for o in groups)
+        base = self._base(list(group_lines), where)
         values.sort(key=is_file_reference)  # key=@FILE overrides apply last
-        _apply_value_overrides(cfg, values, where)
+        cfg = self._working_copy(base, group_lines, values, where)
         try:
             resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
         except OmegaConfBaseException as exc:
@@ -265,6 +309,97 @@ class Composer:
                 "Add 'seed: 0' to your config, or pass +seed=<int> on the command line."
             )
         return resolved
+
+    def _working_copy(
+        self, base: Any, group_lines: tuple[str, ...], values: list[Any], where: str
+    ) -> Any:
+        """``base`` with the value overrides ``values`` applied (Hydra's code), for one point.
+
+        The first point of a *shape* (same config groups, same value-override
+        keys and kinds, each setting a scalar on a leaf) gets a deep copy of
+        ``base``; the following points of that shape reuse the copy: every one of
+        its overridden leaves is set again, so the previous point leaves no trace
+        (its keys are the same and none nests in another), and the resolver cache
+        is reset to ``base``'s, as a fresh copy would have it. A ``+key`` of a
+        reused copy is applied as ``++key``: Hydra makes the same call for both,
+        once the first point has checked that ``base`` has no value there.
+        """
+        from omegaconf import OmegaConf
+
+        shape = _reusable_shape(group_lines, values)
+        cfg = self._work.get(shape) if shape is not None else None
+        if cfg is None:
+            cfg = copy.deepcopy(base)
+            _apply_value_overrides(cfg, values, where)
+            if shape is not None and all(_is_leaf(cfg, o.key_or_group) for o in values):
+                self._work[shape] = cfg
+            return cfg
+        again = [hydra_shim.as_force_add(o) if o.is_add() else o for o in values]
+        _apply_value_overrides(cfg, again, where)
+        if OmegaConf.get_cache(cfg) or OmegaConf.get_cache(base):  # a cached resolver ran
+            OmegaConf.copy_cache(from_config=base, to_config=cfg)
+        return cfg
+
+
+def _reusable_shape(group_lines: tuple[str, ...], values: list[Any]) -> Optional[tuple[Any, ...]]:
+    """What points sharing a working copy have in common, or None if this one cannot share.
+
+    Only value overrides that set a scalar (``key=1``, ``+key=abc``, not ``~key``,
+    ``key=@FILE`` or ``key={a: 1}``, which merge or remove) on distinct keys, none
+    inside another (``a`` and ``a.b``), can be applied again over a previous point.
+    Operations (``lr*=2``) read the value before them and factories (``model=f(...)``,
+    or a bare registered name) replace a node: applied again they would compound.
+    """
+    keys = [o.key_or_group for o in values]
+    if len(set(keys)) != len(keys):
+        return None
+    for override in values:
+        if override.is_delete() or override.package is not None or is_file_reference(override):
+            return None
+        if operations.is_operation(override) or factories.is_call(override):
+            return None
+        value = override.value()
+        if not isinstance(value, _SCALARS) or (
+            isinstance(value, str) and value in factories.REGISTRY
+        ):
+            return None
+    for key in keys:
+        if any(other.startswith(key + ".") for other in keys):
+            return None
+    return (group_lines, tuple((o.type, o.key_or_group) for o in values))
+
+
+def _is_leaf(cfg: Any, key: str) -> bool:
+    """Whether ``key`` (dotted) names a value node of a mapping in ``cfg``."""
+    from omegaconf import DictConfig, OmegaConf, ValueNode
+
+    parent_key, _, last = key.rpartition(".")
+    parent = OmegaConf.select(cfg, parent_key, throw_on_missing=False) if parent_key else cfg
+    return isinstance(parent, DictConfig) and isinstance(
+        hydra_shim.child_node(parent, last), ValueNode
+    )
+
+
+def _from_mlxp(override: Override, path: str) -> list[tuple[str, Any]]:
+    """``+mlxp.<path>=value`` (MLXP's spelling) as launcher settings, with a one-line note."""
+    value = override.value()
+    source = f"'{override.input_line}'"
+    tree: dict[str, Any] = {}
+    set_path(tree, path, value)
+    pairs, notes = mlxp.translate(tree, source)
+    native = " ".join(f"+{NAMESPACE}.{p}={_shown(v)}" for p, v in pairs)
+    if native:
+        mlxp.note(f"{source} is MLXP's spelling of '{native}'.")
+    for text in notes:
+        mlxp.note(text)
+    return pairs
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as an override would spell it."""
+    if isinstance(value, list):
+        return "[" + ",".join(repr(v) if isinstance(v, str) else _shown(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _unknown_key_error(override: Override, cfg: Any, where: str) -> Optional[ConfigError]:
@@ -306,12 +441,76 @@ def _override_error(override: Override, cfg: Any, where: str, exc: Exception) ->
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
+def as_typed(line: str) -> str:
+    """An override line as the user typed it (operations and factory calls decoded)."""
+    return factories.decode(operations.decode(line))
+
+
+def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
+    """Hydra's parse of ``args``; one clear error per bad one.
+
+    Operations (``lr*=2``, ``operations.py``) and factory calls
+    (``model=my_model(...)``, ``factories.py``) are encoded first, in spellings
+    Hydra's grammar accepts, so the sweeper expands them like any override.
+    """
+    from hydra.errors import HydraException
+
+    parsed = []
+    for arg in args:
+        try:
+            parsed.extend(parser.parse_overrides([factories.encode(operations.encode(arg))]))
+        except HydraException as exc:
+            unknown = factories.unknown_factory_error(arg)
+            if unknown is not None and "Unknown function" in str(exc):
+                raise unknown from None
+            raise UsageError(
+                f"Cannot parse the override '{arg}': {str(exc).strip()}\n"
+                "Overrides use Hydra's grammar: key=value, +new_key=value, ~key, "
+                "key=1,2 (sweep), 'key=range(0,5)', and operations key*=2, key/=10, "
+                "key+=16, key-=1, list+=[x]."
+            ) from None
+    return parsed
+
+
+def _plus_sets_existing(override: Override, cfg: Any) -> Override:
+    """``+key=value`` on a key ``cfg`` already has, as ``key=value`` (other overrides unchanged).
+
+    Hydra refuses ``+`` on an existing key ("Could not append to config"), but MLXP's
+    tutorial types ``+optimizer.lr=0.01,0.1`` for a key of ``config.yaml``: here the
+    ``+`` of a value override means "set it, adding it if needed", as ``++`` does.
+    Config groups never come here: ``+group=option`` keeps Hydra's meaning.
+    """
+    import dataclasses
+
+    from hydra.core.override_parser.types import OverrideType
+    from omegaconf import OmegaConf
+
+    if not override.is_add():
+        return override
+    key = override.key_or_group
+    if OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is KeyError:
+        return override
+    return dataclasses.replace(override, type=OverrideType.CHANGE)
+
+
 def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> None:
-    """Apply value overrides (and ``key=@FILE``) to ``cfg`` in place, with Hydra's own code."""
+    """Apply value overrides, operations, factories and ``key=@FILE`` to ``cfg``, in order.
+
+    Plain overrides go through Hydra's own code; operations (``operations.py``)
+    read the value the overrides before them left; factory calls (``factories.py``)
+    replace a node with the factory's result.
+    """
     from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException
 
     for override in overrides:
+        if operations.is_operation(override):
+            operations.apply_operation(cfg, override, where, _all_keys(cfg))
+            continue
+        if factories.is_call(override) or factories.bare_factory(override, cfg):
+            factories.apply_call(cfg, override, where, _all_keys(cfg))
+            continue
+        override = _plus_sets_existing(override, cfg)
         if is_file_reference(override):
             unknown = _unknown_key_error(override, cfg, where)
             if unknown is not None:
@@ -334,7 +533,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str], where: str) ->
 
     cfg = OmegaConf.create(config)
     OmegaConf.set_struct(cfg, True)
-    parsed = hydra_shim.override_parser().parse_overrides(overrides)
+    parsed = parse_overrides(hydra_shim.override_parser(), overrides)
     for override in parsed:
         if override.package is not None or override.is_sweep_override():
             raise ConfigError(

@@ -22,19 +22,24 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import MlxlaunchError, StorageError, UsageError, did_you_mean
+from mlxlaunch._version import __version__
+from mlxlaunch.errors import MlxlaunchError, StorageError, UnknownSetting, UsageError, did_you_mean
 from mlxlaunch.executors import LaunchSpec, get_executor
+from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
+from mlxlaunch.launching import mlxp, placeholders, repl
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
-from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides
+from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
 from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
 from mlxlaunch.launching.confirm import confirm_submission
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
 from mlxlaunch.launching.prepare import prepare_runs
 from mlxlaunch.launching.presets import resolve_preset
+from mlxlaunch.launching.progress import sweep_progress
 from mlxlaunch.launching.schema import check_schema, validate
 from mlxlaunch.launching.settings import SETTINGS_FILE, Settings, load_settings, resolve_path
+from mlxlaunch.launching.submit import settings_from_environment
 from mlxlaunch.launching.summary import summarize
 from mlxlaunch.runfolder.layout import CONFIG_FILE, LAUNCHER_FILE, metadata_path
 from mlxlaunch.runfolder.metadata import dump_yaml, read_info
@@ -142,6 +147,9 @@ def _run_command(
     """The command line of the decorated script: plan every point, then run or submit them."""
 
     cmd = parse_command_line(argv)
+    if cmd.version:
+        print(version_line())
+        return 0
     script_dir = _script_dir(task)
     config_dir = resolve_path(script_dir, config_path)
     with _composer(cmd, script_dir, config_dir, config_name, schema) as composer:
@@ -149,19 +157,17 @@ def _run_command(
             print_help(task, composer, cmd.overrides)
             return 0
         user, launcher_overrides = composer.split(cmd.overrides)
-        settings = _load_settings(config_dir, launcher_overrides)
-        resumed = _existing_run(script_dir, settings)
+        launcher_overrides = settings_from_environment() + launcher_overrides
+        settings = load_command_settings(config_dir, launcher_overrides)
+        resumed = existing_run(script_dir, settings)
         if resumed is not None:
-            points = [_resumed_point(resumed, user, schema, seeding_function)]
+            points = [resumed_point(resumed, user, schema, seeding_function)]
         else:
             points = composer.points(user, seed_required=seeding_function is not None)
     plan = Plan(points)
-    if cmd.cfg:
-        _print_configs(plan)
-        return 0
-    if cmd.export:
-        for path in export_points([p.config for p in plan.points], *cmd.export):
-            print(f"wrote {path}")
+    if cmd.repl:  # after every point is checked, before anything is made
+        plan = repl.edit(plan, repl.checks(schema, seeding_function is not None))
+    if show_or_export(plan, cmd):
         return 0
 
     spec = LaunchSpec(
@@ -173,26 +179,56 @@ def _run_command(
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
-    return _execute(plan, spec, assume_yes=cmd.yes)
+    return execute(plan, spec, assume_yes=cmd.yes, prepare_only=cmd.prepare_only, quiet=cmd.quiet)
 
 
-def _load_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
-    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides."""
+def version_line() -> str:
+    """``mlxlaunch 0.1.0 (Python 3.11.7, hydra-core 1.3.2)``: what ``--version`` prints."""
+    import platform
 
-    settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides)
+    try:
+        from importlib.metadata import version
+
+        hydra = f", hydra-core {version('hydra-core')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution: leave it out
+        hydra = ""
+    return f"mlxlaunch {__version__} (Python {platform.python_version()}{hydra})"
+
+
+def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, Any]]) -> Settings:
+    """Settings from launcher.yaml, the backend preset, then ``+launcher.*`` overrides.
+
+    Without a launcher.yaml, an MLXP ``mlxp.yaml``/``mlxpy.yaml`` is read in its place.
+    """
+
+    file_layer = None
+    mlxp_file = mlxp.settings_file(config_dir)
+    if mlxp_file is not None:
+        tree, notes = mlxp.read_file(mlxp_file)
+        file_layer = (f"{mlxp_file} (MLXP's settings)", tree)
+        for text in notes:
+            mlxp.note(text)
+    try:
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, file_layer=file_layer
+        )
+    except UnknownSetting as exc:  # an MLXP key copied into launcher.yaml: say what it is
+        raise mlxp.explain(exc) from None
     # the preset's name may itself come from launcher.yaml or an override
     preset = resolve_preset(settings.backend)
     if preset is not None:
-        settings = load_settings(config_dir / SETTINGS_FILE, launcher_overrides, preset)
+        settings = load_settings(
+            config_dir / SETTINGS_FILE, launcher_overrides, preset, file_layer=file_layer
+        )
     return settings
 
 
-def _resumed_point(
+def resumed_point(
     run_dir: Path, user: list[Any], schema: Optional[type], seeding_function: SeedingFunction
 ) -> Point:
     """The one point of a resume: the run's frozen config with this command's overrides."""
 
-    overrides = [o.input_line for o in user]
+    overrides = [as_typed(o.input_line) for o in user]  # as typed (``lr*=2``)
     config = runfolder.read_config(run_dir)
     if overrides:
         config = apply_overrides(config, overrides, f"run {run_dir.name}")
@@ -203,20 +239,43 @@ def _resumed_point(
     return Point(0, overrides, config)
 
 
-def _print_configs(plan: Any) -> None:
+def show_or_export(plan: Plan, cmd: CommandLine) -> bool:
+    """``--cfg job`` prints the points' configs, ``--to-yaml/json/toml`` writes them: True if done."""
+    if cmd.cfg:
+        print_configs(plan)
+        return True
+    if cmd.export:
+        for path in export_points([placeholders.shown(p.config) for p in plan.points], *cmd.export):
+            print(f"wrote {path}")
+        return True
+    return False
+
+
+def print_configs(plan: Any) -> None:
     """``--cfg job``: each point's resolved config, as YAML."""
 
     for point in plan.points:
         if len(plan.points) > 1:
             print(f"# point {point.index + 1}: {' '.join(point.overrides)}")
-        print(dump_yaml(point.config), end="")
+        print(dump_yaml(placeholders.shown(point.config)), end="")
 
 
-def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
-    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize."""
+def execute(
+    plan: Plan,
+    spec: LaunchSpec,
+    assume_yes: bool,
+    prepare_only: bool = False,
+    quiet: bool = False,
+) -> int:
+    """Steps 2 to 4: prepare the run folders, hand them to the executor, summarize.
+
+    ``prepare_only`` (Thunder's ``build``) stops after step 2: the run folders
+    stay QUEUED, frozen, for ``mlxlaunch start`` to run on any executor later.
+    """
 
     settings = spec.settings
-    confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
+    if not prepare_only:
+        confirm_submission(len(plan.points), settings, assume_yes=assume_yes)
     executor = get_executor(spec)  # before any run folder exists: bad settings leave nothing
     code_version = None
     if settings.use_version_manager:
@@ -228,10 +287,31 @@ def _execute(plan: Plan, spec: LaunchSpec, assume_yes: bool) -> int:
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
-    results = executor.launch(runs, spec)
+    if prepare_only:
+        print_prepared([run.log_id for run in runs], spec.parent_log_dir)
+        return 0
+    if executor.runs_locally:
+        spec.progress = sweep_progress(len(runs), quiet)
+    try:
+        results = executor.launch(runs, spec)
+    finally:
+        spec.progress.close()
     code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)
+
+
+def print_prepared(log_ids: list[int], parent: Path) -> None:
+    """What ``--prepare-only`` made, and the command that runs it."""
+    ids = id_ranges(log_ids)
+    sys.stderr.write(
+        f"mlxlaunch: prepared {len(log_ids)} run{'s' if len(log_ids) > 1 else ''} "
+        f"(id{'s' if len(log_ids) > 1 else ''} {ids}) in {parent}; nothing ran.\n"
+        f"Run them with: mlxlaunch start {parent} {ids}\n"
+        "  (add +launcher.n_workers=N, +launcher.use_scheduler=true or +launcher.backend=NAME "
+        "to choose where)\n"
+    )
+    sys.stderr.flush()
 
 
 def _composer(
@@ -256,7 +336,7 @@ def _composer(
     return Composer(config_dir, name, schema=schema, config_file=config_file)
 
 
-def _existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
+def existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
     """The run folder a forced log id reopens, if it exists with a frozen config."""
 
     forced = settings.logger.forced_log_id

@@ -21,7 +21,7 @@ from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.executors.scheduler import (
     JobCommand,
     SchedulerExecutor,
-    _id_ranges,
+    id_ranges,
     user_name,
     validate,
 )
@@ -94,7 +94,7 @@ def points_block(points: list[Any], ids: list[str]) -> Table:
 def _compress(ids: list[int]) -> str:
     """``[3, 4, 5, 9]`` -> ``"3-5, 9"`` (the ranges the resubmit hint prints, comma-separated)."""
 
-    return ", ".join(_id_ranges(ids).split())
+    return ", ".join(id_ranges(ids).split())
 
 
 def planned_ids(spec: LaunchSpec, n_points: int) -> tuple[list[int], str]:

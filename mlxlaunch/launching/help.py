@@ -4,7 +4,8 @@ The help is built from what the command would really use, so it cannot drift
 from the code: the task's docstring; every key of the default config with its
 type, default and comment (the comment comes from the YAML line, or from the
 line above the field of an ``@launch(schema=...)`` dataclass); the config
-groups and their options (the files of ``configs/<group>/``); the launcher's
+groups and their options (the files of ``configs/<group>/``); the factories
+(``@mlxlaunch.factory``) with their signature and file:line; the launcher's
 flags; every launcher setting from ``settings.py``; and examples.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
+from mlxlaunch.launching import factories
 from mlxlaunch.launching import schema as schema_mod
 from mlxlaunch.launching.compose import Composer
 from mlxlaunch.launching.settings import Settings
@@ -41,8 +43,18 @@ FLAG_HELP: list[tuple[str, str]] = [
     ("--to-toml FILE", "same, as TOML (needs tomli-w: pip install 'mlxlaunch[cli]')"),
     ("--config-path DIR, -cp", "read the config from DIR (relative to the script's folder)"),
     ("--config-name NAME, -cn", "use NAME.yaml (or a .yaml/.json/.toml file) as the main config"),
+    (
+        "--prepare-only",
+        "make the run folders (QUEUED) and run nothing; 'mlxlaunch start' runs them later",
+    ),
+    (
+        "--repl",
+        "change the composed points in a Python shell; run() runs them, leaving runs nothing",
+    ),
     ("-y, --yes", "do not ask before submitting more than confirm_above scheduler jobs"),
+    ("-q, --quiet", "no progress lines or bar while a sweep runs (the summary line stays)"),
     ("--verbose", "show Python tracebacks for usage errors"),
+    ("--version", "print the versions of mlxlaunch, Python and Hydra, and exit"),
     ("-m, --multirun", "accepted for Hydra users; sweeps run without it"),
 ]
 
@@ -236,6 +248,31 @@ def _groups_block(composer: Composer, chosen: dict[str, str]) -> list[Block]:
     return [Table("Config groups (choose with group=option):", [], rows)]
 
 
+def _factories_block(composer: Composer) -> list[Block]:
+    """The registered factories, under each key they build (NeMo-Run's help lists them so)."""
+    if not factories.REGISTRY:
+        return []
+    rows = []
+    for found in sorted(factories.REGISTRY.values(), key=lambda f: f.name):
+        keys = factories.keys_for(found, composer.schema) or ["(any node)"]
+        for key in keys:
+            rows.append([key, found.signature(), _where(found.where)])
+    rows.sort(key=lambda row: (row[0].startswith("("), row[0]))
+    return [
+        Table(
+            "Factories (key=name or key=name(arg=value,...); @mlxlaunch.factory):",
+            ["key", "factory", "defined at"],
+            rows,
+        )
+    ]
+
+
+def _where(where: str) -> str:
+    """``file:line`` with the file relative to the current folder when it is under it."""
+    file, _, line = where.rpartition(":")
+    return f"{_shown(Path(file))}:{line}" if file else where
+
+
 def _settings_block() -> Block:
 
     rows = [[key, t, show(default), c] for key, t, default, c in schema_mod.rows(Settings)]
@@ -264,6 +301,7 @@ def help_blocks(
     chosen = _default_choices(composer)  # parsed once for both blocks
     blocks.extend(_config_block(composer, overrides, chosen))
     blocks.extend(_groups_block(composer, chosen))
+    blocks.extend(_factories_block(composer))
     blocks.append(Table("Flags:", [], [list(row) for row in FLAG_HELP]))
     blocks.append(_settings_block())
     blocks.append(Text("Examples:", EXAMPLES.format(script=script)))

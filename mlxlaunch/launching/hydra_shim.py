@@ -24,6 +24,9 @@ The private names, and why each is used:
   made (public class, but its instance is Hydra's global state). (:func:`initialize`)
 - ``Override._value``: the override's value as parsed, before conversion: only there
   does an unquoted ``@file.yaml`` differ from a quoted ``'@file.yaml'``. (:func:`raw_value`)
+- ``Override(_value=...)``: building the override Hydra's parser makes of a plain
+  ``key=INT`` line without parsing it (a ``range()`` sweep's 10,000 lines).
+  (:func:`int_override`)
 - OmegaConf ``DictConfig._get_node``: a child node *without* resolving
   interpolations or raising on ``???``, to list every key of a config for a "did
   you mean" hint. (:func:`child_node`)
@@ -125,6 +128,39 @@ def apply_value_override(override: Override, cfg: Any) -> None:
     except (ImportError, AttributeError) as exc:
         raise _incompatible("ConfigLoaderImpl._apply_overrides_to_config", exc) from None
     apply([override], cfg)
+
+
+def int_override(
+    plus: int, key: str, value: int, line: str, loader: Optional[ConfigLoader]
+) -> Override:
+    """The ``Override`` Hydra's parser makes of the line ``+``*plus ``key=value`` (an int).
+
+    Built directly (the constructor's ``_value`` field is private): parsing costs
+    ~0.3 ms a line, most of a 10,000-point ``range()`` sweep's expansion.
+    """
+    from hydra.core.override_parser.types import Override, OverrideType, ValueType  # heavy
+
+    kind = (OverrideType.CHANGE, OverrideType.ADD, OverrideType.FORCE_ADD)[plus]
+    try:
+        return Override(
+            type=kind,
+            key_or_group=key,
+            value_type=ValueType.ELEMENT,
+            _value=value,
+            input_line=line,
+            config_loader=loader,
+        )
+    except TypeError as exc:
+        raise _incompatible("Override(_value=...)", exc) from None
+
+
+def as_force_add(override: Override) -> Override:
+    """``override`` as a ``++key=value`` (the same call as ``+key`` once the key is known free)."""
+    import dataclasses
+
+    from hydra.core.override_parser.types import OverrideType  # heavy
+
+    return dataclasses.replace(override, type=OverrideType.FORCE_ADD)
 
 
 def raw_value(override: Override) -> Any:

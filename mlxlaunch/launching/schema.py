@@ -32,7 +32,7 @@ import tokenize
 import typing
 from typing import Any, Union
 
-from mlxlaunch.errors import ConfigError, UnknownConfigKey, UsageError, did_you_mean
+from mlxlaunch.errors import BadConfigChoice, ConfigError, UnknownConfigKey, UsageError
 
 #: OmegaConf's marker of a mandatory value that was never given.
 MISSING = "???"
@@ -201,6 +201,23 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value  # a typing construct we do not check (TypeVar, NewType...)
 
 
+def fit(value: Any, tp: Any) -> Any:
+    """``value`` converted to fit the type hint ``tp`` (lossless conversions only).
+
+    Raises ``ValueError`` if it does not fit; used for arguments typed on the command
+    line (factories, entry-point parameters) with the rules of config keys.
+    """
+    try:
+        return _coerce(value, tp, "")
+    except (_Mismatch, ConfigError):
+        raise ValueError(f"expects {describe_type(tp)}, got {value!r}") from None
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain config data: a dataclass becomes a dict, an Enum its name."""
+    return _plain(value)
+
+
 def _check_value(value: Any, tp: Any, key: str) -> Any:
     if value == MISSING:
         raise ConfigError(
@@ -212,10 +229,7 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
     except _Mismatch:
         valid = choices(tp)
         if valid:
-            hint = did_you_mean(str(value), valid)
-            raise ConfigError(
-                f"Config key '{key}' must be one of {', '.join(valid)}; got {value!r}.{hint}"
-            ) from None
+            raise BadConfigChoice(key, value, valid) from None
         raise ConfigError(
             f"Config key '{key}' expects {describe_type(tp)}, got {value!r} "
             f"({type(value).__name__})."

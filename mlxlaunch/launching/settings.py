@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.errors import SettingsError, UnknownSetting, did_you_mean
+from mlxlaunch.errors import BadSettingChoice, SettingsError, UnknownSetting, did_you_mean
 
 #: The namespace of launcher settings on the command line: ``+launcher.n_workers=4``.
 NAMESPACE = "launcher"
@@ -33,8 +33,8 @@ class LoggerSettings:
     parent_log_dir: str = "./logs"
     # reopen (resume) this run id instead of allocating a new one; -1 allocates a new id
     forced_log_id: int = -1
-    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder
-    log_streams_to_file: bool = False
+    # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder (mlxlaunch logs)
+    log_streams_to_file: bool = True
 
 
 @dataclass
@@ -83,7 +83,7 @@ class VersionManagerSettings:
 
     # what to do with uncommitted changes: ask | fail | commit | snapshot_dirty | ignore
     on_dirty: str = "ask"
-    # the policy ``ask`` falls back to when stdin is not a terminal (any policy but ask)
+    # the policy 'ask' falls back to when stdin is not a terminal (any policy but ask)
     non_interactive: str = "fail"
     # folder holding code snapshots; relative paths start at the script's folder
     parent_work_dir: str = "./.mlxlaunch-work"
@@ -95,10 +95,7 @@ class VersionManagerSettings:
         ):
             value = getattr(self, name)
             if value not in valid:
-                raise SettingsError(
-                    f"Bad value for launcher setting 'version_manager.{name}': {value!r}."
-                    f"{did_you_mean(str(value), valid)} Valid values: {', '.join(valid)}."
-                )
+                raise BadSettingChoice(f"version_manager.{name}", value, valid)
 
 
 @dataclass
@@ -123,6 +120,8 @@ class Settings:
     backend: str = ""
     # ask before submitting more than this many scheduler jobs (never asked without a terminal)
     confirm_above: int = 100
+    # a name for this command's runs, recorded in each run's info (info.name) and ${mlx:name}
+    name: str = ""
     # settings of the run folders and the logger
     logger: LoggerSettings = field(default_factory=LoggerSettings)
     # settings of cluster jobs
@@ -179,7 +178,8 @@ def check_keys(values: dict[str, Any], source: str, cls: type = Settings, prefix
             check_keys(value, source, nested[key], path + ".")
 
 
-def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+def set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+    """Set the dotted ``path`` of the nested mapping ``tree`` to ``value``."""
     node = tree
     parts = path.split(".")
     for part in parts[:-1]:
@@ -189,40 +189,52 @@ def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (empty for an empty file); ``what`` says what it should hold."""
+    import yaml  # heavy third-party import, only when a settings file is read
+
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"Cannot read {path}: {exc.strerror}.") from None
+    if not isinstance(content, dict):
+        raise SettingsError(f"{path} must hold a mapping of {what}.")
+    return content
+
+
 def load_settings(
     settings_file: Optional[Path] = None,
     overrides: Optional[list[tuple[str, Any]]] = None,
     preset: Optional[tuple[str, dict[str, Any]]] = None,
+    file_layer: Optional[tuple[str, dict[str, Any]]] = None,
 ) -> Settings:
     """Build the settings from the defaults, ``settings_file`` and ``(path, value)`` overrides.
 
     ``overrides`` paths are relative to the launcher namespace (``logger.forced_log_id``).
     ``preset`` is a backend preset's ``(source, settings tree)`` (see ``presets.py``),
-    applied after ``settings_file`` and before ``overrides``.
+    applied after ``settings_file`` and before ``overrides``. ``file_layer`` is a
+    ``(source, settings tree)`` read from another file (an MLXP ``mlxp.yaml``, see
+    ``mlxp.py``), applied where ``settings_file`` would be.
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     layers: list[tuple[str, dict[str, Any]]] = []
     if settings_file is not None and settings_file.is_file():
-        import yaml
-
-        try:
-            content = yaml.safe_load(settings_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{settings_file} is not valid YAML: {exc}") from None
-        if not isinstance(content, dict):
-            raise SettingsError(
-                f"{settings_file} must hold a mapping of settings, e.g. 'use_logger: false'."
-            )
+        content = read_mapping(settings_file, "settings, e.g. 'use_logger: false'")
         check_keys(content, str(settings_file))
         layers.append((str(settings_file), content))
+    if file_layer is not None:
+        check_keys(file_layer[1], file_layer[0])
+        layers.append(file_layer)
     if preset is not None:
         check_keys(preset[1], preset[0])
         layers.append(preset)
     for path, value in overrides or []:
         tree: dict[str, Any] = {}
-        _set_path(tree, path, value)
+        set_path(tree, path, value)
         source = f"the override '+{NAMESPACE}.{path}'"
         check_keys(tree, source)
         layers.append((source, tree))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +33,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from mlxlaunch.errors import ArtifactError, ArtifactNotFound, CheckpointNotFound, did_you_mean
+from mlxlaunch.errors import (
+    ArtifactError,
+    ArtifactNotFound,
+    CheckpointNotFound,
+    UsageError,
+    did_you_mean,
+)
+from mlxlaunch.jobenv import ENV_LOG_DIR, ENV_LOG_ID
 from mlxlaunch.logger.artifacts import (
     BUILTIN_TYPES,
     ArtifactIndex,
@@ -46,7 +54,16 @@ from mlxlaunch.logger.artifacts import (
     unknown_type_error,
 )
 from mlxlaunch.logger.jsonify import encode_record
-from mlxlaunch.runfolder.layout import ARTIFACTS_DIR, KEYS_DIR, METADATA, METRICS_DIR, TMP_PREFIX
+from mlxlaunch.runfolder.ids import allocate_run_dirs, claim_run_dir
+from mlxlaunch.runfolder.layout import (
+    ARTIFACTS_DIR,
+    KEYS_DIR,
+    METADATA,
+    METRICS_DIR,
+    STDERR_FILE,
+    STDOUT_FILE,
+    TMP_PREFIX,
+)
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, load_yaml
 from mlxlaunch.runfolder.safefiles import locked, open_existing
 
@@ -167,21 +184,85 @@ class AppendFiles:
             os.close(fd)
 
 
+class LogDir(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPath, as Path() makes
+    """A run folder's path that also compares equal to its string, as MLXP's ``log_dir`` (a str).
+
+    So notebooks written for MLXP (``logger.log_dir == "/abs/logs/3"``,
+    ``logger.log_dir + "/file"``) keep working while ``logger.log_dir / "file"``
+    and every ``Path`` method work too. Its hash is its string's, so it finds
+    the same entries as its string in a dict keyed by paths as strings.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str(self) == os.path.normpath(other) or str(self) == other
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __add__(self, other: str) -> str:
+        return str(self) + other
+
+    def __radd__(self, other: str) -> str:
+        return other + str(self)
+
+
+class _Tee:
+    """A text stream writing to a file and to the stream it replaces (``log_streams_to_file``)."""
+
+    def __init__(self, path: Path, stream: Any) -> None:
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._file.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class Logger:
     """Writes one run's metrics, artifacts and checkpoints into its folder.
 
     ``Logger(log_dir, log_id)`` is what the runner gives the task as ``ctx.logger``;
     it also works on any existing run folder, e.g. to load a run's artifacts from
-    a notebook. Safe to use from several threads of one process. Call ``close()``
+    a notebook. ``Logger(parent_log_dir)`` is MLXP's standalone form: it allocates
+    a new numbered run folder under ``parent_log_dir`` (``forced_log_id=N`` opens
+    ``parent_log_dir/N`` instead) and sets ``parent_log_dir``, ``log_id`` and
+    ``log_dir`` as MLXP does; ``log_streams_to_file=True`` then copies this
+    process's ``sys.stdout``/``sys.stderr`` to ``log.stdout``/``log.stderr``.
+    ``forced_log_id`` is keyword-only: a second positional argument is the
+    ``log_id`` of the run folder given first.
+
+    Safe to use from several threads of one process. Call ``close()``
     (the runner does) to release the open metrics files. ``max_open_files``
     bounds how many metrics files stay open at once (default: 128, or an eighth
     of ``ulimit -n`` when that is lower).
     """
 
     def __init__(
-        self, log_dir: Union[str, Path], log_id: int, *, max_open_files: Optional[int] = None
+        self,
+        log_dir: Union[str, Path],
+        log_id: Optional[int] = None,
+        log_streams_to_file: bool = False,
+        *,
+        forced_log_id: Optional[int] = None,
+        max_open_files: Optional[int] = None,
     ) -> None:
-        self.log_dir = Path(log_dir)
+        path = Path(log_dir)
+        self.parent_log_dir = str(path.absolute().parent)
+        if forced_log_id is not None and log_id is not None:
+            raise TypeError("Give Logger a log_id (the run folder's) or a forced_log_id, not both.")
+        if log_id is None:
+            path, log_id = _standalone_run_dir(path, -1 if forced_log_id is None else forced_log_id)
+            self.parent_log_dir = str(path.parent)
+        self.log_dir = LogDir(path)
         self.log_id = log_id
         self.metrics_dir = self.log_dir / METRICS_DIR
         self.artifacts_dir = self.log_dir / ARTIFACTS_DIR
@@ -191,6 +272,26 @@ class Logger:
         self._lock = threading.RLock()
         self._types: dict[str, ArtifactType] = dict(BUILTIN_TYPES)
         self._index = ArtifactIndex(self.log_dir)
+        if log_streams_to_file:
+            sys.stdout = _Tee(self.log_dir / STDOUT_FILE, sys.stdout)
+            sys.stderr = _Tee(self.log_dir / STDERR_FILE, sys.stderr)
+
+    @classmethod
+    def from_env(cls, *, max_open_files: Optional[int] = None) -> Logger:
+        """The Logger of the run folder this process was started for by ``mlxlaunch run``.
+
+        An entry point's command (``docs/entry-points.md``) finds its run folder in
+        ``MLXLAUNCH_LOG_DIR``; what it logs here the Reader sees like any run's metrics.
+        """
+        log_dir = os.environ.get(ENV_LOG_DIR)
+        if not log_dir:
+            raise UsageError(
+                f"Logger.from_env(): {ENV_LOG_DIR} is not set, so this process was not started "
+                "by 'mlxlaunch run'. Run it through an MLproject entry point, or use "
+                "Logger(run_folder, log_id)."
+            )
+        log_id = os.environ.get(ENV_LOG_ID) or Path(log_dir).name
+        return cls(log_dir, int(log_id) if log_id.isdigit() else 0, max_open_files=max_open_files)
 
     def __repr__(self) -> str:
         return f"Logger({str(self.log_dir)!r}, {self.log_id})"
@@ -442,6 +543,16 @@ class Logger:
                 "to start from scratch."
             )
         return BUILTIN_TYPES[CHECKPOINT_TYPE].load(path)
+
+
+def _standalone_run_dir(parent: Path, forced_log_id: int) -> tuple[Path, int]:
+    """MLXP's standalone logger: a new run folder under ``parent``, or ``parent/<forced id>``."""
+    parent = parent.absolute()
+    if forced_log_id >= 1:
+        path, _ = claim_run_dir(parent, forced_log_id)
+        return path, forced_log_id
+    ((log_id, path),) = allocate_run_dirs(parent, 1)
+    return path, log_id
 
 
 def _history_dir(path: Path) -> Path:

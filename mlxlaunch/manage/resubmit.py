@@ -1,24 +1,36 @@
-"""``mlxlaunch resubmit LOGDIR [QUERY]``: rerun failed, interrupted or lost runs in place.
+"""``mlxlaunch resubmit`` and ``mlxlaunch start``: run existing run folders, in place.
 
-Each run reruns in **its own folder** from its frozen config and settings, as a
-new attempt (``attempt`` + 1, the previous attempt kept in ``metadata/attempts``).
-Runs that were submitted to a scheduler are submitted again as job arrays with
-the same job settings; local runs rerun here, one after another. Without a query,
-every FAILED, INTERRUPTED, LOST and SUBMIT_FAILED run is taken.
+``resubmit`` reruns failed, interrupted or lost runs; ``start`` runs prepared
+runs (``--prepare-only``, Thunder's build-then-run; or the QUEUED rest of a
+stopped local sweep) that no scheduler holds. Both are one operation on other
+statuses: each run runs in **its own folder** from its frozen config, as a new
+attempt (``attempt`` + 1, the previous attempt kept in ``metadata/attempts``).
+
+``+launcher.<setting>=value`` arguments change where and how they run
+(``+launcher.n_workers=4``, ``+launcher.use_scheduler=true``,
+``+launcher.backend=NAME``); the new settings are frozen in each run's
+``launcher.yaml`` first. Runs for a scheduler are submitted as job arrays (one per
+job settings and command); local runs run here in fresh interpreters, on
+``n_workers`` workers.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from mlxlaunch import runfolder
+from mlxlaunch.errors import UsageError
+from mlxlaunch.executors.base import LaunchSpec, PreparedRun
+from mlxlaunch.executors.parallel import ParallelExecutor
 from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.executors.scheduler import JobCommand
 from mlxlaunch.jobenv import job_command
-from mlxlaunch.launching.settings import load_settings
+from mlxlaunch.launching import hydra_shim
+from mlxlaunch.launching.compose import parse_overrides
+from mlxlaunch.launching.presets import resolve_preset
+from mlxlaunch.launching.settings import NAMESPACE, Settings, load_settings, settings_to_dict
 from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.attempts import mark_requeued
 from mlxlaunch.runfolder.layout import Status
@@ -35,22 +47,76 @@ def _snapshot_env(env: dict[str, str], git: Any) -> None:
         env["PYTHONPATH"] = snapshot_pythonpath(env["PYTHONPATH"], root, snapshot)
 
 
-def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int], list[int]]:
-    """Resubmit the selected runs; return ``(resubmitted, skipped, failed local reruns)`` ids."""
+#: Statuses ``mlxlaunch start`` takes (QUEUED runs that no scheduler job holds).
+STARTABLE = (Status.QUEUED,)
+
+
+def launcher_overrides(args: list[str]) -> list[tuple[str, Any]]:
+    """``(path, value)`` of ``+launcher.<setting>=value`` arguments (Hydra's value grammar)."""
+    out = []
+    for override in parse_overrides(hydra_shim.override_parser(), args):
+        key = override.key_or_group
+        if not key.startswith(NAMESPACE + ".") or override.is_sweep_override():
+            raise UsageError(
+                f"'{override.input_line}': only launcher settings can be changed here, one "
+                "value each, e.g. +launcher.n_workers=4 or +launcher.backend=cluster."
+            )
+        out.append((key[len(NAMESPACE) + 1 :], override.value()))
+    return out
+
+
+def rerun_settings(run_dir: Path, overrides: list[tuple[str, Any]]) -> Settings:
+    """The run's frozen settings with ``overrides`` (and the preset ``backend=`` names)."""
+    frozen = runfolder.metadata_path(run_dir, runfolder.LAUNCHER_FILE)
+    settings = load_settings(frozen, overrides)
+    if any(path == "backend" for path, _ in overrides):  # never the default preset: frozen wins
+        preset = resolve_preset(settings.backend)
+        if preset is not None:
+            settings = load_settings(frozen, overrides, preset)
+    return settings
+
+
+def resubmit_runs(
+    logdir: Path, query: list[str], overrides: Optional[list[tuple[str, Any]]] = None
+) -> tuple[list[int], list[int], list[int]]:
+    """Rerun the selected FAILED/INTERRUPTED/LOST/SUBMIT_FAILED runs; see ``rerun_runs``."""
+    return rerun_runs(logdir, query, RESUBMITTABLE, overrides or [])
+
+
+def start_runs(
+    logdir: Path, query: list[str], overrides: Optional[list[tuple[str, Any]]] = None
+) -> tuple[list[int], list[int], list[int]]:
+    """Run the selected prepared (QUEUED, never submitted) runs; see ``rerun_runs``."""
+    return rerun_runs(logdir, query, STARTABLE, overrides or [])
+
+
+def _takes(run: RunView, statuses: tuple[str, ...]) -> bool:
+    if run.status not in statuses:
+        return False
+    # a QUEUED run a scheduler holds is not prepared: it will run, or `status` says LOST
+    return run.status != Status.QUEUED or not run.job_id
+
+
+def rerun_runs(
+    logdir: Path, query: list[str], statuses: tuple[str, ...], overrides: list[tuple[str, Any]]
+) -> tuple[list[int], list[int], list[int]]:
+    """Run the selected runs in one of ``statuses``; ``(run, skipped, failed locally)`` ids."""
 
     # absolute: jobs and local reruns start in the run's working folder, not here
     logdir = Path(logdir).resolve()
     runs = load_runs(logdir)
     reconcile(runs)
     selected = select_runs(runs, query)
-    todo = [r for r in selected if r.status in RESUBMITTABLE]
-    skipped = [r.log_id for r in selected if r.status not in RESUBMITTABLE and query]
+    todo = [r for r in selected if _takes(r, statuses)]
+    skipped = [r.log_id for r in selected if not _takes(r, statuses) and query]
 
     # runs with the same job settings and command are submitted together
     groups: dict[tuple, tuple[Any, list[RunView]]] = {}
-    local: list[RunView] = []
+    local: dict[tuple, tuple[Settings, list[RunView]]] = {}
     for run in todo:
-        settings = load_settings(runfolder.metadata_path(run.run_dir, runfolder.LAUNCHER_FILE))
+        settings = rerun_settings(run.run_dir, overrides)
+        if overrides:  # frozen first: the job reads its settings from the run folder
+            runfolder.write_settings(run.run_dir, settings_to_dict(settings))
         sched = run.info.get("scheduler") or {}
         if settings.use_scheduler:
             key = (
@@ -61,7 +127,13 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
             )
             groups.setdefault(key, (settings.scheduler, []))[1].append(run)
         else:
-            local.append(run)
+            key = (
+                repr(settings),
+                run.info.get("python_executable") or "python",
+                run.info.get("script"),
+                run.info.get("cwd"),
+            )
+            local.setdefault(key, (settings, []))[1].append(run)
 
     for (_, python, script, workdir), (scheduler, group) in groups.items():
         executor = scheduler_executor(scheduler.name)
@@ -74,18 +146,46 @@ def resubmit_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[int],
         print(executor.describe(submitted, logdir), flush=True)
 
     failed = []
-    for run in local:
-        mark_requeued(run.run_dir)
-        python = run.info.get("python_executable") or "python"
-        argv, job_env = job_command(python, Path(str(run.info.get("script"))), run.run_dir)
-        env = {**os.environ, **job_env}
-        cwd = run.info.get("cwd") or None
-        git = run.info.get("git")
-        if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
-            # a version-managed run: start in its snapshot, never in the developer's tree
-            _snapshot_env(env, git)
-            cwd = str(snapshot_workdir(git, Path(cwd), Path(argv[1])))
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            failed.append(run.log_id)
+    for (_, python, script, cwd), (settings, group) in local.items():
+        for run in group:
+            mark_requeued(run.run_dir)
+        failed.extend(_run_here(group, settings, python, Path(str(script)), cwd, logdir))
     return [r.log_id for r in todo], skipped, failed
+
+
+def _not_here(ctx: Any) -> None:  # pragma: no cover - workers run the runs, never this process
+    raise AssertionError("start/resubmit run every run in a worker process")
+
+
+def _run_here(
+    group: list[RunView], settings: Settings, python: str, script: Path, cwd: Any, logdir: Path
+) -> list[int]:
+    """Run ``group`` on this machine in fresh interpreters; the ids that did not complete."""
+    workdir = Path(cwd) if cwd else Path.cwd()
+    git = group[0].info.get("git")
+    saved = os.environ.get("PYTHONPATH")
+    if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
+        # a version-managed run: start in its snapshot, never in the developer's tree
+        env = dict(os.environ)
+        _snapshot_env(env, git)
+        if env.get("PYTHONPATH"):
+            os.environ["PYTHONPATH"] = env["PYTHONPATH"]
+        workdir = snapshot_workdir(git, Path(cwd), script)
+    spec = LaunchSpec(
+        task=_not_here,
+        settings=settings,
+        seeding_function=None,
+        script=script,
+        parent_log_dir=logdir,
+        workdir=workdir,
+        python=python,
+    )
+    runs = [PreparedRun(r.log_id, r.run_dir, runfolder.read_config(r.run_dir), []) for r in group]
+    try:
+        results = ParallelExecutor.from_settings(settings).launch(runs, spec)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return [r.log_id for r in results if r.status != Status.COMPLETE]

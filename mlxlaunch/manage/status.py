@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunLockedError, SubmitError, UsageError
+from mlxlaunch.errors import RunLockedError, SubmitError, UsageError, did_you_mean
 from mlxlaunch.executors.registry import scheduler_executor
+from mlxlaunch.reader.metrics import SUMMARIES, log_names, logged_keys, read_log, split_metric_key
 from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.runfolder.layout import Status
 
@@ -41,6 +44,8 @@ class RunView:
     #: the scheduler's own state for the run's job, when it was asked
     job_state: Optional[str] = None
     _config: Optional[dict[str, Any]] = field(default=None, repr=False)
+    #: log name -> its summary (``{"loss.last": ...}``), read once when a column needs it
+    metric_logs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def job_id(self) -> Optional[str]:
@@ -118,6 +123,84 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
         if evaluate(node, row):
             selected.append(run)
     return selected
+
+
+# ---------------------------------------------------------------- what a row shows
+
+
+def runtime_s(run: RunView, now: Optional[float] = None) -> Optional[float]:
+    """Seconds the run's last attempt ran: its recorded duration, or so far while RUNNING."""
+    duration = run.info.get("duration_s")
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    start = run.info.get("start_time")
+    if run.status != Status.RUNNING or not start:
+        return None
+    try:
+        started = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return max(0.0, (now if now is not None else time.time()) - started.timestamp())
+
+
+def default_metric_columns(runs: list[RunView]) -> list[str]:
+    """``<log>.<first key>.last`` for each metric log of the runs, in first-seen order."""
+    columns: list[str] = []
+    for run in runs:
+        for name in log_names(str(run.run_dir)):
+            keys = logged_keys(str(run.run_dir), name)
+            if keys and f"{name}.{keys[0]}.last" not in columns:
+                columns.append(f"{name}.{keys[0]}.last")
+    return columns
+
+
+def column_value(run: RunView, column: str) -> Any:
+    """The value of ``column`` for ``run`` (None when it has none).
+
+    ``config.<key>`` and ``info.<key>`` read the run's config and info;
+    ``<log>.<key>.<summary>`` (``train.loss.last``) a summary of a metric log.
+    """
+    if column.startswith(("config.", "info.")):
+        source, _, key = column.partition(".")
+        data: Any = run.config() if source == "config" else run.info
+        for part in key.split("."):
+            if not isinstance(data, dict) or part not in data:
+                return None
+            data = data[part]
+        return data
+    metric, _, summary = column.rpartition(".")
+    if summary not in SUMMARIES:
+        return None
+    where = split_metric_key(metric, log_names(str(run.run_dir)))
+    if where is None:
+        return None
+    log = run.metric_logs.get(where[0])
+    if log is None:
+        log = run.metric_logs[where[0]] = read_log(
+            str(run.run_dir), where[0], live=run.status == Status.RUNNING
+        ).summary()
+    return log.get(f"{where[1]}.{summary}")
+
+
+def check_columns(runs: list[RunView], columns: list[str]) -> None:
+    """A one-line error for a column no run has (a typo), with what there is instead."""
+    for column in columns:
+        if any(column_value(run, column) is not None for run in runs) or not runs:
+            continue
+        metric, _, summary = column.rpartition(".")
+        known = default_metric_columns(runs)
+        if not column.startswith(("config.", "info.")) and summary not in SUMMARIES:
+            raise UsageError(
+                f"Column '{column}' ends with '{summary}', not a summary: use one of "
+                f"{', '.join(SUMMARIES)}, e.g. {known[0] if known else 'train.loss.last'}."
+            )
+        raise UsageError(
+            f"No run has '{column}'.{did_you_mean(column, known)} "
+            f"Metric columns there: {', '.join(known) or 'none'}; "
+            "config.<key> and info.<key> work too."
+        )
 
 
 # ---------------------------------------------------------------- reconciling

@@ -31,6 +31,8 @@ class Reader:
     ``cache_dir``: where parsed metadata is cached (default ``$MLXLAUNCH_CACHE_DIR``,
     else ``$XDG_CACHE_HOME/mlxlaunch``, else ``~/.cache/mlxlaunch``; ``False`` disables it).
     ``progress``: ``False`` hides the progress line shown when reading takes over a second.
+    ``refresh`` and ``dst_dir`` are MLXP's and change nothing: a Reader always reads
+    the folder as it is now (unchanged runs from the cache), and writes nothing there.
     """
 
     def __init__(
@@ -39,6 +41,8 @@ class Reader:
         *,
         cache_dir: Union[None, bool, str, os.PathLike] = None,
         progress: Optional[bool] = None,
+        refresh: bool = True,
+        dst_dir: Any = None,
     ) -> None:
         self.parent_log_dir = Path(parent_log_dir).expanduser().resolve()
         if not self.parent_log_dir.is_dir():
@@ -51,6 +55,8 @@ class Reader:
                 f"{str(self.parent_log_dir)!r} is one run's folder; pass the folder that holds "
                 f"the numbered run folders: {str(self.parent_log_dir.parent)!r}."
             )
+        #: MLXP's name of the logs folder (a string)
+        self.src_dir = str(self.parent_log_dir)
         self.progress = progress
         self._problems = Problems()
         self._context = _Context(RunCache.from_setting(cache_dir), self._problems)
@@ -170,10 +176,24 @@ class Reader:
         """
         if query_string is not None:
             query = query_string
-        if asPandas is not None:
-            as_pandas = asPandas
         if refresh:
             self.refresh()
+        try:
+            tree = self._checked_query(query)
+        except UsageError as exc:  # the user's typo: the traceback starts here, not in the parser
+            raise exc.trimmed() from None
+        if isinstance(tree, _query.All):
+            runs = list(self._runs)
+        else:
+            with self._context.cache.batch():  # metric summaries are cached per run
+                runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
+        table = RunTable(runs)
+        if asPandas:  # MLXP's spelling gives MLXP's table: metric columns loaded, rows 0..n-1
+            return table.toPandas()
+        return table.to_pandas() if as_pandas else table
+
+    def _checked_query(self, query: str) -> Any:
+        """The query's syntax tree; a ``QueryError`` if it does not parse or names no key."""
         tree = _query.parse(query)
         asked = {leaf.key for leaf in _query.keys(tree)}  # once each: a query may repeat them
         if asked:
@@ -182,13 +202,7 @@ class Reader:
                 metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
                 summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
                 _query.check_keys(query, tree, known | summaries)
-        if isinstance(tree, _query.All):
-            runs = list(self._runs)
-        else:
-            with self._context.cache.batch():  # metric summaries are cached per run
-                runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
-        table = RunTable(runs)
-        return table.to_pandas() if as_pandas else table
+        return tree
 
     def _is_summary(self, key: str) -> bool:
         """Whether some run has the metric of ``<log>.<key>.<summary>`` (stops at the first)."""
@@ -202,12 +216,19 @@ class Reader:
         return False
 
     def filter(self, query_string: str = "", result_format: str = "DataFrame") -> Any:
-        """MLXP's spelling of ``search`` (``result_format="pandas"`` gives a DataFrame)."""
-        return self.search(query_string, as_pandas=result_format == "pandas")
+        """MLXP's spelling of ``search``; ``result_format="pandas"`` gives MLXP's table
+        (metric columns loaded as lists, rows numbered from 0)."""
+        if result_format not in ("DataFrame", "pandas"):
+            raise UsageError(f"result_format is 'DataFrame' or 'pandas', got {result_format!r}.")
+        return self.search(query_string, asPandas=result_format == "pandas")
 
     def plot(self, metric: str, query: str = "", by: Optional[str] = None, **kwargs: Any) -> Any:
-        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib)."""
-        return self.search(query).plot(metric, by=by, **kwargs)
+        """``search(query).plot(metric, by=by, ...)``: curves of ``metric`` (needs matplotlib).
+
+        The title says the metric and the query."""
+        runs = self.search(query)
+        kwargs.setdefault("title", f"{metric}: {query}" if query else None)
+        return runs.plot(metric, by=by, **kwargs)
 
 
 class _QueryRow:

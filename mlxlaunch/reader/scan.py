@@ -62,7 +62,15 @@ class Problems:
 
 
 class Progress:
-    """A one-line progress counter on stderr, shown only once reading takes over a second."""
+    """A progress bar for a long read, shown only once reading takes over a second.
+
+    With ``tqdm`` installed (the ``cli`` extra) it is ``tqdm.auto``'s bar: a widget
+    in Jupyter (with ipywidgets), a text bar on a terminal. Without tqdm, a one-line
+    counter on stderr. A read that ends within a second shows nothing at all.
+    """
+
+    #: seconds a read must take before a bar appears
+    DELAY_S = 1.0
 
     def __init__(self, total: int, enabled: Optional[bool], label: str = "reading runs") -> None:
         self.total = total
@@ -70,23 +78,46 @@ class Progress:
         self.label = label
         self.start = time.perf_counter()
         self._last = 0.0
+        self._bar: Any = None
         self.shown = False
 
     def update(self, done: int) -> None:
         if not self.enabled or done % 64:
             return
         now = time.perf_counter()
-        if now - self.start < 1.0 or now - self._last < 0.2:
+        if now - self.start < self.DELAY_S or now - self._last < 0.2:
             return
         self._last = now
-        self.shown = True
-        sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
-        sys.stderr.flush()
+        if not self.shown:
+            self.shown = True
+            self._bar = _tqdm_bar(self.total, self.label)
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+        else:
+            sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
+            sys.stderr.flush()
 
     def close(self) -> None:
-        if self.shown:
+        if not self.shown:
+            return
+        if self._bar is not None:
+            self._bar.update(self.total - self._bar.n)
+            self._bar.close()
+        else:
             sys.stderr.write(f"\r{self.label}: {self.total}/{self.total}\n")
             sys.stderr.flush()
+
+
+def _tqdm_bar(total: int, label: str) -> Any:
+    """``tqdm.auto``'s bar (a Jupyter widget or a terminal bar), or None without tqdm."""
+    try:
+        with warnings.catch_warnings():  # Jupyter without ipywidgets: tqdm's text bar is fine
+            warnings.simplefilter("ignore")
+            from tqdm.auto import tqdm  # optional (the cli extra)
+
+            return tqdm(total=total, desc=label, unit="run", file=sys.stderr, leave=True)
+    except ImportError:
+        return None
 
 
 def list_runs(parent: str, problems: Problems) -> list[tuple[int, str]]:

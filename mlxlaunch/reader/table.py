@@ -5,8 +5,8 @@ only touched when asked for: ``run["train.loss"]`` parses ``metrics/train.json``
 once (re-parsing only if the file changed since) and returns a numpy array;
 ``run.artifacts["model.pkl"].load()`` opens the artifact.
 
-Analysis is pandas' job: ``RunTable.to_pandas()`` (config/info columns, metric
-columns on request), ``RunTable.metrics("train")`` (one long table for
+Analysis is pandas' job: ``RunTable.to_pandas()`` (status and config columns;
+metric and other info columns on request), ``RunTable.metrics("train")`` (one long table for
 ``groupby`` or seaborn), ``RunTable.diff()`` (the config columns that vary).
 """
 
@@ -21,6 +21,8 @@ from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader.mlxpframe import Frame, Groups
+from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
 from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR, METRICS_DIR
 
@@ -29,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mlxlaunch.reader.cache import RunCache
 
+#: MLXP's prefix of artifact columns (``run["artifact.pickle."]``).
+MLXP_ARTIFACT_PREFIX = "artifact."
 #: Rows shown by ``repr`` of a table (first and last halves).
 PREVIEW_ROWS = 20
 
@@ -87,6 +91,10 @@ class Run(Mapping):
             log = self.log(split[0])
             if split[1] in log.columns:
                 return log.columns[split[1]]
+        if key.startswith(MLXP_ARTIFACT_PREFIX):
+            groups = self.artifact_groups()
+            if key in groups:
+                return groups[key]
         if self._log_names is not None:  # a live run may have started a new log since
             self._log_names = None
             if self.log_names != names:
@@ -205,6 +213,19 @@ class Run(Mapping):
         """Handles on the run's artifacts, by name (nothing is loaded)."""
         return {a.name: a for a in _list_artifacts(self)}
 
+    def artifact_groups(self) -> dict[str, dict[str, Artifact]]:
+        """MLXP's artifact columns: ``{"artifact.pickle.": {"last_ckpt.pkl": Artifact}}``.
+
+        The key is ``artifact.<type>.<sub.folders>`` (``artifact.pickle.`` for the
+        type's own folder), the value the artifacts of that folder by file name.
+        """
+        groups: dict[str, dict[str, Artifact]] = {}
+        for artifact in _list_artifacts(self):
+            sub, base = os.path.split(artifact.name)
+            key = f"{MLXP_ARTIFACT_PREFIX}{artifact.type}.{sub.replace(os.sep, '.')}"
+            groups.setdefault(key, {})[base] = artifact
+        return groups
+
     def forget(self) -> None:
         """Drop the metric logs loaded so far (to free memory, or to read a live run's
         logs again: the next access reads the files as they are now)."""
@@ -267,11 +288,30 @@ def _log_cell(run: Run, name: str) -> str:
     return "<lazy>" if log is None else f"{log.length} records"
 
 
-def _sort_key(value: Any) -> tuple:
-    """Numbers first, in numeric order, then anything else by its text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value, "")
-    return (1, 0, str(value))
+def column_series(values: list[Any], index: Any, name: str) -> pd.Series:
+    """One column of values as a pandas Series with the dtype an analysis needs.
+
+    Numbers are numeric (``nsmallest``, ``describe``, ``groupby().mean()`` work):
+    ``Int64`` (nullable) when every value is an int, ``float64`` when they are
+    numbers (a missing value is NaN), ``boolean`` for flags; anything else (a
+    series per cell, text, lists) stays ``object``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    present = [v.item() if isinstance(v, np.generic) else v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.Series(values, index=index, name=name, dtype="boolean")
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pd.Series(values, index=index, name=name, dtype="Int64")
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.Series(
+            [np.nan if v is None else float(v) for v in values],
+            index=index,
+            name=name,
+            dtype="float64",
+        )
+    return pd.Series(values, index=index, name=name, dtype=object)
 
 
 class _Context:
@@ -298,14 +338,7 @@ class RunTable(Sequence):
         if isinstance(index, slice):
             return RunTable(self._runs[index])
         if isinstance(index, str):
-            import pandas as pd
-
-            return pd.Series(
-                [run.get(index) for run in self._runs],
-                index=self._index(),
-                name=index,
-                dtype=object,
-            )
+            return column_series([run.get(index) for run in self._runs], self._index(), index)
         return self._runs[index]
 
     @property
@@ -321,18 +354,29 @@ class RunTable(Sequence):
         """``{"COMPLETE": 8, "LOST": 1, ...}``, most common first."""
         return dict(Counter(run.status for run in self._runs).most_common())
 
-    def to_pandas(self, metrics: Sequence[str] = ()) -> pd.DataFrame:
-        """A DataFrame indexed by ``log_id`` with every config/info column.
+    def to_pandas(
+        self, metrics: Sequence[str] = (), info: Union[bool, Sequence[str]] = False
+    ) -> pd.DataFrame:
+        """A DataFrame indexed by ``log_id``: what a researcher compares runs by.
 
-        ``metrics=["train.loss", "train.loss.last"]`` adds those columns, loading
-        the logs now (a series is a numpy array per cell, a summary a number).
+        Columns: ``info.status``, every ``config.*`` key, then ``metrics``
+        (``["train.loss", "train.loss.last"]``: a series is a numpy array per cell, a
+        summary a number, with a numeric dtype), loading those logs now. The other
+        ``info.*`` columns (argv, pid, hostname, times ...) come on request:
+        ``info=True`` for all of them, or a list such as ``info=["duration_s", "hostname"]``.
         """
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(
-            [{k: v for k, v in run.row.items() if k != "log_id"} for run in self._runs],
-            index=self._index(),
-        )
+        info_keys = self._info_columns(info)
+        records = []
+        for run in self._runs:
+            record: dict[str, Any] = {"info.status": run.status}
+            record.update((k, v) for k, v in run.row.items() if k.startswith("config."))
+            record.update((k, run.row.get(k)) for k in info_keys)
+            records.append(record)
+        frame = pd.DataFrame.from_records(records, index=self._index())
+        if not self._runs:
+            frame = pd.DataFrame(columns=["info.status", *info_keys], index=self._index())
         for key in [metrics] if isinstance(metrics, str) else metrics:
             progress = Progress(len(self._runs), None, label=f"loading {key}")
             values = []
@@ -346,8 +390,28 @@ class RunTable(Sequence):
                     f"No run here has {key!r}.{did_you_mean(key, known)} Metric columns are "
                     "<log>.<key> (a series) or <log>.<key>.<summary> (last, min, max, ...)."
                 )
-            frame[key] = pd.Series(values, index=frame.index, dtype=object)
+            frame[key] = column_series(values, frame.index, key)
         return frame
+
+    def _info_columns(self, info: Union[bool, Sequence[str]]) -> list[str]:
+        """The ``info.*`` columns ``to_pandas(info=...)`` asks for, besides ``info.status``."""
+        present: dict[str, None] = {}
+        for run in self._runs:
+            present.update((k, None) for k in run.row if k.startswith("info."))
+        present.pop("info.status", None)
+        if info is True:
+            return list(present)
+        if not info:
+            return []
+        wanted = [info] if isinstance(info, str) else list(info)
+        keys = [k if k.startswith("info.") else f"info.{k}" for k in wanted]
+        for key in keys:
+            if key not in present and key != "info.status" and self._runs:
+                raise UsageError(
+                    f"No run here has {key!r}.{did_you_mean(key, present)} "
+                    "info=True gives every info column."
+                )
+        return [k for k in keys if k != "info.status"]
 
     def metrics(self, name: str, columns: Sequence[str] = ()) -> pd.DataFrame:
         """One long DataFrame of the metric log ``name`` of every run.
@@ -392,8 +456,14 @@ class RunTable(Sequence):
             )
         return pd.concat(parts, ignore_index=True)
 
-    def diff(self) -> pd.DataFrame:
-        """The config columns whose value differs between these runs (indexed by ``log_id``)."""
+    def diff(self, start_key: Optional[str] = None) -> Any:
+        """The config columns whose value differs between these runs (indexed by ``log_id``).
+
+        ``diff(start_key="config")`` is MLXP's: the list of such column names
+        starting with ``start_key``.
+        """
+        if start_key is not None:
+            return self.mlxp().diff(start_key)
         frame = self.to_pandas()
         varying = []
         for column in frame.columns:
@@ -404,6 +474,31 @@ class RunTable(Sequence):
                 varying.append(column)
         return frame[varying]
 
+    # -- MLXP's result API (mlxpframe.py): the same names, so MLXP notebooks run unchanged
+    def mlxp(self) -> Frame:
+        """These runs as MLXP's DataFrame (``mlxpframe.Frame``); metrics still load lazily."""
+        return Frame(self._runs)
+
+    def keys(self) -> list[str]:
+        """Every column name, metric columns included (MLXP's ``keys()``); nothing is loaded."""
+        return self.mlxp().keys()
+
+    def toPandas(self, lazy: bool = False) -> pd.DataFrame:  # noqa: N802 - MLXP's name
+        """MLXP's table: one row per run, metric columns as lists (see ``mlxpframe``)."""
+        return self.mlxp().toPandas(lazy)
+
+    def groupby(self, group_keys: Union[str, Sequence[str]]) -> Groups:
+        """MLXP's ``groupby``: ``{(value, ...): runs}`` with ``aggregate``, ``filter``, ``select``."""
+        return self.mlxp().groupby(group_keys)
+
+    def aggregate(self, maps: Any) -> Frame:
+        """MLXP's ``aggregate((fn, keys))``: one row of ``f<fn>.<key>`` columns."""
+        return self.mlxp().aggregate(maps)
+
+    def filter(self, filter_map: Any, bygroups: Union[None, str, Sequence[str]] = None) -> Frame:
+        """MLXP's ``filter((fn, keys), bygroups=...)``: the runs for which ``fn`` is true."""
+        return self.mlxp().filter(filter_map, bygroups)
+
     def plot(
         self,
         metric: str,
@@ -412,71 +507,18 @@ class RunTable(Sequence):
         ax: Any = None,
         output: Any = None,
         logy: bool = False,
+        logx: bool = False,
+        agg: Optional[str] = None,
+        title: Optional[str] = None,
     ) -> Any:
-        """Draw ``metric`` (``"train.loss"``) against ``x`` for every run, one colour per ``by`` value.
+        """Draw ``metric`` (``"train.loss"``) against ``x``; returns the matplotlib axes.
 
-        Needs matplotlib (``pip install mlxlaunch[plot]``). Returns the axes; with
-        ``output`` the figure is also saved there; ``logy`` uses a log-scale y axis.
+        ``by`` groups the runs (sorted legend; a sequential colormap for numbers),
+        ``agg="mean"`` (± std band) or ``"median"`` (min-max band) folds each group's
+        runs into one curve, ``logy``/``logx`` use log axes, ``output`` also saves the
+        figure (``.png``, ``.svg``, ``.pdf``). Needs matplotlib (``mlxlaunch[plot]``).
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise UsageError("Plotting needs matplotlib: pip install 'mlxlaunch[plot]'.") from None
-        names = sorted({n for run in self._runs for n in run.log_names})
-        split = _metrics.split_metric_key(metric, names)
-        if split is None:
-            raise UsageError(
-                f"{metric!r} is not <log>.<key> of any run here; logs: {', '.join(names) or 'none'}."
-                + did_you_mean(metric.split(".")[0], names)
-            )
-        log_name, key = split
-        data = self.metrics(log_name, columns=[by] if by else [])
-        if key not in data.columns:
-            raise UsageError(
-                f"The log {log_name!r} has no key {key!r}."
-                + did_you_mean(key, [c for c in data.columns if c not in ("log_id", "step")])
-            )
-        if x not in data.columns:
-            raise UsageError(
-                f"No column {x!r} in the log {log_name!r}; use step or one of its keys."
-            )
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
-        colours = {}
-        if by:
-            values: dict[str, Any] = {}  # by text: lists (e.g. info.overrides) are not hashable
-            for v in data[by]:
-                v = v.item() if hasattr(v, "item") else v
-                values.setdefault(str(v), v)
-            groups = sorted(values, key=lambda g: _sort_key(values[g]))
-            cmap = plt.get_cmap("viridis" if len(groups) > 10 else "tab10")
-            colours = {
-                g: cmap(i / max(1, len(groups) - 1) if len(groups) > 10 else i)
-                for i, g in enumerate(groups)
-            }
-        labelled = set()
-        for _, curve in data.groupby("log_id", sort=True):
-            label = None
-            colour = None
-            if by:
-                group = str(curve[by].iloc[0])
-                colour = colours[group]
-                label = None if group in labelled else f"{by}={curve[by].iloc[0]}"
-                labelled.add(group)
-            ax.plot(curve[x], curve[key], color=colour, label=label, linewidth=1, alpha=0.8)
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric)
-        if logy:
-            ax.set_yscale("log")
-        if by:
-            ax.legend(fontsize="small")
-        if output is not None:
-            ax.figure.tight_layout()
-            try:
-                ax.figure.savefig(output)
-            except (OSError, ValueError) as exc:  # a missing folder, an unknown extension
-                raise UsageError(f"Cannot write the plot to {str(output)!r}: {exc}") from None
-        return ax
+        return draw_plot(self, metric, by, x, ax, output, logy, logx, agg, title)
 
     # -- display
     def preview(self) -> pd.DataFrame:
@@ -496,16 +538,37 @@ class RunTable(Sequence):
         n_artifacts = [len(run.artifacts) for run in runs]
         if any(n_artifacts):
             frame["artifacts"] = [f"<{n} lazy>" if n else "" for n in n_artifacts]
-        return pd.DataFrame(frame)
+        frame = pd.DataFrame(frame)
+        if len(runs) < len(self._runs):  # show the cut, as pandas does: a row of "..."
+            half = len(runs) // 2
+            dots = pd.DataFrame(
+                [["..."] * len(frame.columns)],
+                columns=frame.columns,
+                index=pd.Index(["..."], name=frame.index.name),
+            )
+            frame = pd.concat(
+                [frame.iloc[:half].astype(object), dots, frame.iloc[half:].astype(object)]
+            )
+        return frame
+
+    def _footer(self) -> str:
+        """``[750 runs, first and last 10 shown]`` under a truncated table (pandas' ``[n rows]``)."""
+        if len(self._runs) <= PREVIEW_ROWS:
+            return ""
+        return f"[{len(self._runs)} runs, first and last {PREVIEW_ROWS // 2} shown]"
 
     def __repr__(self) -> str:
         if not self._runs:
             return "RunTable: 0 runs"
         counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
-        return f"RunTable: {len(self)} runs ({counts})\n{self.preview().to_string()}"
+        footer = self._footer()
+        text = f"RunTable: {len(self)} runs ({counts})\n{self.preview().to_string()}"
+        return f"{text}\n\n{footer}" if footer else text
 
     def _repr_html_(self) -> str:
         if not self._runs:
             return "<p>RunTable: 0 runs</p>"
         counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items())
-        return f"<p>RunTable: {len(self)} runs ({counts})</p>" + self.preview()._repr_html_()
+        footer = self._footer()
+        html = f"<p>RunTable: {len(self)} runs ({counts})</p>" + self.preview()._repr_html_()
+        return html + (f"<p>{footer}</p>" if footer else "")

@@ -100,7 +100,22 @@ def close_previous_attempt(run_dir: Path) -> tuple[dict[str, Any], int]:
         status = info.get("status")
         lost = dict(info, status=status if status in Status.FINISHED else Status.LOST)
         save_attempt(run_dir, lost)
+    if previous == 0 and _written_by_mlxp(info):
+        # MLXP counts no attempts: its info is the record of the run's first one. The values
+        # only that attempt had go with it, so the new info does not mix two attempts.
+        save_attempt(run_dir, dict(info, attempt=1))
+        info = {k: v for k, v in info.items() if k not in MLXP_ATTEMPT_KEYS}
+        previous = 1
     return info, previous
+
+
+#: Keys of MLXP's info.yaml that describe one attempt (its process, its dates).
+MLXP_ATTEMPT_KEYS = ("process_id", "start_date", "end_date", "executable", "current_file_path")
+
+
+def _written_by_mlxp(info: dict[str, Any]) -> bool:
+    """Whether ``info`` is MLXP's (``process_id``, ``start_date``, no attempt count)."""
+    return "attempt" not in info and ("process_id" in info or "start_date" in info)
 
 
 def reopened_info(run_dir: Path, log_id: int, overrides: list[str], script: Path) -> dict[str, Any]:

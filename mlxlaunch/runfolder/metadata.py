@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch.errors import RunFolderError
+from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.layout import (
     CONFIG_FILE,
     INFO_FILE,
@@ -93,10 +94,14 @@ def now_iso() -> str:
 
 
 def _load_metadata(path: Path) -> Any:
-    """``load_yaml(path)``; a file that is not valid YAML is a ``RunFolderError`` naming it."""
+    """The YAML of ``path``, a file mlxlaunch wrote (``fastyaml``, else libyaml).
+
+    A file that is not valid YAML is a ``RunFolderError`` naming it.
+    """
     yaml = _yaml()
     try:
-        return load_yaml(path)
+        with open(path, "rb") as f:
+            return fastyaml.safe_load(f.read())
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""

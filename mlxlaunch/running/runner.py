@@ -87,6 +87,15 @@ def _user_frame_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
+def failure_label(info: dict[str, Any]) -> str:
+    """``mlxlaunch: run 23 FAILED (lr=0.1 seed=2):``, the line before a failed run's traceback.
+
+    In a sweep many tracebacks look alike: the label says whose it is.
+    """
+    point = " ".join(str(o) for o in info.get("overrides") or [])
+    return f"mlxlaunch: run {info.get('log_id')} FAILED{f' ({point})' if point else ''}:\n"
+
+
 def _run_preempt_hooks(ctx: Optional[Context]) -> None:
     """Run the task's ``ctx.on_preempt`` hooks (e.g. save a checkpoint) before recording.
 
@@ -211,7 +220,7 @@ def run_prepared(
                 error = f"SystemExit: {code}"
         except BaseException as exc:  # noqa: BLE001 - every failure of the task is recorded
             text = _user_frame_traceback(exc)
-            sys.stderr.write(text)
+            sys.stderr.write(failure_label(info) + text)
             sys.stderr.flush()
             runfolder.atomic_write(runfolder.metadata_path(run_dir, TRACEBACK_FILE), text)
             status, exit_code = Status.FAILED, 1

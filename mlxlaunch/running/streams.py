@@ -13,6 +13,10 @@ already written to the pipe (a crash's traceback included) and exits when the
 last writer is gone. It runs in its own session, so the Ctrl-C or SIGTERM that
 stops the run's process group does not stop the copying.
 
+While the copy is active, Python's ``sys.stdout``/``sys.stderr`` write line by line
+(Python buffers a pipe or a file in 8 KiB blocks), so ``mlxlaunch logs --follow``
+and the launcher's progress display see each line when it is printed.
+
 Files are opened in append mode: a resumed run adds to the previous attempt's
 output. A stream that already goes to that very file (a scheduler job script's
 redirection) is left alone, so nothing is written twice.
@@ -78,6 +82,7 @@ class StreamTee:
         self.run_dir = Path(run_dir)
         self._saved: dict[int, int] = {}  # stream fd -> duplicate of the original
         self._helper: Optional[subprocess.Popen[bytes]] = None
+        self._line_buffering: dict[int, bool] = {}  # id(stream) -> its setting before start
 
     def start(self) -> StreamTee:
         """Redirect fds 1 and 2 through the helper. A second call does nothing."""
@@ -126,11 +131,26 @@ class StreamTee:
         for stream_fd, write_end in to_install:
             os.dup2(write_end, stream_fd)
             os.close(write_end)
+        self._set_line_buffering()
         return self
+
+    def _set_line_buffering(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None and not getattr(stream, "line_buffering", True):
+                self._line_buffering[id(stream)] = False
+                reconfigure(line_buffering=True)
+
+    def _restore_line_buffering(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            if self._line_buffering.pop(id(stream), True) is False:
+                getattr(stream, "reconfigure")(line_buffering=False)  # noqa: B009
+        self._line_buffering.clear()
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Restore fds 1 and 2 and wait (up to ``timeout`` s) for the copy to finish."""
         _flush_python_streams()
+        self._restore_line_buffering()
         self._restore_saved()
         helper, self._helper = self._helper, None
         if helper is not None:

@@ -1,0 +1,160 @@
+"""Large sweeps compose each point as Hydra would, without Hydra's per-point costs.
+
+``Composer`` parses a plain ``key=INT`` line without Hydra's parser and lets the
+points of one shape share a working copy of the config (``compose.py``). These
+tests hold both shortcuts to the reference: Hydra's own parser for the lines, and
+``hydra.compose`` of each point on its own for the configs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlxlaunch.errors import ConfigError
+from mlxlaunch.launching.compose import Composer
+
+CONFIG = """\
+seed: 0
+lr: 0.1
+name: base
+nothing: null
+model:
+  depth: 2
+  width: ${model.depth}
+  tag: d${model.depth}-s${seed}
+optimizer:
+  lr: ${lr}
+  betas: [0.9, 0.99]
+scaled: ${oc.env:MLXLAUNCH_TEST_UNSET,${seed}}
+"""
+
+
+def _composer(tmp_path: Path, config: str = CONFIG) -> Composer:
+    folder = tmp_path / "configs"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(config)
+    return Composer(folder, "config")
+
+
+def _hydra_configs(composer: Composer, args: list[str]) -> list[dict]:
+    """Each point of ``args`` composed by Hydra alone, from scratch."""
+    from hydra import compose
+    from omegaconf import OmegaConf
+
+    user, _ = composer.split(args)
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    batches = BasicSweeper.split_arguments(user, None)[0]
+    return [
+        OmegaConf.to_container(compose(config_name="config", overrides=b), resolve=True)
+        for b in batches
+    ]
+
+
+SWEEPS = [
+    ["seed=range(0,30)"],
+    ["+i=range(0,25)", "lr=0.1,0.01"],
+    ["++seed=range(5,-5,-1)", "model.depth=1,2,3"],
+    ["+new.deep.key=range(0,4)", "name=a,b,'c d'"],
+    ["nothing=range(0,3)", "+nothing2=x,y"],
+    ["model.depth=range(0,4)", "optimizer.lr=${seed},0.5"],
+    ["model.tag=x,${name},${model.width}", "seed=1,2"],
+    ["lr=1e-3,2e-3,inf", "name=true,null,'1e3'"],
+    ["~optimizer.betas", "seed=range(0,3)"],
+    ["optimizer.betas=[1,2],[3]", "seed=range(0,3)"],
+    ["model={depth:7},{width:1}", "seed=range(0,3)"],
+    ["+model.extra=range(0,3)", "model.depth=4,5"],
+    ["seed=range(0,3)", "+seed2=${seed},5"],
+]
+
+
+@pytest.mark.parametrize("args", SWEEPS, ids=[" ".join(a) for a in SWEEPS])
+def test_every_point_is_the_config_hydra_composes_for_it(tmp_path, args):
+    with _composer(tmp_path) as composer:
+        ours = [p.config for p in composer.plan(args).points]
+        assert ours == _hydra_configs(composer, args)
+
+
+def test_a_cached_resolver_runs_again_for_every_point_as_on_a_fresh_copy(tmp_path):
+    from omegaconf import OmegaConf
+
+    calls = itertools.count()
+    OmegaConf.register_new_resolver("mlxlaunch_test_counter", lambda: next(calls), use_cache=True)
+    try:
+        config = "seed: 0\ncount: ${mlxlaunch_test_counter:}\n"
+        with _composer(tmp_path, config) as composer:
+            counts = [p.config["count"] for p in composer.plan(["seed=range(0,4)"]).points]
+    finally:
+        OmegaConf.clear_resolver("mlxlaunch_test_counter")
+    assert len(set(counts)) == 4  # a shared copy would have kept the first point's value
+
+
+def test_an_error_in_a_later_point_of_a_shared_copy_names_that_point(tmp_path):
+    with _composer(tmp_path) as composer:
+        with pytest.raises(ConfigError, match=r"point 3 of 4 .*'nope' not found"):
+            composer.plan(["seed=1,2,${nope},4"])
+    with _composer(tmp_path) as composer:  # and the points before it were right
+        assert [p.config["seed"] for p in composer.plan(["seed=1,2"]).points] == [1, 2]
+
+
+def test_adding_a_key_the_config_has_sets_it_on_every_point_of_a_shared_shape(tmp_path):
+    # MLXP's `+key=value` on an existing key sets it (docs/migrating-from-mlxp.md)
+    with _composer(tmp_path) as composer:
+        points = composer.plan(["+seed=range(0,3)"]).points
+    assert [p.config["seed"] for p in points] == [0, 1, 2]
+
+
+def test_an_operation_applies_once_to_every_point_of_a_shared_shape(tmp_path):
+    # a working copy shared by points must not compound `lr*=2` (0.2, 0.4, 0.8, ...)
+    with _composer(tmp_path) as composer:
+        points = composer.plan(["seed=range(0,4)", "lr*=2", "model.depth+=1"]).points
+    assert [(p.config["lr"], p.config["model"]["depth"]) for p in points] == [(0.2, 3)] * 4
+
+
+def test_a_factory_applies_to_every_point_of_a_shared_shape(tmp_path):
+    from mlxlaunch.launching import factories
+
+    @factories.factory(name="mlxlaunch_test_deep")
+    def deep(depth: int = 9) -> dict:
+        return {"depth": depth, "width": 1, "tag": "f"}
+
+    try:
+        with _composer(tmp_path) as composer:
+            called = composer.plan(["seed=range(0,3)", "model=mlxlaunch_test_deep(depth=5)"])
+            bare = composer.plan(["seed=range(0,3)", "model=mlxlaunch_test_deep"])
+    finally:
+        factories.REGISTRY.pop("mlxlaunch_test_deep", None)
+    assert [p.config["model"]["depth"] for p in called.points] == [5, 5, 5]
+    assert [p.config["model"]["depth"] for p in bare.points] == [9, 9, 9]
+
+
+KEY = st.from_regex(
+    r"[A-Za-z_][A-Za-z0-9_-]{0,6}(\.[A-Za-z_][A-Za-z0-9_-]{0,6}){0,2}", fullmatch=True
+)
+VALUE = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(["0", "-0", "+1", "01", "1_000", "1.5", "1e3", "true", "null", "x", "", "1,2"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(["", "+", "++", "~"]), key=KEY, value=VALUE)
+def test_a_line_built_without_hydras_parser_is_the_override_it_parses_to(prefix, key, value):
+    """Every line goes through ``_parse_line``; the shortcut must change nothing."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    line = f"{prefix}{key}={value}"
+    composer = Composer(Path("/nonexistent"), None)
+    composer.config_loader = None
+    composer.parser = OverridesParser.create()
+    try:
+        expected = composer.parser.parse_overrides([line])[0]
+    except Exception:
+        return  # not a valid line: Hydra's parser (and ours, through it) refuses it
+    assert composer._parse_line(line) == expected
+    assert composer._parse_line(line) is composer._parse_line(line)  # parsed once
