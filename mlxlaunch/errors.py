@@ -131,6 +131,12 @@ class UnsafeFileError(RunFolderError):
     its own (someone else could have planted or changed it): nothing was written through it."""
 
 
+class NotRegularFile(MlxlaunchError, ValueError):
+    """A file a reader was to read is a FIFO, device or socket (or over its size limit):
+    it was opened without blocking and never read (``safefiles.open_regular_file``).
+    The Reader reports it as that file's problem; the message says which."""
+
+
 class StorageError(RunFolderError):
     """A file or folder could not be written or read: full disk, read-only, no permission,
     quota. One line naming the path, the cause and what to do; ``errno`` kept as a field."""

@@ -19,10 +19,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from mlxlaunch.errors import NotRegularFile
 from mlxlaunch.reader.cache import json_loads
 from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR, METRICS_SUFFIX
-from mlxlaunch.runfolder.safefiles import NotRegularFile, open_regular_file
+from mlxlaunch.runfolder.safefiles import open_regular_file
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Optional
 
-from mlxlaunch.errors import UnsafeFileError
+from mlxlaunch.errors import NotRegularFile, UnsafeFileError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -152,11 +152,6 @@ def check_private_dir(path: Path) -> None:
             f"{path} is writable by its group or others (mode {stat.filemode(st.st_mode)}): "
             f"they could change what your jobs run. Make it private: chmod go-w {path}"
         )
-
-
-class NotRegularFile(ValueError):
-    """What a reader found is a FIFO, device or socket (or a file over its size limit):
-    it was opened without blocking and never read. The message says which."""
 
 
 def open_regular_file(path: str, limit: Optional[int] = None) -> BinaryIO:
