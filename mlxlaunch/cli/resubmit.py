@@ -1,19 +1,29 @@
-"""``mlxlaunch resubmit LOGDIR [QUERY]``: rerun failed, interrupted or lost runs in place.
+"""``mlxlaunch resubmit LOGDIR [QUERY] [KEY=VALUE ...] [--settings FILE]``: rerun runs in place.
 
-The command-line face of ``mlxlaunch.manage.resubmit``: arguments in, a table or a line out."""
+The command-line face of ``mlxlaunch.manage.resubmit``: arguments in, a table or a line out.
+A word ``KEY=VALUE`` (one ``=``; queries compare with ``==``) is a launcher setting
+override, as ``+launcher.KEY=VALUE`` is on a task's command line."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from mlxlaunch.launching.settings import parse_setting_overrides
 from mlxlaunch.manage.resubmit import RESUBMITTABLE, resubmit_runs
+
+#: ``scheduler.partition=gpu`` or ``+launcher.scheduler.partition=gpu``, not ``a==b``
+_SETTING = re.compile(r"^\+?[A-Za-z_][\w.]*=(?!=)")
 
 
 def run(args: argparse.Namespace) -> int:
-    done, skipped, failed = resubmit_runs(Path(args.logdir), args.query)
+    query = [w for w in args.query if not _SETTING.match(w)]
+    overrides = parse_setting_overrides([w for w in args.query if _SETTING.match(w)])
+    settings_file = Path(args.settings) if args.settings else None
+    done, skipped, failed = resubmit_runs(Path(args.logdir), query, overrides, settings_file)
     if skipped:
         print(
             f"mlxlaunch: skipped {len(skipped)} run(s) that are not "
@@ -36,5 +46,16 @@ def register(subparsers: Any) -> None:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("logdir", metavar="LOGDIR", help="the parent folder of the run folders")
-    p.add_argument("query", metavar="QUERY", nargs="*", help="run ids (3 5-7) or a query")
+    p.add_argument(
+        "query",
+        metavar="QUERY",
+        nargs="*",
+        help="run ids (3 5-7) or a query, and settings to change (scheduler.partition=gpu)",
+    )
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="take the settings of this launcher.yaml (e.g. the project's configs/launcher.yaml "
+        "as it is now) over the runs' saved ones",
+    )
     p.set_defaults(func=run)

@@ -12,7 +12,7 @@ import abc
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from mlxlaunch import jobenv
 from mlxlaunch.launching.settings import Settings
@@ -43,6 +43,8 @@ class LaunchSpec:
     workdir: Path = field(default_factory=Path.cwd)
     #: the interpreter jobs and workers use
     python: str = field(default_factory=lambda: sys.executable)
+    #: the project's ``launcher.yaml``, if it has one (named in the advice after a failed submit)
+    settings_file: Optional[Path] = None
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""

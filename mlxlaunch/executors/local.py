@@ -12,7 +12,8 @@ class LocalExecutor(Executor):
 
     A failing point does not stop the others unless ``fail_fast`` is set; an
     interrupted point (SIGTERM/SIGINT) stops the sweep, and the points not yet
-    started stay QUEUED so they can be rerun.
+    started stay QUEUED so they can be rerun. A point stopped or skipped by
+    ``mlxlaunch cancel`` stops only itself: the sweep goes on with the next.
     """
 
     name = "local"
@@ -28,7 +29,7 @@ class LocalExecutor(Executor):
                 config=run.config,
             )
             results.append(result)
-            stop = result.status == Status.INTERRUPTED or (
+            stop = (result.status == Status.INTERRUPTED and not result.cancelled) or (
                 result.status == Status.FAILED and spec.settings.fail_fast
             )
             if stop:

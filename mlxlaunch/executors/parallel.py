@@ -42,7 +42,7 @@ from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.runner import SIGNAL_EXIT_CODES, RunResult
+from mlxlaunch.running.runner import RunResult, handled_signals
 
 #: Environment variable that restricts which GPUs a worker sees.
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
@@ -245,7 +245,7 @@ def _install_handlers(handler: Any) -> dict[int, Any]:
     """Route SIGINT/SIGTERM to ``handler``; return the handlers to restore."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {signum: signal.signal(signum, handler) for signum in SIGNAL_EXIT_CODES}
+    return {signum: signal.signal(signum, handler) for signum in handled_signals()}
 
 
 def _restore_handlers(previous: dict[int, Any]) -> None:

@@ -68,7 +68,8 @@ class SlurmExecutor(SchedulerExecutor):
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""
-        out = f"{output}/slurm-%A_%a.out"
+        # sbatch expands %x, %j, ... in --output: a "%" of the folder's own name is "%%"
+        out = f"{str(output).replace('%', '%%')}/slurm-%A_%a.out"
         if any(c.isspace() for c in out):
             out = f'"{out}"'  # sbatch splits #SBATCH lines at spaces, except inside quotes
         lines = [

@@ -148,7 +148,9 @@ def _run_command(
         if resumed is not None:
             points = [_resumed_point(resumed, user, schema, seeding_function)]
         else:
-            points = composer.points(user, seed_required=seeding_function is not None)
+            points = composer.points(
+                user, seed_required=seeding_function is not None, max_points=settings.max_points
+            )
     plan = Plan(points)
     if cmd.cfg:
         _print_configs(plan)
@@ -164,6 +166,7 @@ def _run_command(
         seeding_function=seeding_function,
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
         parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
+        settings_file=_settings_file(config_dir),
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
@@ -258,6 +261,12 @@ def _existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
         return None
     run_dir = resolve_path(script_dir, settings.logger.parent_log_dir) / str(forced)
     return run_dir if metadata_path(run_dir, CONFIG_FILE).is_file() else None
+
+
+def _settings_file(config_dir: Path) -> Optional[Path]:
+    """The project's launcher.yaml, if it has one."""
+    path = config_dir / SETTINGS_FILE
+    return path if path.is_file() else None
 
 
 def _has_file(task: Callable[..., Any]) -> bool:

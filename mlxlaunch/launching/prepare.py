@@ -118,6 +118,7 @@ def _prepare_forced(
         if point.overrides:
             info.setdefault("resume_overrides", []).append(list(point.overrides))
         info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
+        info.pop("cancelled", None)
         info.update(
             status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
             log_id=forced,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import SettingsError, UnknownSetting, did_you_mean
+from mlxlaunch.launching import hydra_shim
 
 #: The namespace of launcher settings on the command line: ``+launcher.n_workers=4``.
 NAMESPACE = "launcher"
@@ -123,6 +124,8 @@ class Settings:
     backend: str = ""
     # ask before submitting more than this many scheduler jobs (never asked without a terminal)
     confirm_above: int = 100
+    # refuse a sweep of more points than this before expanding it (a typo'd range)
+    max_points: int = 100000
     # settings of the run folders and the logger
     logger: LoggerSettings = field(default_factory=LoggerSettings)
     # settings of cluster jobs
@@ -189,6 +192,54 @@ def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The settings tree of a ``launcher.yaml``, its keys checked."""
+    import yaml  # heavy third-party import, deferred
+
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise SettingsError(f"Cannot read the settings file {path}: {exc.strerror}.") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(content, dict):
+        raise SettingsError(f"{path} must hold a mapping of settings, e.g. 'use_logger: false'.")
+    check_keys(content, str(path))
+    return content
+
+
+def parse_setting_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """``["scheduler.partition=gpu", "+launcher.requeue=true"]`` -> ``(path, value)`` pairs.
+
+    Values are read with Hydra's override grammar, as ``+launcher.*`` on a task's
+    command line are, so both spellings give the same value.
+    """
+    from hydra.errors import HydraException  # heavy, deferred
+
+    parser = hydra_shim.override_parser()
+    pairs = []
+    for item in items:
+        text = item.lstrip("+")
+        if not text.startswith(NAMESPACE + "."):
+            text = f"{NAMESPACE}.{text}"
+        try:
+            (override,) = parser.parse_overrides([text])
+        except (HydraException, ValueError) as exc:
+            raise SettingsError(f"Cannot read the setting '{item}': {str(exc).strip()}") from None
+        if override.is_sweep_override() or override.is_delete():
+            raise SettingsError(f"Give one value per setting: '{item}'.")
+        path = override.key_or_group[len(NAMESPACE) + 1 :]
+        check_keys(_tree(path, override.value()), f"'{item}'")
+        pairs.append((path, override.value()))
+    return pairs
+
+
+def _tree(path: str, value: Any) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    _set_path(tree, path, value)
+    return tree
+
+
 def load_settings(
     settings_file: Optional[Path] = None,
     overrides: Optional[list[tuple[str, Any]]] = None,
@@ -205,18 +256,7 @@ def load_settings(
 
     layers: list[tuple[str, dict[str, Any]]] = []
     if settings_file is not None and settings_file.is_file():
-        import yaml
-
-        try:
-            content = yaml.safe_load(settings_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{settings_file} is not valid YAML: {exc}") from None
-        if not isinstance(content, dict):
-            raise SettingsError(
-                f"{settings_file} must hold a mapping of settings, e.g. 'use_logger: false'."
-            )
-        check_keys(content, str(settings_file))
-        layers.append((str(settings_file), content))
+        layers.append((str(settings_file), read_settings_file(settings_file)))
     if preset is not None:
         check_keys(preset[1], preset[0])
         layers.append(preset)

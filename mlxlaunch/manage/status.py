@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunLockedError, SubmitError, UsageError
+from mlxlaunch.errors import RunFolderError, RunLockedError, SubmitError, UsageError
 from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.runfolder.layout import Status
@@ -65,16 +65,24 @@ class RunView:
 
 
 def load_runs(logdir: Path) -> list[RunView]:
-    """Every run folder of ``logdir``, by id, with its effective status."""
+    """Every run folder of ``logdir``, by id, with its effective status.
+
+    A run whose ``info.yaml`` cannot be read (damaged, unreadable) is left out with
+    a warning on stderr: one bad folder must not stop status, cancel or resubmit
+    from working on every other run.
+    """
     if not logdir.is_dir():
         raise UsageError(f"{logdir} is not a folder: give the parent folder of the run folders.")
     runs = []
     for entry in logdir.iterdir():
         if runfolder.RUN_ID.match(entry.name) and runfolder.is_run_dir(entry):
-            info = runfolder.read_info(entry)
-            runs.append(
-                RunView(int(entry.name), entry, info, runfolder.effective_status(entry, info))
-            )
+            try:
+                info = runfolder.read_info(entry)
+                status = runfolder.effective_status(entry, info)
+            except (RunFolderError, OSError) as exc:
+                print(f"mlxlaunch: warning: run {entry.name} left out: {exc}", file=sys.stderr)
+                continue
+            runs.append(RunView(int(entry.name), entry, info, status))
     return sorted(runs, key=lambda r: r.log_id)
 
 

@@ -13,6 +13,7 @@ so the on-disk contract has one implementation:
 from mlxlaunch.runfolder.ids import allocate_run_dirs, claim_run_dir, peek_next_run_ids
 from mlxlaunch.runfolder.layout import (
     ATTEMPTS_DIR,
+    CANCEL_FILE,
     CONFIG_FILE,
     HEARTBEAT_FILE,
     INFO_FILE,
@@ -24,7 +25,14 @@ from mlxlaunch.runfolder.layout import (
     is_run_dir,
     metadata_path,
 )
-from mlxlaunch.runfolder.liveness import Heartbeat, RunLock, effective_status, touch_heartbeat
+from mlxlaunch.runfolder.liveness import (
+    Heartbeat,
+    RunLock,
+    effective_status,
+    process_start,
+    same_process,
+    touch_heartbeat,
+)
 from mlxlaunch.runfolder.metadata import (
     atomic_write,
     dump_yaml,
@@ -41,6 +49,7 @@ from mlxlaunch.runfolder.metadata import (
 
 __all__ = [
     "ATTEMPTS_DIR",
+    "CANCEL_FILE",
     "HEARTBEAT_FILE",
     "LOCK_FILE",
     "CONFIG_FILE",
@@ -56,6 +65,8 @@ __all__ = [
     "claim_run_dir",
     "dump_yaml",
     "effective_status",
+    "process_start",
+    "same_process",
     "is_run_dir",
     "load_yaml",
     "metadata_path",

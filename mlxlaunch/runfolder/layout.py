@@ -25,6 +25,9 @@ LAUNCHER_FILE = "launcher.yaml"
 ATTEMPTS_DIR = "attempts"
 HEARTBEAT_FILE = "heartbeat"
 LOCK_FILE = ".lock"
+#: ``metadata/cancel_requested``: written by ``mlxlaunch cancel`` just before its SIGTERM, so
+#: the run knows the signal is meant for it alone (a sequential sweep goes on with the next)
+CANCEL_FILE = "cancel_requested"
 
 
 class Status:

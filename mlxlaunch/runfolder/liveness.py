@@ -64,6 +64,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> Optional[int]:
+    """When process ``pid`` started (clock ticks after boot, from /proc); None if unknown.
+
+    With the pid, it names a process for good: a pid alone is reused by the system.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return int(text[text.rindex(")") + 2 :].split()[19])  # field 22, after "(comm)"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def same_process(pid: int, started: Any) -> bool:
+    """Whether the live process ``pid`` is the one that started at ``started`` (if recorded)."""
+    if not isinstance(started, int):
+        return True  # not recorded (an older run, no /proc): the pid is all we know
+    now = process_start(pid)
+    return now is None or now == started
+
+
 def effective_status(
     run_dir: Path, info: Optional[dict[str, Any]] = None, now: Optional[float] = None
 ) -> str:
@@ -80,8 +100,8 @@ def effective_status(
         return status
     pid = info.get("pid")
     if info.get("hostname") == socket.gethostname() and isinstance(pid, int):
-        if not _pid_alive(pid):
-            return Status.LOST
+        if not _pid_alive(pid) or not same_process(pid, info.get("pid_start")):
+            return Status.LOST  # its process is gone (its pid may be another's by now)
     try:
         beat = os.stat(run_dir / HEARTBEAT_FILE).st_mtime
     except FileNotFoundError:
