@@ -362,3 +362,32 @@ def test_a_jobs_folder_that_is_a_file_leaves_no_queued_orphan(cproject: ClusterP
     again = cproject.cli("resubmit", str(cproject.logs))
     assert again.returncode == 0 and "resubmitted 2 run(s): 1, 2" in again.stdout, again.stderr
     cproject.wait_until([1, 2], ("COMPLETE",), 120)
+
+
+def test_a_pending_task_shows_its_reason_and_a_scancel_outside_is_not_lost(
+    cproject: ClusterProject,
+) -> None:
+    """Issue 12.6: why a job waits, in ``mlxlaunch status``; ``scancel`` of a pending task by
+    hand shows as the scheduler says (CANCELLED -> INTERRUPTED), never LOST."""
+    import subprocess
+
+    proc = cproject.run(
+        *SLURM, "optimizer.lr=0.1,0.2,0.3", "+launcher.scheduler.extra=[--begin=now+3600]"
+    )
+    assert proc.returncode == 0, proc.stderr
+    job3 = cproject.info(3)["scheduler"]["job_id"]
+    status = cproject.cli("status", str(cproject.logs))
+    assert "(PENDING: BeginTime)" in status.stdout, status.stdout
+    cancel = subprocess.run(["scancel", job3], capture_output=True, text=True)
+    assert cancel.returncode == 0, cancel.stderr
+    wait_for(
+        lambda: (
+            "LOST" not in (s := cproject.cli("status", str(cproject.logs)).stdout)
+            and "INTERRUPTED" in s
+        ),
+        30,
+        lambda: cproject.cli("status", str(cproject.logs)).stdout,
+    )
+    assert cproject.info(3)["status"] == "INTERRUPTED"
+    assert [cproject.info(i)["status"] for i in (1, 2)] == ["QUEUED", "QUEUED"]
+    cproject.cli("cancel", str(cproject.logs), "1-2")

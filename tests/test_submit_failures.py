@@ -239,3 +239,34 @@ def test_a_logs_folder_with_a_line_break_is_refused_before_anything_is_written(p
     assert [p.name for p in project.root.iterdir() if p.name.startswith("logs")] == []
     calls = project.root / "bin" / "calls.log"
     assert "sbatch" not in (calls.read_text() if calls.exists() else "")
+
+
+# ---------------------------------------------------------------- 6: the scheduler's own word
+
+
+def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(project) -> None:
+    """Issue 12.6: squeue's reason for a pending job; a task cancelled outside mlxlaunch that
+    squeue no longer lists is what sacct says (CANCELLED -> INTERRUPTED), not LOST."""
+    from test_scheduler import _five_queued_runs
+
+    from mlxlaunch.runfolder.metadata import write_info
+
+    dirs = _five_queued_runs(project.logs)[:3]
+    for i, d in enumerate(dirs):
+        info = read_info(d)
+        info["scheduler"] = {"name": "slurm", "job_id": f"500_{i}", "array_job_id": "500"}
+        write_info(d, info)
+    _fake(
+        project.root / "bin", "squeue", "printf '500_0|PENDING|BeginTime\\n500_1|PENDING|None\\n'"
+    )
+    _fake(project.root / "bin", "sacct", "printf '500|PENDING\\n500_2|CANCELLED by 0\\n'")
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert "500_0 (PENDING: BeginTime)" in status.stdout
+    assert "500_1 (PENDING)" in status.stdout
+    assert "LOST" not in status.stdout
+    third = read_info(dirs[2])
+    assert third["status"] == "INTERRUPTED" and "job 500_2 ended CANCELLED" in third["error"]
+    assert (
+        "sacct -n -X -P -o JobID,State -j 500" in (project.root / "bin" / "calls.log").read_text()
+    )

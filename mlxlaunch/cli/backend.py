@@ -89,7 +89,10 @@ def list_backends(args: argparse.Namespace) -> int:
         )
         print(f"{mark} {name:<{width}}  {backends.format_preset(preset)}{builtin}")
     if not args.names:
-        default = presets.default or "none (runs are local unless a launch names a backend)"
+        default = presets.default or (
+            "none (a launch uses its configs/launcher.yaml and +launcher.* settings: local "
+            "unless they set use_scheduler: true)"
+        )
         print(f"default: {default}; file: {backends.backends_file()}")
     return 0
 
@@ -112,6 +115,9 @@ def remove_backend(args: argparse.Namespace) -> int:
         was_default = presets.default == args.name
         if was_default:
             presets.default = ""
-    note = " It was the default: launches now run locally unless they name a backend." * was_default
+    note = (
+        " It was the default: a launch now uses its configs/launcher.yaml and +launcher.* "
+        "settings (local unless they set use_scheduler: true), or the backend it names."
+    ) * was_default
     print(f"Removed backend '{args.name}'.{note}")
     return 0

@@ -19,7 +19,8 @@ def format_table(runs: list[RunView]) -> str:
     for r in runs:
         job = r.job_id or "-"
         if r.job_state:
-            job += f" ({r.job_state})"
+            reason = f": {r.job_reason}" if r.job_reason else ""  # why it waits
+            job += f" ({r.job_state}{reason})"
         overrides = " ".join(shlex.quote(str(o)) for o in r.info.get("overrides") or [])
         rows.append((str(r.log_id), r.status, str(r.info.get("attempt", "")), job, overrides))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

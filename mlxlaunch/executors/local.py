@@ -17,6 +17,7 @@ class LocalExecutor(Executor):
     """
 
     name = "local"
+    in_process = True
 
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         results = []
@@ -27,7 +28,9 @@ class LocalExecutor(Executor):
                 spec.settings,
                 spec.seeding_function,
                 config=run.config,
+                lock=run.lock,
             )
+            run.lock = None  # released by run_prepared
             results.append(result)
             stop = (result.status == Status.INTERRUPTED and not result.cancelled) or (
                 result.status == Status.FAILED and spec.settings.fail_fast

@@ -272,6 +272,14 @@ def _outcome(worker: _Worker) -> RunResult:
             name = f"signal {-code}"
         reason = f"worker killed by {name}"
         exit_code = 128 - code
+        if worker.signalled and -code in set(handled_signals()):
+            # the signal forwarded to it arrived before its task's handlers: it was
+            # stopped as asked, like the others, not failed
+            error = f"interrupted by {name} (before its task started)"
+            info.update(status=Status.INTERRUPTED, exit_code=exit_code, error=error)
+            info["end_time"] = info.get("end_time") or runfolder.now_iso()
+            runfolder.write_info(run.log_dir, info)
+            return RunResult(run.log_id, run.log_dir, Status.INTERRUPTED, exit_code)
     else:
         reason = f"worker exited with code {code} before recording an outcome"
         exit_code = code or 1

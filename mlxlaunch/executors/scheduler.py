@@ -54,6 +54,8 @@ class JobCommand:
     script: str
     workdir: str
     env: dict[str, str] = field(default_factory=dict)
+    #: run ``python -m module`` (started so by the user) instead of ``python script``
+    module: Optional[str] = None
 
     @classmethod
     def from_job_command(
@@ -68,6 +70,8 @@ class JobCommand:
         for name in PASSED_ENV:
             if os.environ.get(name):
                 env.setdefault(name, os.environ[name])
+        if len(argv) > 2 and argv[1] == "-m":
+            return cls(argv[0], script="", workdir=str(workdir), env=env, module=argv[2])
         return cls(python=argv[0], script=argv[1], workdir=str(workdir), env=env)
 
     @classmethod
@@ -210,6 +214,8 @@ class SchedulerExecutor(Executor):
             )
         #: number of scheduler commands run by this executor (reported by the benchmark)
         self.calls = 0
+        #: why a waiting job waits, as the last query reported it (``{job_id: reason}``)
+        self.reasons: dict[str, str] = {}
 
     # -- what a subclass supplies ------------------------------------------------------
     # Abstract, so a subclass missing one cannot even be instantiated: a scheduler
@@ -321,7 +327,8 @@ class SchedulerExecutor(Executor):
         lines.append("preempted=0")
         lines.append("trapped=0")
         lines.append(f"trap '' {PREEMPT_SIGNAL}")
-        lines.append(f"{q(command.python)} {q(command.script)} &")
+        target = f"-m {q(command.module)}" if command.module else q(command.script)
+        lines.append(f"{q(command.python)} {target} &")
         lines.append("child=$!")
         lines.append(
             f"trap 'preempted=1; trapped=1; kill -{PREEMPT_SIGNAL} \"$child\" 2>/dev/null' "
@@ -459,6 +466,14 @@ class SchedulerExecutor(Executor):
                     f"{shlex.quote(argv[0])} failed (exit {proc.returncode}): {message}"
                 )
         return self.parse_query(proc.stdout)
+
+    def ended_states(self, job_ids: list[str]) -> dict[str, str]:
+        """``{job_id: STATE}`` of ended jobs the status command no longer lists.
+
+        Asked (in one call) only about jobs :meth:`query` left out; the scheduler's
+        accounting remembers them longer (Slurm: ``sacct``). None by default.
+        """
+        return {}
 
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel ``job_ids`` in one scheduler call."""

@@ -115,14 +115,35 @@ class SlurmExecutor(SchedulerExecutor):
 
     def query_argv(self, job_ids: list[str]) -> list[str]:
         arrays = sorted({j.split("_")[0] for j in job_ids})
-        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T", "-j", ",".join(arrays)]
+        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j", ",".join(arrays)]
 
     def parse_query(self, stdout: str) -> dict[str, str]:
         states = {}
         for line in stdout.splitlines():
             if "|" in line:
-                job, state = line.strip().split("|", 1)
+                job, state, *reason = line.strip().split("|")
                 states[job] = state.strip().split()[0] if state.strip() else ""
+                why = reason[0].strip() if reason else ""
+                if states[job] == "PENDING" and why and why != "None":
+                    self.reasons[job] = why  # e.g. Resources, BeginTime, ReqNodeNotAvail
+        return states
+
+    def ended_states(self, job_ids: list[str]) -> dict[str, str]:
+        # squeue forgets ended jobs after MinJobAge (300 s by default); sacct does not
+        arrays = sorted({j.split("_")[0] for j in job_ids})
+        argv = ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(arrays)]
+        try:
+            proc = self.run_command(argv, check=False)
+        except SubmitError:  # no sacct here
+            return {}
+        if proc.returncode != 0:  # e.g. "Slurm accounting storage is disabled"
+            return {}
+        wanted = set(job_ids)
+        states = {}
+        for line in proc.stdout.splitlines():
+            job, _, state = line.strip().partition("|")
+            if job in wanted and state.strip():
+                states[job] = state.split()[0]  # "CANCELLED by 1000" -> CANCELLED
         return states
 
     def cancel_argv(self, job_ids: list[str]) -> list[str]:

@@ -50,11 +50,14 @@ def queued_info(
         "python_executable": sys.executable,
         "python_version": sys.version.split()[0],
         "script": str(spec.script),
+        "module": spec.module,  # started as python -m <module>: reruns start the same way
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "exit_code": None,
         "error": None,
         "heartbeat_interval": spec.settings.heartbeat_interval,
+        # if this process is gone while the run is still QUEUED (no job), nobody will run it
+        "launched_by": runfolder.launched_by(),
     }
 
 
@@ -109,27 +112,35 @@ def _prepare_forced(
         )
     point = plan.points[0]
     log_dir, existed = runfolder.claim_run_dir(spec.parent_log_dir, forced)
-    config_file = runfolder.metadata_path(log_dir, runfolder.CONFIG_FILE)
-    config = point.config  # for a resume: the frozen config with this command's overrides
-    if existed and config_file.exists():
-        # refuse early (before touching anything) if a live process holds the run
-        with runfolder.RunLock(log_dir):
+    # Refused before anything is written if a live process holds the run, and held from
+    # here on: by an in-process run until it ends, so a second resume started meanwhile is
+    # refused before it can write its config over this one's (PreparedRun.release_lock).
+    lock = runfolder.RunLock(log_dir)
+    lock.acquire()
+    try:
+        config_file = runfolder.metadata_path(log_dir, runfolder.CONFIG_FILE)
+        config = point.config  # for a resume: the frozen config with this command's overrides
+        if existed and config_file.exists():
             info, _ = close_previous_attempt(log_dir)  # its record keeps its own command
-        if point.overrides:
-            info.setdefault("resume_overrides", []).append(list(point.overrides))
-        info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
-        info.pop("cancelled", None)
-        info.update(
-            status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
-            log_id=forced,
-            log_dir=str(log_dir),
-            script=str(spec.script),
-            argv=list(sys.argv),  # the command of this attempt; earlier ones are in attempts/
-            cwd=os.getcwd(),
-        )
-    else:
-        info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
-    runfolder.write_config(log_dir, config)
-    runfolder.write_settings(log_dir, settings_data)
-    runfolder.write_info(log_dir, info)
-    return PreparedRun(forced, log_dir, config, point.overrides)
+            if point.overrides:
+                info.setdefault("resume_overrides", []).append(list(point.overrides))
+            info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
+            info.pop("cancelled", None)
+            info.update(
+                status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
+                log_id=forced,
+                log_dir=str(log_dir),
+                script=str(spec.script),
+                argv=list(sys.argv),  # the command of this attempt; earlier ones in attempts/
+                cwd=os.getcwd(),
+                launched_by=runfolder.launched_by(),
+            )
+        else:
+            info = queued_info(forced, log_dir, point.overrides, sweep_id, 0, 1, spec)
+        runfolder.write_config(log_dir, config)
+        runfolder.write_settings(log_dir, settings_data)
+        runfolder.write_info(log_dir, info)
+    except BaseException:
+        lock.release()
+        raise
+    return PreparedRun(forced, log_dir, config, point.overrides, lock=lock)

@@ -50,6 +50,7 @@ def _requeue_info(run: RunView, changed: dict[str, list[Any]]) -> None:
     info = runfolder.read_info(run.run_dir)
     now = runfolder.now_iso()
     info.update(status=Status.QUEUED, error=None, queued_time=now)
+    info["launched_by"] = runfolder.launched_by()  # a local rerun starts from here
     info.pop("requeues", None)  # a new submission gets scheduler.max_requeues afresh
     info.pop("cancelled", None)
     info.setdefault("resubmissions", []).append({"time": now, "settings_changed": changed})
@@ -132,14 +133,16 @@ def resubmit_runs(
                 sched.get("python") or run.info.get("python_executable"),
                 run.info.get("script"),
                 sched.get("workdir") or run.info.get("cwd"),
+                run.info.get("module"),
             )
             groups.setdefault(key, (settings.scheduler, []))[1].append(run)
         else:
             local.append(run)
 
-    for (_, python, script, workdir), (scheduler, group) in groups.items():
+    for (_, python, script, workdir, _), (scheduler, group) in groups.items():
         executor = executor_for(scheduler)
-        argv, env = job_command(python, Path(str(script)), group[0].run_dir)
+        module = group[0].info.get("module")
+        argv, env = job_command(python, Path(str(script)), group[0].run_dir, module)
         command = JobCommand.from_job_command(argv, env, workdir)
         _snapshot_env(command.env, group[0].info.get("git"))
         for run in group:
@@ -151,14 +154,15 @@ def resubmit_runs(
     for run in local:
         _requeue_info(run, changes[run.log_id])
         python = run.info.get("python_executable") or "python"
-        argv, job_env = job_command(python, Path(str(run.info.get("script"))), run.run_dir)
+        script = Path(str(run.info.get("script")))
+        argv, job_env = job_command(python, script, run.run_dir, run.info.get("module"))
         env = {**os.environ, **job_env}
         cwd = run.info.get("cwd") or None
         git = run.info.get("git")
         if cwd and isinstance(git, dict) and git.get("snapshot") and git.get("repository"):
             # a version-managed run: start in its snapshot, never in the developer's tree
             _snapshot_env(env, git)
-            cwd = str(snapshot_workdir(git, Path(cwd), Path(argv[1])))
+            cwd = str(snapshot_workdir(git, Path(cwd), script))
         proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             failed.append(run.log_id)

@@ -40,6 +40,8 @@ class RunView:
     status: str = ""
     #: the scheduler's own state for the run's job, when it was asked
     job_state: Optional[str] = None
+    #: why the scheduler keeps the job waiting (Slurm's reason: Resources, BeginTime, ...)
+    job_reason: Optional[str] = None
     _config: Optional[dict[str, Any]] = field(default=None, repr=False)
 
     @property
@@ -151,8 +153,14 @@ def reconcile(runs: list[RunView]) -> int:
             continue
         finally:
             calls += executor.calls
+        missing = [r.job_id for r in group if r.job_id and r.job_id not in states]
+        if missing:  # ended long ago: the scheduler's accounting may still say how
+            before = executor.calls
+            states.update(executor.ended_states(missing))
+            calls += executor.calls - before
         for run in group:
             run.job_state = states.get(run.job_id or "")
+            run.job_reason = executor.reasons.get(run.job_id or "")
             implied = executor.run_status(run.job_state)
             recorded = run.info.get("status")
             if implied in (Status.QUEUED, Status.RUNNING):

@@ -84,6 +84,26 @@ def same_process(pid: int, started: Any) -> bool:
     return now is None or now == started
 
 
+def launched_by() -> dict[str, Any]:
+    """Who prepared a QUEUED run (this process): recorded so readers can tell an abandoned one."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": process_start(os.getpid()),
+    }
+
+
+def _abandoned(info: dict[str, Any]) -> bool:
+    """A QUEUED run nobody will start: no job, and the process that queued it (here) is gone."""
+    by = info.get("launched_by")
+    if info.get("scheduler") or not isinstance(by, dict) or by.get("host") != socket.gethostname():
+        return False
+    pid = by.get("pid")
+    return isinstance(pid, int) and (
+        not _pid_alive(pid) or not same_process(pid, by.get("pid_start"))
+    )
+
+
 def effective_status(
     run_dir: Path, info: Optional[dict[str, Any]] = None, now: Optional[float] = None
 ) -> str:
@@ -96,6 +116,9 @@ def effective_status(
     if info is None:
         info = read_info(run_dir)
     status = str(info.get("status", "")) or "UNKNOWN"
+    if status == Status.QUEUED:
+        # a point of a local sweep that was stopped (signal, fail_fast) or killed
+        return Status.LOST if _abandoned(info) else status
     if status != Status.RUNNING:
         return status
     pid = info.get("pid")

@@ -259,15 +259,18 @@ def run_prepared(
     settings: Settings,
     seeding_function: SeedingFunction = None,
     config: Optional[dict[str, Any]] = None,
+    lock: Optional[runfolder.RunLock] = None,
 ) -> RunResult:
     """Run ``task`` in the prepared folder ``run_dir`` and record how it ended.
 
     Never raises for a failure of the task: the outcome is in the returned
     ``RunResult`` and in ``info.yaml``. Raises ``RunLockedError`` if another live
-    process holds the folder.
+    process holds the folder. ``lock``: the run's lock, already held by the caller
+    (a resume holds it from its preparation on); released at the end either way.
     """
-    lock = runfolder.RunLock(run_dir)
-    lock.acquire()
+    if lock is None:
+        lock = runfolder.RunLock(run_dir)
+        lock.acquire()
     try:
         done = runfolder.read_info(run_dir)
         if done.get("status") == Status.COMPLETE:
