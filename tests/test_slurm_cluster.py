@@ -342,7 +342,9 @@ def test_resubmit_with_the_fixed_partition_submits_what_failed(cproject: Cluster
     assert fixed.returncode == 0, fixed.stderr
     assert f"scheduler.partition: 'nope' -> '{right}'" in fixed.stdout
     cproject.wait_until([1, 2], ("COMPLETE",), 120)
-    record = yaml.safe_load((cproject.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text())
+    first = cproject.logs / "1" / "metadata" / "attempts" / "1.yaml"
+    wait_for(first.exists, 30, "the attempt record (written just after the status)")
+    record = yaml.safe_load(first.read_text())
     changed = record["resubmissions"][-1]["settings_changed"]
     assert changed == {"scheduler.partition": ["nope", right]}
 
@@ -372,7 +374,7 @@ def test_a_pending_task_shows_its_reason_and_a_scancel_outside_is_not_lost(
     import subprocess
 
     proc = cproject.run(
-        *SLURM, "optimizer.lr=0.1,0.2,0.3", "+launcher.scheduler.extra=[--begin=now+3600]"
+        *SLURM, "optimizer.lr=0.1,0.2,0.3", "+launcher.scheduler.extra=['--begin=now+3600']"
     )
     assert proc.returncode == 0, proc.stderr
     job3 = cproject.info(3)["scheduler"]["job_id"]

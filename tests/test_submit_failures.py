@@ -270,3 +270,28 @@ def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(projec
     assert (
         "sacct -n -X -P -o JobID,State -j 500" in (project.root / "bin" / "calls.log").read_text()
     )
+
+
+def test_without_accounting_a_task_missing_from_a_listed_array_was_cancelled(project) -> None:
+    """What a real Slurm without slurmdbd shows after ``scancel`` of one pending task: the
+    task is gone and its siblings are still pending; a whole array squeue forgot stays LOST."""
+    from test_scheduler import _five_queued_runs
+
+    from mlxlaunch.runfolder.metadata import write_info
+
+    dirs = _five_queued_runs(project.logs)
+    for i, d in enumerate(dirs):
+        info = read_info(d)
+        array, index = ("600", i) if i < 3 else ("601", i - 3)
+        info["scheduler"] = {"name": "slurm", "job_id": f"{array}_{index}", "array_job_id": array}
+        write_info(d, info)
+    _fake(
+        project.root / "bin", "squeue", "printf '600_0|PENDING|BeginTime\\n600_1|PENDING|None\\n'"
+    )
+    _fake(project.root / "bin", "sacct", "echo 'Slurm accounting storage is disabled' >&2; exit 1")
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert [read_info(d)["status"] for d in dirs] == ["QUEUED"] * 2 + ["INTERRUPTED"] + [
+        "QUEUED"
+    ] * 2
+    assert "2 LOST" in status.stdout  # 601 is not listed at all: nothing says what became of it

@@ -467,11 +467,12 @@ class SchedulerExecutor(Executor):
                 )
         return self.parse_query(proc.stdout)
 
-    def ended_states(self, job_ids: list[str]) -> dict[str, str]:
+    def ended_states(self, job_ids: list[str], listed: dict[str, str]) -> dict[str, str]:
         """``{job_id: STATE}`` of ended jobs the status command no longer lists.
 
-        Asked (in one call) only about jobs :meth:`query` left out; the scheduler's
-        accounting remembers them longer (Slurm: ``sacct``). None by default.
+        Asked (in one call) only about jobs :meth:`query` left out (``listed``: what it
+        did list); the scheduler's accounting remembers them longer (Slurm: ``sacct``).
+        None by default.
         """
         return {}
 

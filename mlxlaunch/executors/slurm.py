@@ -128,22 +128,27 @@ class SlurmExecutor(SchedulerExecutor):
                     self.reasons[job] = why  # e.g. Resources, BeginTime, ReqNodeNotAvail
         return states
 
-    def ended_states(self, job_ids: list[str]) -> dict[str, str]:
+    def ended_states(self, job_ids: list[str], listed: dict[str, str]) -> dict[str, str]:
         # squeue forgets ended jobs after MinJobAge (300 s by default); sacct does not
         arrays = sorted({j.split("_")[0] for j in job_ids})
         argv = ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(arrays)]
+        states: dict[str, str] = {}
         try:
             proc = self.run_command(argv, check=False)
         except SubmitError:  # no sacct here
-            return {}
-        if proc.returncode != 0:  # e.g. "Slurm accounting storage is disabled"
-            return {}
-        wanted = set(job_ids)
-        states = {}
-        for line in proc.stdout.splitlines():
-            job, _, state = line.strip().partition("|")
-            if job in wanted and state.strip():
-                states[job] = state.split()[0]  # "CANCELLED by 1000" -> CANCELLED
+            proc = None
+        if proc is not None and proc.returncode == 0:  # else: "accounting storage is disabled"
+            wanted = set(job_ids)
+            for line in proc.stdout.splitlines():
+                job, _, state = line.strip().partition("|")
+                if job in wanted and state.strip():
+                    states[job] = state.split()[0]  # "CANCELLED by 1000" -> CANCELLED
+        # Without accounting: a pending task that scancel removed leaves no record at all,
+        # only a gap in its array's pending range, while its siblings are still listed.
+        alive = {j.split("_")[0] for j in listed}
+        for job in job_ids:
+            if job not in states and job.split("_")[0] in alive:
+                states[job] = "CANCELLED"
         return states
 
     def cancel_argv(self, job_ids: list[str]) -> list[str]:

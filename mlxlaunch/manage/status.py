@@ -156,7 +156,7 @@ def reconcile(runs: list[RunView]) -> int:
         missing = [r.job_id for r in group if r.job_id and r.job_id not in states]
         if missing:  # ended long ago: the scheduler's accounting may still say how
             before = executor.calls
-            states.update(executor.ended_states(missing))
+            states.update(executor.ended_states(missing, dict(states)))
             calls += executor.calls - before
         for run in group:
             run.job_state = states.get(run.job_id or "")
