@@ -59,6 +59,9 @@ JOBS_DIR = ".jobs"
 
 #: Subfolder of the Reader's cache folder holding one entry per run.
 CACHE_RUNS_DIR = "runs"
+#: ``metadata/cancel_requested``: written by ``mlxlaunch cancel`` just before its SIGTERM, so
+#: the run knows the signal is meant for it alone (a sequential sweep goes on with the next)
+CANCEL_FILE = "cancel_requested"
 
 
 class Status:
