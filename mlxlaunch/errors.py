@@ -131,6 +131,12 @@ class UnsafeFileError(RunFolderError):
     its own (someone else could have planted or changed it): nothing was written through it."""
 
 
+class NotRegularFile(MlxlaunchError, ValueError):
+    """A file a reader was to read is a FIFO, device or socket (or over its size limit):
+    it was opened without blocking and never read (``safefiles.open_regular_file``).
+    The Reader reports it as that file's problem; the message says which."""
+
+
 class StorageError(RunFolderError):
     """A file or folder could not be written or read: full disk, read-only, no permission,
     quota. One line naming the path, the cause and what to do; ``errno`` kept as a field."""
@@ -162,6 +168,24 @@ class StorageError(RunFolderError):
         where = f"{self.path}: " if self.path else ""
         hint = f" ({self.hint})" if self.hint else ""
         return f"{what}{where}{self.cause}{hint}."
+
+
+class MetricValueError(MlxlaunchError, ValueError):
+    """``log_metrics`` got a value a metric log cannot hold faithfully (an integer beyond
+    64 bits: readers keep integer columns as ``int64``); nothing was written.
+    Fields: ``key`` (``'count'``, ``'stats.n'``, ``'sizes[2]'``) and ``value``."""
+
+    def __init__(self, key: str, value: int) -> None:
+        self.key = key
+        self.value = value
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        return (
+            f"Metric {self.key!r} is an integer of {self.value.bit_length()} bits, beyond the "
+            "64-bit integers a metric log holds (-2**63 to 2**63-1); nothing was written. "
+            "Log float(x) for an approximation, or str(x) to keep every digit."
+        )
 
 
 class ArtifactError(MlxlaunchError):
@@ -209,12 +233,37 @@ class QueryError(UsageError):
         self.width = width
         super().__init__(self.format_message())
 
+    #: A query longer than this is shown as an excerpt around the problem.
+    SHOWN = 100
+
     def format_message(self) -> str:
-        caret = " " * self.column + "^" * max(1, self.width)
-        message = f"{self.problem} (column {self.column + 1}):\n  {self.query}\n  {caret}"
+        text, column, width = self.query, self.column, max(1, self.width)
+        if len(text) > self.SHOWN:  # a generated 1 MB query: the part around the problem
+            start = max(0, column - self.SHOWN // 2)
+            stop = min(len(text), start + self.SHOWN)
+            text = ("..." if start else "") + text[start:stop] + ("..." if stop < len(text) else "")
+            column = column - start + (3 if start else 0)
+            width = max(1, min(width, stop - self.column))
+        caret = " " * column + "^" * width
+        message = f"{self.problem} (column {self.column + 1}):\n  {text}\n  {caret}"
         if self.hint:
             message += f"\n{self.hint.strip()}"
         return message
+
+
+class QueryTooDeep(QueryError):
+    """A query nests parentheses or ``~`` deeper than the parser allows (one line)."""
+
+    def __init__(self, limit: int, query: str, column: int) -> None:
+        self.limit = limit
+        super().__init__(f"Query nested more than {limit} levels deep", query, column)
+
+    def format_message(self) -> str:
+        return (
+            f"{self.problem} (parentheses and ~, at column {self.column + 1} of "
+            f"{len(self.query)}): remove redundant parentheses, or join conditions with "
+            "& and | (chains of any length need no nesting)."
+        )
 
 
 class Interrupted(BaseException):

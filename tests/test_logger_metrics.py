@@ -263,7 +263,7 @@ def test_a_partial_last_line_stays_alone(tmp_path):
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # beyond: refused (tests/hostile)
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
 )

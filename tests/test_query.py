@@ -13,6 +13,7 @@ from mlxlaunch.reader.query import (
     And,
     Compare,
     In,
+    IsNan,
     Not,
     Or,
     QueryError,
@@ -44,10 +45,10 @@ def strip_pos(node):
         return In(node.key, node.values)
     if isinstance(node, Not):
         return Not(strip_pos(node.operand))
-    if isinstance(node, And):
-        return And(strip_pos(node.left), strip_pos(node.right))
-    if isinstance(node, Or):
-        return Or(strip_pos(node.left), strip_pos(node.right))
+    if isinstance(node, IsNan):
+        return IsNan(node.key)
+    if isinstance(node, (And, Or)):
+        return type(node)(*map(strip_pos, node.operands))
     return node
 
 
@@ -193,10 +194,15 @@ values = st.one_of(
 leaves = st.one_of(
     st.builds(Compare, keys, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), values),
     st.builds(In, keys, st.lists(values, max_size=4).map(tuple)),
+    st.builds(IsNan, keys),
 )
 trees = st.recursive(
     leaves,
-    lambda sub: st.one_of(st.builds(Not, sub), st.builds(And, sub, sub), st.builds(Or, sub, sub)),
+    lambda sub: st.one_of(
+        st.builds(Not, sub),
+        st.lists(sub, min_size=2, max_size=4).map(lambda ops: And(*ops)),
+        st.lists(sub, min_size=2, max_size=4).map(lambda ops: Or(*ops)),
+    ),
     max_leaves=8,
 )
 

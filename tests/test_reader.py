@@ -86,14 +86,19 @@ def test_metric_summaries_in_queries(logs):
     assert again.search("train.loss.last < 0.05").log_ids == [6]
 
 
-def test_lazy_metrics_loaded_once_and_reloaded_when_the_file_grows(logs):
-    runs = quiet_reader(logs).search("config.seed == 1")
+def test_lazy_metrics_loaded_once_and_reloaded_on_refresh_when_the_file_grows(logs):
+    reader = quiet_reader(logs)
+    runs = reader.search("config.seed == 1")
     run = runs[0]
     assert run._logs == {}, "metrics were read before being asked for"
     loss = run["train.loss"]
     assert list(loss) == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
     assert run["train.loss"] is loss, "the series was parsed twice"
     write_metrics(logs / "1", "train", [{"loss": 0.1, "epoch": 4}])
+    # one snapshot until the reader is refreshed: the columns of a log always agree
+    assert len(run["train.loss"]) == len(run["train.epoch"]) == 4
+    assert run["train.loss.count"] == 4
+    reader.refresh()
     assert len(run["train.loss"]) == 5
     assert list(run["train"].columns) == ["step", "loss", "epoch"]
     assert run["train.loss.last"] == pytest.approx(0.1)

@@ -5,6 +5,9 @@
 * values JSON cannot take are converted first (numpy/torch scalars and arrays,
   ``Path``, ``Enum``, ``datetime``); a value that cannot be converted raises
   ``TypeError`` naming the key, before any file is touched;
+* an integer beyond 64 bits raises ``MetricValueError`` naming the key: JSON would
+  take it, but readers keep integer columns as ``int64`` (``10**400`` used to make
+  every later query over that log fail with ``OverflowError``);
 * the record is encoded with ``orjson`` when it is installed (the ``fast``
   extra), else with the standard library's ``json``;
 * NaN, inf and -inf are written as ``NaN``, ``Infinity`` and ``-Infinity``, the
@@ -26,8 +29,12 @@ import os
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from mlxlaunch.errors import MetricValueError
+
 #: Value types written as they are (exact types: subclasses take the slow path).
 _PLAIN = frozenset({str, int, bool, type(None)})
+#: The integers a metric log holds faithfully (readers keep integer columns as int64).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: Key types converted with ``str()`` (what ``json.dumps`` does silently).
 _KEY_TYPES = (str, int, float, bool)
 
@@ -72,6 +79,8 @@ def to_json_value(key: str, value: Any) -> Any:
     ``key`` only serves the error message (``'weights[3]'``, ``'stats.mean'``).
     """
     cls = type(value)
+    if cls is int and not INT_MIN <= value <= INT_MAX:
+        raise MetricValueError(key, value)
     if cls in _PLAIN or cls is float:
         return value
     if isinstance(value, enum.Enum):
@@ -79,7 +88,7 @@ def to_json_value(key: str, value: Any) -> Any:
     if isinstance(value, (bool, int, float, str)):  # subclasses: keep the plain value
         for base in (bool, int, float, str):
             if isinstance(value, base):
-                return base(value)
+                return to_json_value(key, base(value))
     if isinstance(value, Mapping):
         return {_json_key(key, k): to_json_value(f"{key}.{k}", v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -134,7 +143,8 @@ def prepare_record(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
 
     The record is ``metrics`` itself when nothing needs converting (no copy);
     otherwise a converted copy (the caller's dict is never modified). Raises
-    ``TypeError``, naming the key, for a value that cannot be converted.
+    ``TypeError``, naming the key, for a value that cannot be converted, and
+    ``MetricValueError`` for an integer beyond 64 bits.
     """
     if type(metrics) is dict:
         finite = True
@@ -145,8 +155,8 @@ def prepare_record(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
             if cls is float:
                 if value - value:  # inf - inf and nan - nan are nan, which is truthy
                     finite = False
-            elif cls not in _PLAIN:
-                break
+            elif cls not in _PLAIN or cls is int and not INT_MIN <= value <= INT_MAX:
+                break  # the slow path converts, or names the key of a too-large int
         else:
             return metrics, finite
     elif not isinstance(metrics, Mapping):
@@ -168,7 +178,7 @@ def dumps_line(record: dict[str, Any], finite: bool = True) -> bytes:
         if fast is not None:
             try:
                 return fast(record) + b"\n"
-            except TypeError:  # e.g. an int beyond 64 bits: json takes it
+            except TypeError:  # e.g. a uint64 beyond int64: json takes it
                 pass
     return (_JSON_ENCODER.encode(record) + "\n").encode("utf-8")
 

@@ -19,9 +19,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from mlxlaunch.errors import NotRegularFile
 from mlxlaunch.reader.cache import json_loads
 from mlxlaunch.runfolder import fastyaml
-from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR
+from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR, METRICS_SUFFIX
+from mlxlaunch.runfolder.safefiles import open_regular_file
 
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")
@@ -161,43 +163,87 @@ def _column(values: list) -> tuple[Any, Optional[Any]]:
 
     try:
         array = np.array(values)  # numbers only: int64 or float64 in one C pass
-    except ValueError:  # ragged lists
+    except (ValueError, OverflowError):  # ragged lists
         array = None
     if array is not None and array.ndim == 1 and array.dtype.kind in "if":
         return array, None  # int64 when every value is an int, else float64; none missing
     present = np.array([v is not None for v in values], dtype=bool)
+    array = None
     if all(v is None or (type(v) in (int, float)) for v in values):
-        array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    else:
+        try:
+            array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        except OverflowError:  # 10**400, written before log_metrics refused it: kept as is
+            array = None
+    if array is None:
         array = np.array(values + [None], dtype=object)[:-1]  # keep lists as elements
     return array, (None if present.all() else present)
 
 
+#: A metric log larger than this is not read whole (reported instead).
+MAX_LOG_BYTES = 4 * 1024**3
+#: A key index (``metrics/.keys/<log>.yaml``) larger than this is not parsed.
+MAX_KEYS_BYTES = 16 * 1024 * 1024
+
+
 def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
-    """Parse ``<run_dir>/metrics/<name>.json`` (missing file -> empty log)."""
+    """Parse ``<run_dir>/metrics/<name>.json`` (missing file -> empty log).
+
+    The file is read once, and every column comes from that one read: a live run
+    appending meanwhile cannot give ``loss`` and ``step`` different lengths. The
+    signature is the open file's (``fstat``), taken before reading, so a file that
+    grows during the read is re-read next time it is asked for.
+    """
     path = log_path(run_dir, name)
-    signature = file_signature(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular_file(path, MAX_LOG_BYTES) as f:  # never a FIFO (it would block)
+            st = os.fstat(f.fileno())
             data = f.read()
     except FileNotFoundError:
-        return MetricLog(name, {}, 0, signature or ())
+        return MetricLog(name, {}, 0, ())
+    except (OSError, NotRegularFile) as exc:  # one odd file costs this log only
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        return MetricLog(name, {}, 0, (), [f"{path}: {why}; ignored"])
+    signature = (st.st_size, st.st_mtime_ns, st.st_ino)
     records, problems = _records(data, path, live)
     columns, present = {}, {}
     for key in _keys(records):
         columns[key], mask = _column(_values(records, key))
         if mask is not None:
             present[key] = mask
-    return MetricLog(name, columns, len(records), signature or (), problems, present)
+    return MetricLog(name, columns, len(records), signature, problems, present)
 
 
-def log_names(run_dir: str) -> list[str]:
-    """Names of the metric logs of a run (``metrics/*.json``), sorted."""
+def log_names(run_dir: str, problems: Optional[list[str]] = None) -> list[str]:
+    """Names of the metric logs of a run (``metrics/*.json``), sorted.
+
+    An entry that cannot be checked (a link loop, a link into a folder this user may
+    not enter) or is not a regular file (a FIFO) is left out, and said in ``problems``:
+    it costs that log only, never the run's other logs.
+    """
+    names = []
     try:
         with os.scandir(os.path.join(run_dir, METRICS_DIR)) as it:
-            return sorted(e.name[:-5] for e in it if e.name.endswith(".json") and e.is_file())
-    except OSError:
+            for entry in it:
+                if not entry.name.endswith(METRICS_SUFFIX) or entry.name.startswith("."):
+                    continue
+                try:
+                    regular = entry.is_file()  # follows a link, like reading it would
+                    why = "not a regular file (a FIFO, device, socket or folder)"
+                except OSError as exc:
+                    regular, why = False, f"cannot be read ({exc.strerror})"
+                if regular:
+                    names.append(entry.name[: -len(METRICS_SUFFIX)])
+                elif problems is not None:
+                    problems.append(f"{entry.path}: {why}; skipped")
+    except FileNotFoundError:
         return []
+    except OSError as exc:
+        if problems is not None:
+            problems.append(
+                f"{os.path.join(run_dir, METRICS_DIR)}: cannot be read ({exc.strerror})"
+            )
+        return []
+    return sorted(names)
 
 
 def logged_keys(run_dir: str, name: str) -> list[str]:
@@ -207,16 +253,16 @@ def logged_keys(run_dir: str, name: str) -> list[str]:
     """
     path = os.path.join(run_dir, METRICS_DIR, KEYS_DIR, f"{name}.yaml")
     try:
-        with open(path, "rb") as f:
+        with open_regular_file(path, MAX_KEYS_BYTES) as f:  # a planted FIFO would block open()
             data = fastyaml.safe_load(f.read())
     except Exception:  # missing, unreadable or damaged: fall back to the log itself
         data = None
     if isinstance(data, (dict, list)) and data:
         return [str(k) for k in data]
     try:
-        with open(log_path(run_dir, name), "rb") as f:
+        with open_regular_file(log_path(run_dir, name)) as f:
             first = json_loads(f.readline())
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # NotRegularFile is a ValueError
         return []
     return [str(k) for k in first] if isinstance(first, dict) else []
 

@@ -7,8 +7,10 @@ Grammar (lowest precedence first; ``~`` binds tightest)::
     and_expr   := not_expr ("&" not_expr)*
     not_expr   := "~" not_expr | primary
     primary    := "(" or_expr ")" | KEY OP value | KEY "in" "[" [value ("," value)*] "]"
+                | "isnan" "(" KEY ")"
     OP         := "==" | "!=" | "<" | "<=" | ">" | ">="
-    value      := NUMBER | STRING | "true" | "false" | "null"      (keywords in any case)
+    value      := NUMBER | STRING | "true" | "false" | "null" | "nan" | "inf"
+                  (keywords in any case; "-inf" and "-nan" too)
 
 A KEY is dotted names: ``config.optimizer.lr``, ``info.status``, ``train.loss.last``.
 A NUMBER is ``12``, ``-3``, ``0.5``, ``1e-3``, ``-2.5E+4`` or ``.5``. A STRING is single- or double-quoted with
@@ -17,26 +19,41 @@ backslash escapes for the quote and the backslash.
 The text is never passed to ``eval``. Errors raise :class:`QueryError`, which shows
 the query with a caret under the problem.
 
+Hostile or generated text cannot hang or crash it: tokenizing is one left-to-right
+pass whose patterns never backtrack over what they matched (time linear in the
+query's length, ``benchmarks/bench_query_parse.py``); ``a | b | c ...`` chains become
+one n-ary node (a query of 50,000 conditions evaluates without deep recursion); and
+parentheses and ``~`` nested more than :data:`MAX_DEPTH` levels raise
+:class:`~mlxlaunch.errors.QueryTooDeep` (the parser and evaluator recurse once per
+level).
+
 Comparison semantics, per run:
 
 * a key the run does not have has the value ``null`` (so ``key == null`` finds them);
 * ``==``/``!=``/``in`` compare numbers by value (``1 == 1.0``), a string is never equal
   to a number, and ``true``/``false`` only equal booleans;
 * ``< <= > >=`` between values that cannot be ordered (a string and a number, or
-  ``null``) are **false** for that run, never an error.
+  ``null``) are **false** for that run, never an error;
+* NaN (a diverged loss) fails every ordering comparison, but ``key == nan`` and
+  ``isnan(key)`` find it (``nan`` equals NaN here, unlike IEEE, so that it can be
+  searched for).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, Union
 
-from mlxlaunch.errors import QueryError, UsageError, did_you_mean
+from mlxlaunch.errors import QueryError, QueryTooDeep, UsageError, did_you_mean
 
 # QueryError lives in errors.py; users import it from here or mlxlaunch.reader (docs/reader.md)
-__all__ = ["QueryError", "parse", "check_keys"]
+__all__ = ["QueryError", "QueryTooDeep", "parse", "check_keys"]
+
+#: Parentheses and ``~`` nest at most this deep (each level is one recursive call).
+MAX_DEPTH = 100
 
 
 # ---------------------------------------------------------------- tokens
@@ -44,15 +61,27 @@ __all__ = ["QueryError", "parse", "check_keys"]
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
-  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
-  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
+  | (?P<special>[-+](?i:inf|nan)\b)
+  | (?P<string>"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')
   | (?P<op>==|!=|<=|>=|<|>|=)
   | (?P<punct>[&|~()\[\],])
   | (?P<word>[A-Za-z_][\w\-]*(?:\.[\w\-]+)*)
     """,
     re.VERBOSE,
 )
-_KEYWORDS = {"true": True, "false": False, "null": None, "none": None}
+_KEYWORDS = {
+    "true": True,
+    "false": False,
+    "null": None,
+    "none": None,
+    "nan": math.nan,
+    "inf": math.inf,
+}
+#: Characters that may not follow a number (``2x``, ``1.5.3``, ``1e``).
+_AFTER_NUMBER = re.compile(r"[\w.]")
+#: What a bad number looks like, for the error (at most 1 KB of it is shown).
+_BAD_NUMBER = re.compile(r"[-+]?\.?\d[\w.+-]{0,1024}")
 
 
 @dataclass(frozen=True)
@@ -64,42 +93,66 @@ class Token:
 
 
 def tokenize(query: str) -> list[Token]:
-    """Split ``query`` into tokens; raise :class:`QueryError` at the first unknown character."""
+    """Split ``query`` into tokens; raise :class:`QueryError` at the first unknown character.
+
+    One pass; each pattern matches greedily and is never retried on a shorter match
+    (the old ``(?![\\w.])`` look-ahead on numbers backtracked over every split of a long
+    digit run: 50,000 digits took minutes), so the time is linear in the length.
+    """
     tokens: list[Token] = []
     pos = 0
-    while pos < len(query):
+    end = len(query)
+    while pos < end:
         match = _TOKEN.match(query, pos)
+        kind = match.lastgroup if match else None
+        if kind == "number" and _AFTER_NUMBER.match(query, match.end()):
+            match = None  # "2x", "1.5.3": not a number, and not a key either
         if match is None:
-            char = query[pos]
-            if char in "\"'":
-                raise QueryError("Unterminated string", query, pos, "Close the quote.")
-            bad = re.match(r"[-+]?\.?\d[\w.+-]*", query[pos:])
-            if bad:
-                raise QueryError(
-                    f"{bad.group()!r} is not a number",
-                    query,
-                    pos,
-                    "Numbers look like 3, -2, 0.5, 1e-3; quote strings: 'a1'.",
-                    width=len(bad.group()),
-                )
-            raise QueryError(
-                f"Unexpected character {char!r}",
-                query,
-                pos,
-                "Use == != < <= > >= in [..] & | ~ ( ) with keys, numbers and quoted strings.",
-            )
-        kind = match.lastgroup
+            raise _bad_character(query, pos)
         text = match.group()
         if kind == "number":
             value: Any = float(text) if any(c in text for c in ".eE") else int(text)
             tokens.append(Token(kind, text, pos, value))
+        elif kind == "special":
+            sign = -1.0 if text[0] == "-" else 1.0
+            tokens.append(Token("number", text, pos, sign * _KEYWORDS[text[1:].lower()]))
         elif kind == "string":
-            tokens.append(Token(kind, text, pos, re.sub(r"\\(.)", r"\1", text[1:-1])))
+            tokens.append(Token(kind, text, pos, _UNESCAPE.sub(r"\1", text[1:-1])))
         elif kind != "space":
             tokens.append(Token(kind or "", text, pos))
         pos = match.end()
-    tokens.append(Token("end", "", len(query)))
+    tokens.append(Token("end", "", end))
     return tokens
+
+
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _bad_character(query: str, pos: int) -> QueryError:
+    """The error for text at ``pos`` that starts no token."""
+    char = query[pos]
+    if char in "\"'":
+        return QueryError("Unterminated string", query, pos, "Close the quote.")
+    bad = _BAD_NUMBER.match(query, pos)
+    if bad:
+        return QueryError(
+            f"{_clip(bad.group())!r} is not a number",
+            query,
+            pos,
+            "Numbers look like 3, -2, 0.5, 1e-3; quote strings: 'a1'.",
+            width=len(bad.group()),
+        )
+    return QueryError(
+        f"Unexpected character {char!r}",
+        query,
+        pos,
+        "Use == != < <= > >= in [..] & | ~ ( ) with keys, numbers and quoted strings.",
+    )
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """``text``, shortened in the middle when longer than ``limit`` (for messages)."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
 
 
 # ---------------------------------------------------------------- syntax tree
@@ -125,20 +178,37 @@ class In:
 
 
 @dataclass(frozen=True)
+class IsNan:
+    """``isnan(key)``: the run's value is a float NaN (a diverged loss)."""
+
+    key: str
+    pos: int = 0
+
+
+@dataclass(frozen=True)
 class Not:
     operand: Node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class And:
-    left: Node
-    right: Node
+    """``a & b & ...``: one node for a whole chain (``And(a, b, c)``), so a query of
+    thousands of conditions is one level deep, not thousands."""
+
+    operands: tuple
+
+    def __init__(self, *operands: Node) -> None:
+        object.__setattr__(self, "operands", operands)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Or:
-    left: Node
-    right: Node
+    """``a | b | ...``: one node for a whole chain (``Or(a, b, c)``)."""
+
+    operands: tuple
+
+    def __init__(self, *operands: Node) -> None:
+        object.__setattr__(self, "operands", operands)
 
 
 @dataclass(frozen=True)
@@ -146,16 +216,24 @@ class All:
     """The empty query: every run matches."""
 
 
-Node = Union[Compare, In, Not, And, Or, All]
+Node = Union[Compare, In, IsNan, Not, And, Or, All]
+Leaf = Union[Compare, In, IsNan]
 
 
 class _Parser:
-    """Recursive descent over the token list, one method per grammar rule."""
+    """Recursive descent over the token list, one method per grammar rule.
+
+    Chains (``|``, ``&``, ``~~~``) are loops; only parentheses recurse, and
+    ``depth`` (parentheses and ``~`` around the current point) is capped at
+    :data:`MAX_DEPTH`, so no query can exhaust Python's stack here or in
+    :func:`evaluate`.
+    """
 
     def __init__(self, query: str) -> None:
         self.query = query
         self.tokens = tokenize(query)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -184,29 +262,51 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
-        node = self.and_expr()
+        operands = [self.and_expr()]
         while self.take("punct", "|"):
-            node = Or(node, self.and_expr())
-        return node
+            operands.append(self.and_expr())
+        return operands[0] if len(operands) == 1 else Or(*operands)
 
     def and_expr(self) -> Node:
-        node = self.not_expr()
+        operands = [self.not_expr()]
         while self.take("punct", "&"):
-            node = And(node, self.not_expr())
-        return node
+            operands.append(self.not_expr())
+        return operands[0] if len(operands) == 1 else And(*operands)
 
     def not_expr(self) -> Node:
-        if self.take("punct", "~"):
-            return Not(self.not_expr())
-        return self.primary()
+        nots = 0
+        while self.tok.kind == "punct" and self.tok.text == "~":
+            self.enter(self.tok)
+            self.i += 1
+            nots += 1
+        node = self.primary()
+        self.depth -= nots
+        for _ in range(nots):
+            node = Not(node)
+        return node
+
+    def enter(self, tok: Token) -> None:
+        """One level deeper at ``tok``; :class:`QueryTooDeep` past :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryTooDeep(MAX_DEPTH, self.query, tok.pos)
 
     def primary(self) -> Node:
-        if self.take("punct", "("):
+        opening = self.take("punct", "(")
+        if opening:
+            self.enter(opening)
             node = self.or_expr()
             if not self.take("punct", ")"):
                 raise self.error("Expected ')'", hint="Every '(' needs a matching ')'.")
+            self.depth -= 1
             return node
         key = self.tok
+        if (
+            key.kind == "word"
+            and key.text.lower() == "isnan"
+            and self.tokens[self.i + 1].text == "("
+        ):
+            return self.isnan()
         if key.kind != "word" or key.text.lower() in _KEYWORDS or key.text == "in":
             what = "the end of the query" if key.kind == "end" else repr(key.text)
             raise self.error(
@@ -226,6 +326,18 @@ class _Parser:
             raise self.error("'=' is not an operator", op, "Use '==' to test equality.")
         self.i += 1
         return Compare(key.text, op.text, self.value(), key.pos)
+
+    def isnan(self) -> Node:
+        self.i += 2  # isnan (
+        key = self.tok
+        if key.kind != "word" or key.text.lower() in _KEYWORDS:
+            raise self.error("isnan( takes one key", hint="Write: isnan(train.loss.last).")
+        self.i += 1
+        if not self.take("punct", ")"):
+            raise self.error(
+                "Expected ')' after the key of isnan(", hint="Write: isnan(train.loss.last)."
+            )
+        return IsNan(key.text, key.pos)
 
     def value_list(self) -> tuple:
         if not self.take("punct", "["):
@@ -269,15 +381,19 @@ def parse(query: str) -> Node:
 # ---------------------------------------------------------------- keys and evaluation
 
 
-def keys(node: Node) -> list[Compare | In]:
-    """The leaf conditions of ``node``, in query order."""
-    if isinstance(node, (Compare, In)):
-        return [node]
-    if isinstance(node, Not):
-        return keys(node.operand)
-    if isinstance(node, (And, Or)):
-        return keys(node.left) + keys(node.right)
-    return []
+def keys(node: Node) -> list[Leaf]:
+    """The leaf conditions of ``node``, in query order (iterative: any size of tree)."""
+    found: list[Leaf] = []
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (Compare, In, IsNan)):
+            found.append(node)
+        elif isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, (And, Or)):
+            stack.extend(reversed(node.operands))
+    return found
 
 
 def check_keys(
@@ -307,13 +423,17 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
-        return a == b
+        return a == b or _isnan(a) and _isnan(b)  # ``== nan`` finds NaN
     if type(a) is not type(b) and not (isinstance(a, str) and isinstance(b, str)):
         return False
     try:
         return bool(a == b)
     except Exception:
         return False
+
+
+def _isnan(x: Any) -> bool:
+    return isinstance(x, float) and x != x
 
 
 _ORDER = {
@@ -345,7 +465,11 @@ class Row(Protocol):
 
 
 def evaluate(node: Node, row: Row) -> bool:
-    """Whether the run ``row`` (key -> value; missing keys are null) matches ``node``."""
+    """Whether the run ``row`` (key -> value; missing keys are null) matches ``node``.
+
+    Recursion only follows parentheses and ``~`` (at most :data:`MAX_DEPTH` levels
+    in a parsed query); chains are loops that stop at the first deciding operand.
+    """
     if isinstance(node, Compare):
         value = _as_scalar(row.get(node.key))
         if node.op == "==":
@@ -356,10 +480,18 @@ def evaluate(node: Node, row: Row) -> bool:
     if isinstance(node, In):
         value = _as_scalar(row.get(node.key))
         return any(_equal(value, v) for v in node.values)
+    if isinstance(node, IsNan):
+        return _isnan(_as_scalar(row.get(node.key)))
     if isinstance(node, And):
-        return evaluate(node.left, row) and evaluate(node.right, row)
+        for operand in node.operands:
+            if not evaluate(operand, row):
+                return False
+        return True
     if isinstance(node, Or):
-        return evaluate(node.left, row) or evaluate(node.right, row)
+        for operand in node.operands:
+            if evaluate(operand, row):
+                return True
+        return False
     if isinstance(node, Not):
         return not evaluate(node.operand, row)
     return True
@@ -371,12 +503,13 @@ def to_text(node: Node) -> str:
         return f"{node.key} {node.op} {_value_text(node.value)}"
     if isinstance(node, In):
         return f"{node.key} in [{', '.join(_value_text(v) for v in node.values)}]"
+    if isinstance(node, IsNan):
+        return f"isnan({node.key})"
     if isinstance(node, Not):
         return f"~({to_text(node.operand)})"
-    if isinstance(node, And):
-        return f"({to_text(node.left)}) & ({to_text(node.right)})"
-    if isinstance(node, Or):
-        return f"({to_text(node.left)}) | ({to_text(node.right)})"
+    if isinstance(node, (And, Or)):
+        joint = " & " if isinstance(node, And) else " | "
+        return joint.join(f"({to_text(operand)})" for operand in node.operands)
     return ""
 
 
@@ -387,4 +520,4 @@ def _value_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return repr(value)
+    return repr(value)  # nan, inf and -inf read back as themselves

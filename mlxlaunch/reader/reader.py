@@ -88,7 +88,8 @@ class Reader:
             row = with_effective_status(row, run_dir)
             previous = old.get(log_id)
             if previous is not None and previous.row == row:
-                runs.append(previous)  # keeps its loaded metrics
+                previous.drop_changed_logs()  # keeps its loaded metrics, unless they changed
+                runs.append(previous)
             else:
                 runs.append(Run(log_id, run_dir, row, self._context))
             progress.update(done)
@@ -196,10 +197,10 @@ class Reader:
     def _checked_query(self, query: str) -> Any:
         """The query's syntax tree; a ``QueryError`` if it does not parse or names no key."""
         tree = _query.parse(query)
-        leaves = _query.keys(tree)
-        if leaves:
+        asked = {leaf.key for leaf in _query.keys(tree)}  # once each: a query may repeat them
+        if asked:
             known = self._known_keys()
-            if any(leaf.key not in known and not self._is_summary(leaf.key) for leaf in leaves):
+            if any(not self._is_summary(key) for key in asked - known):
                 metric_keys = self._metric_fields()  # every run's metric keys, for suggestions
                 summaries = {f"{k}.{s}" for k in metric_keys for s in _metrics.SUMMARIES}
                 _query.check_keys(query, tree, known | summaries)

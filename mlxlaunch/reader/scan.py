@@ -20,9 +20,11 @@ import warnings
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
+from mlxlaunch.errors import StorageError
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.metrics import file_signature
 from mlxlaunch.runfolder import fastyaml
+from mlxlaunch.runfolder.safefiles import read_regular_file
 
 #: Entries of a logs folder that are not runs and need no warning.
 IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
@@ -121,10 +123,19 @@ def _tqdm_bar(total: int, label: str) -> Any:
 def list_runs(parent: str, problems: Problems) -> list[tuple[int, str]]:
     """``(log_id, run_dir)`` of every numeric folder of ``parent``, by id; strays are reported."""
     runs = []
-    with os.scandir(parent) as it:
+    try:
+        listing = os.scandir(parent)
+    except OSError as exc:  # no permission on the logs folder itself: one line, no traceback
+        raise StorageError(exc, "Cannot list the logs folder") from None
+    with listing as it:
         for entry in it:
             name = entry.name
-            if runfolder.RUN_ID.match(name) and entry.is_dir():
+            try:
+                is_dir = entry.is_dir()  # follows a link: a run moved to another disk
+            except OSError as exc:  # a link loop, a folder we may not enter: this entry only
+                problems.add(f"{entry.path}: cannot be read ({exc.strerror}); skipped")
+                continue
+            if runfolder.RUN_ID.match(name) and is_dir:
                 runs.append((int(name), entry.path))
             elif not name.startswith(".") and name not in IGNORED_ENTRIES:
                 problems.add(
@@ -146,6 +157,10 @@ def flatten(data: dict, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: A metadata file larger than this is not parsed (mlxlaunch's are a few KB).
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+
 def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     """The mapping in a YAML file, and a problem message if it was damaged.
 
@@ -156,12 +171,13 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
     import yaml
 
     try:
-        with open(path, "rb") as f:
-            text = f.read()
+        text = read_regular_file(path, MAX_METADATA_BYTES)
     except FileNotFoundError:
         return {}, f"{path}: missing"
     except OSError as exc:
         return {}, f"{path}: cannot be read ({exc.strerror})"
+    except ValueError as exc:  # a FIFO, a device, a huge file: never opened or read whole
+        return {}, f"{path}: {exc}; ignored"
     if not text.strip():
         return {}, f"{path}: empty"
     cut = None
@@ -198,6 +214,13 @@ def _signature(path: str) -> Optional[list]:
     return None if signature is None else list(signature)
 
 
+#: A run folder whose ``info.yaml`` is missing is shown as being prepared (status
+#: ``PREPARING``, no warning) while its ``metadata/`` changed less than this long ago
+#: (seconds): a launch writes ``config.yaml``, ``settings.yaml``, then ``info.yaml`` last.
+#: Older, the preparation was interrupted and the run is reported as damaged.
+PREPARE_GRACE = 600.0
+
+
 def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
     """The flat row of one run and the problems met, from the cache when it is current."""
     metadata = f"{run_dir}/{runfolder.METADATA}"
@@ -209,24 +232,56 @@ def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any]
     if cached is not None:
         return cached
 
-    if signature == [None, None] and not os.path.isdir(metadata):
-        return {"log_id": log_id, "info.status": UNKNOWN}, [
-            f"{metadata}: missing; the run is listed with status {UNKNOWN}"
-        ]
+    preparing = False
+    if signature[1] is None:  # no info.yaml: being prepared, or which damage
+        try:
+            st = os.stat(metadata)
+        except OSError as exc:  # missing, or a folder this user may not enter
+            return {"log_id": log_id, "info.status": UNKNOWN}, [_unreachable(run_dir, exc)]
+        preparing = _absent(info_path) and time.time() - st.st_mtime < PREPARE_GRACE
     problems = []
     config, problem = load_yaml_tolerant(config_path)
-    if problem:
+    if problem and not preparing:  # config.yaml is written first, but maybe not yet
         problems.append(problem)
-    info, problem = load_yaml_tolerant(info_path)
-    if problem:
-        problems.append(problem)
+    info: dict = {}
+    if not preparing:
+        info, problem = load_yaml_tolerant(info_path)
+        if problem:
+            problems.append(problem)
     row: dict[str, Any] = {"log_id": log_id}
     flatten(config, "config.", row)
     flatten(info, "info.", row)
+    if preparing:
+        row["info.status"] = runfolder.Status.PREPARING
+        return row, problems  # not cached: it changes within seconds
     if not isinstance(row.get("info.status"), str) or not row["info.status"]:
         row["info.status"] = UNKNOWN
     cache.put_row(name, signature, row, problems)
     return row, problems
+
+
+def _absent(path: str) -> bool:
+    """Whether ``path`` surely does not exist (not: cannot be looked at)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _unreachable(run_dir: str, exc: OSError) -> str:
+    """The problem of a run whose ``metadata/`` cannot be reached, with the real reason:
+    a folder this user may not enter (mode 000, another group's) is not "missing"."""
+    metadata = f"{run_dir}/{runfolder.METADATA}"
+    if isinstance(exc, FileNotFoundError):
+        return f"{metadata}: missing; the run is listed with status {UNKNOWN}"
+    where = run_dir if not os.access(run_dir, os.R_OK | os.X_OK) else metadata
+    return (
+        f"{where}: cannot be read ({exc.strerror}: check its mode and group, ls -ld); "
+        f"the run is listed with status {UNKNOWN}"
+    )
 
 
 def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:

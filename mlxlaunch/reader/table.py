@@ -151,9 +151,13 @@ class Run(Mapping):
 
     @property
     def log_names(self) -> list[str]:
-        """Names of the run's metric logs (``metrics/<name>.json``)."""
+        """Names of the run's metric logs (``metrics/<name>.json``); an entry that cannot be
+        read (a link loop, a FIFO) is reported in ``reader.problems`` and left out."""
         if self._log_names is None:
-            self._log_names = _metrics.log_names(self.path)
+            problems: list[str] = []
+            self._log_names = _metrics.log_names(self.path, problems)
+            for problem in problems:
+                self._context.problems.add(problem)
         return self._log_names
 
     def metric_keys(self, name: str) -> list[str]:
@@ -163,10 +167,11 @@ class Run(Mapping):
         return _metrics.logged_keys(self.path, name)
 
     def log(self, name: str) -> _metrics.MetricLog:
-        """The parsed metric log ``name``: parsed once, again only if the file changed."""
+        """The parsed metric log ``name``: one read of the file, kept until the Reader is
+        refreshed (or ``forget()``), so every column and summary of it agrees, even while
+        the run appends (``run["train.loss"]`` and ``run["train.step"]`` have one length)."""
         cached = self._logs.get(name)
-        path = _metrics.log_path(self.path, name)
-        if cached is not None and cached.signature == (_metrics.file_signature(path) or ()):
+        if cached is not None:
             return cached
         log = _metrics.read_log(self.path, name, live=self.status in ("RUNNING", "QUEUED"))
         for problem in log.problems:
@@ -179,12 +184,18 @@ class Run(Mapping):
         return self.log(name).frame()
 
     def summary(self, name: str) -> dict[str, Any]:
-        """``{"loss.last": ..., "loss.min": ...}`` of a log, kept in memory and in the cache
-        index per version of the file (so a query on summaries does not re-read unchanged logs)."""
-        signature = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
+        """``{"loss.last": ..., "loss.min": ...}`` of a log, kept in memory (until the Reader
+        is refreshed, like the log) and in the cache index per version of the file (so a
+        query on summaries does not re-read unchanged logs). Once the log is loaded, its
+        summary is the loaded snapshot's."""
+        loaded = self._logs.get(name)
         known = self._summaries.get(name)
-        if known is not None and known[0] == signature:
+        if known is not None and (loaded is None or known[0] == list(loaded.signature)):
             return known[1]
+        if loaded is not None:
+            signature = list(loaded.signature)
+        else:
+            signature = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
         run = os.path.basename(self.path)
         summary = self._context.cache.summary(run, name, signature)
         if summary is None:
@@ -214,9 +225,23 @@ class Run(Mapping):
         return groups
 
     def forget(self) -> None:
-        """Drop the metric logs loaded so far (to free memory)."""
+        """Drop the metric logs loaded so far (to free memory, or to read a live run's
+        logs again: the next access reads the files as they are now)."""
         self._logs.clear()
         self._summaries.clear()
+        self._log_names = None
+
+    def drop_changed_logs(self) -> None:
+        """Forget the logs whose file changed since they were read (``Reader.refresh``
+        calls it): the next access reads them again; unchanged ones stay loaded."""
+        self._log_names = None
+        for name in set(self._logs) | set(self._summaries):
+            log = self._logs.get(name)
+            read_as = list(log.signature) if log is not None else self._summaries[name][0]
+            now = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
+            if now != read_as:
+                self._logs.pop(name, None)
+                self._summaries.pop(name, None)
 
 
 def _list_artifacts(run: Run) -> list[Artifact]:

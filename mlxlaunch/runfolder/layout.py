@@ -68,7 +68,8 @@ CACHE_RUNS_DIR = "runs"
 
 
 class Status:
-    """Run status values, as written in ``info.yaml`` (``LOST`` is only ever derived)."""
+    """Run status values, as written in ``info.yaml`` (``LOST`` and ``PREPARING`` are only
+    ever derived: a dead RUNNING run, and a run folder whose ``info.yaml`` is not written yet)."""
 
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -77,6 +78,7 @@ class Status:
     INTERRUPTED = "INTERRUPTED"
     SUBMIT_FAILED = "SUBMIT_FAILED"
     LOST = "LOST"
+    PREPARING = "PREPARING"
 
     FINISHED = (COMPLETE, FAILED, INTERRUPTED, SUBMIT_FAILED)
 

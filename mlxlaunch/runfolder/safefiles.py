@@ -11,7 +11,9 @@ file mlxlaunch writes in a logs folder therefore goes through this module:
 * :func:`open_existing` opens a file that is written in place (append-only logs,
   lock files) with ``O_NOFOLLOW | O_NONBLOCK`` and refuses anything but a regular
   file owned by this user (a FIFO, a device, another user's file);
-* :func:`check_private_dir` checks that a folder only its owner can change is one.
+* :func:`check_private_dir` checks that a folder only its owner can change is one;
+* :func:`open_regular_file` is the readers' side (the Reader, ``mlxlaunch status``):
+  a FIFO planted as ``info.yaml`` is reported, never waited on.
 
 Git's object store and SQLite's journals follow the same rules: new files by
 exclusive create, in the folder where they will live, then rename.
@@ -25,8 +27,9 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, Optional
 
-from mlxlaunch.errors import UnsafeFileError
+from mlxlaunch.errors import NotRegularFile, UnsafeFileError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -149,3 +152,32 @@ def check_private_dir(path: Path) -> None:
             f"{path} is writable by its group or others (mode {stat.filemode(st.st_mode)}): "
             f"they could change what your jobs run. Make it private: chmod go-w {path}"
         )
+
+
+def open_regular_file(path: str, limit: Optional[int] = None) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file (of at most ``limit`` bytes).
+
+    For readers of a logs folder others may write in: opened with ``O_NONBLOCK``, so a
+    FIFO planted under that name cannot block the open or a read, and checked with
+    ``fstat`` on the open descriptor before anything is read. Anything but a regular
+    file raises :class:`NotRegularFile`; ``OSError`` as ``open`` would (missing, no
+    permission, a link loop).
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile("not a regular file (a FIFO, device or socket)")
+        if limit is not None and st.st_size > limit:
+            raise NotRegularFile(f"too large ({st.st_size} bytes, more than {limit})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes
+    (:func:`open_regular_file`: never blocks on a FIFO, never reads a device)."""
+    with open_regular_file(path, limit) as f:
+        return f.read()
