@@ -33,7 +33,6 @@ from mlxlaunch.runfolder.layout import (
     Status,
 )
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, now_iso, read_info, write_info
-from mlxlaunch.runfolder.safefiles import create_temp, write_all
 
 #: Bytes held in ``metadata/.reserve`` while a run runs: room for the final
 #: ``info.yaml``, the attempt's record and the traceback, a few blocks each.
@@ -193,27 +192,12 @@ def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
 def _reserve_room(run_dir: Path) -> None:
     """Hold ``RESERVE_BYTES`` of disk in ``metadata/.reserve`` (best effort).
 
-    Allocated (``posix_fallocate``) in a fresh file renamed into place, so a link
-    planted there is replaced, never written through. A disk too full for it
+    Written through a fresh temporary file renamed into place (``atomic_write``), so
+    a link planted there is replaced, never written through. A disk too full for it
     already is no reason not to run: the run then goes without.
     """
-    path = run_dir / METADATA / RESERVE_FILE
-    try:
-        fd, tmp = create_temp(path, 0o600)
-    except OSError:
-        return
-    try:
-        try:
-            if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(fd, 0, RESERVE_BYTES)
-            else:  # pragma: no cover - macOS
-                write_all(fd, bytes(RESERVE_BYTES))
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):
+        atomic_write(run_dir / METADATA / RESERVE_FILE, bytes(RESERVE_BYTES), False, 0o600)
 
 
 def _release_room(run_dir: Path) -> None:
