@@ -81,6 +81,9 @@ class LaunchSpec:
     settings_file: Optional[Path] = None
     #: ``mypkg.train`` when the user ran ``python -m mypkg.train``: workers and jobs do too
     module: Optional[str] = None
+    #: what the command read its configs from (the config folder, an @FILE): read as they
+    #: are, uncommitted changes included, before the version manager's snapshot
+    config_inputs: list[Path] = field(default_factory=list)
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""

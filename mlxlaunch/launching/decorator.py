@@ -181,6 +181,7 @@ def _run_command(
         parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
         settings_file=_settings_file(config_dir),
         module=_main_module(),
+        config_inputs=[p for p in (composer.config_dir, composer.config_file) if p is not None],
     )
     if cmd.dry_run:
         return dry_run(plan, spec)
