@@ -380,8 +380,12 @@ def test_a_pending_task_shows_its_reason_and_a_scancel_outside_is_not_lost(
     )
     assert proc.returncode == 0, proc.stderr
     job3 = cproject.info(3)["scheduler"]["job_id"]
-    status = cproject.cli("status", str(cproject.logs))
-    assert "(PENDING: BeginTime)" in status.stdout, status.stdout
+    # Slurm gives the reason at its next scheduling pass (until then it says None)
+    wait_for(
+        lambda: "(PENDING: BeginTime)" in cproject.cli("status", str(cproject.logs)).stdout,
+        60,
+        lambda: cproject.cli("status", str(cproject.logs)).stdout,
+    )
     cancel = subprocess.run(["scancel", job3], capture_output=True, text=True)
     assert cancel.returncode == 0, cancel.stderr
     wait_for(
