@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -213,6 +216,47 @@ def test_use_logger_false_gives_no_logger(project):
     proc = project.run("+launcher.use_logger=false", check=True)
     assert "logger is None False" in proc.stdout
     assert project.info(1)["status"] == "COMPLETE"
+
+
+def test_use_logger_false_keeps_only_the_run_record_and_a_failed_run_can_be_rerun(project):
+    """Issue 12 item 18, as docs/launching.md says: no metrics, artifacts or checkpoints, but
+    the run folder (frozen config, settings, info) stays, so a failed point leaves a trace and
+    `mlxlaunch resubmit` reruns it (MLXP wrote nothing, and so could not)."""
+    project.write(
+        "main.py",
+        """
+        import os
+        import mlxlaunch
+        @mlxlaunch.launch(config_path="configs")
+        def main(ctx):
+            assert ctx.logger is None
+            if os.environ.get("FAIL_ONCE"):
+                raise RuntimeError("boom")
+            print("ran", ctx.config.seed)
+        if __name__ == "__main__":
+            main()
+        """,
+    )
+    env = project.env()
+    env["FAIL_ONCE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "main.py", "+launcher.use_logger=false", "seed=7"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "boom" in proc.stderr
+    run = project.logs / "1"
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["metadata"]
+    assert project.info(1)["status"] == "FAILED"
+    assert runfolder.read_config(run)["seed"] == 7
+    rerun = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", "logs", "1"],
+        cwd=project.root, env=project.env(), capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert project.info(1)["status"] == "COMPLETE" and project.info(1)["attempt"] == 2
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["metadata"]
 
 
 def test_config_is_frozen_before_the_point_runs(project):
