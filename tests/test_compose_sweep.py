@@ -12,7 +12,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mlxlaunch.errors import ConfigError
@@ -144,16 +144,26 @@ VALUE = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(prefix=st.sampled_from(["", "+", "++", "~"]), key=KEY, value=VALUE)
+@example(prefix="", key="A-", value="0")  # `A-=0`: an operation (issue 16), not key `A-`
 def test_a_line_built_without_hydras_parser_is_the_override_it_parses_to(prefix, key, value):
-    """Every line goes through ``_parse_line``; the shortcut must change nothing."""
+    """Every line goes through ``_parse_line``; the shortcut must change nothing.
+
+    The reference is Hydra's parser, except for lines mlxlaunch reads as an operation
+    (``A-=0`` subtracts 0 from ``A``, docs/operations.md): their reference is the
+    composer's own full parse."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mlxlaunch.launching import operations
 
     line = f"{prefix}{key}={value}"
     composer = Composer(Path("/nonexistent"), None)
     composer.config_loader = None
     composer.parser = OverridesParser.create()
     try:
-        expected = composer.parser.parse_overrides([line])[0]
+        if operations.split_operation(line) is not None:
+            expected = composer.parse([line])[0]
+        else:
+            expected = composer.parser.parse_overrides([line])[0]
     except Exception:
         return  # not a valid line: Hydra's parser (and ours, through it) refuses it
     assert composer._parse_line(line) == expected

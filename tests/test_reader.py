@@ -10,7 +10,7 @@ import time
 import warnings
 
 import pytest
-from test_reader_layouts import snapshot, write_metrics, write_run
+from test_reader_layouts import write_metrics, write_run
 
 from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import QueryError, Reader, ReaderWarning, RunTable
@@ -110,7 +110,6 @@ def test_lazy_metrics_loaded_once_and_reloaded_on_refresh_when_the_file_grows(lo
 def test_summary_columns_come_from_the_cache_without_parsing_logs(logs):
     reader = quiet_reader(logs)
     assert reader.search("train.loss.last < 1").log_ids == list(range(1, 7))  # fills the cache
-    reader._context.cache.wait()
     runs = quiet_reader(logs).search("")
     frame = runs.to_pandas(metrics=["train.loss.last"])
     assert frame.loc[2, "train.loss.last"] == pytest.approx(1 / 8)
@@ -181,45 +180,6 @@ def test_lost_and_queued_statuses(tmp_path):
     assert [run.status for run in reader.search()] == ["QUEUED", "LOST", "RUNNING", "LOST"]
     assert reader.search("info.status == 'LOST'").log_ids == [2, 4]
     assert reader.search("info.status == 'QUEUED'").log_ids == [1]
-
-
-def test_cache_is_outside_the_logs_folder_and_follows_the_files(logs, tmp_path):
-    before = snapshot(logs)
-    reader = quiet_reader(logs)
-    reader._context.cache.wait()
-    assert snapshot(logs) == before, "the reader wrote in the logs folder"
-    entries = list((tmp_path / "cache" / "runs").glob("*.json"))
-    assert len(entries) == 6
-    # a status change is seen (size/mtime/inode differ), by a new reader and by refresh()
-    write_run(logs, 3, status="FAILED", config={"seed": 1, "optimizer": {"lr": 0.1, "name": "sgd"}})
-    assert reader.search("info.status == 'FAILED'").log_ids == [6]
-    assert reader.search("info.status == 'FAILED'", refresh=True).log_ids == [3, 6]
-    assert quiet_reader(logs).search("info.status == 'FAILED'").log_ids == [3, 6]
-    # damaged cache entries are ignored and rewritten
-    for entry in entries:
-        entry.write_text("{not json")
-    assert quiet_reader(logs).search("config.seed == 0").log_ids == [2, 4, 6]
-
-
-def test_cache_location_settings(logs, tmp_path, monkeypatch):
-    monkeypatch.delenv("MLXLAUNCH_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    quiet_reader(logs)._context.cache.wait()
-    assert len(list((tmp_path / "xdg" / "mlxlaunch" / "runs").glob("*.json"))) == 6
-    quiet_reader(logs, cache_dir=tmp_path / "explicit")._context.cache.wait()
-    assert len(list((tmp_path / "explicit" / "runs").glob("*.json"))) == 6
-    monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", "off")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg2"))
-    assert len(quiet_reader(logs)) == 6
-    assert not (tmp_path / "xdg2").exists()
-
-
-def test_unwritable_cache_does_not_break_reading(logs, tmp_path):
-    blocker = tmp_path / "file-not-folder"
-    blocker.write_text("")
-    reader = quiet_reader(logs, cache_dir=blocker / "sub")
-    reader._context.cache.wait()
-    assert reader.search("config.seed == 1").log_ids == [1, 3, 5]
 
 
 def test_missing_logs_folder_or_a_run_folder_is_a_clear_error(logs, tmp_path):
@@ -321,18 +281,3 @@ def test_unknown_metric_column_is_a_clear_error(logs):
     runs = quiet_reader(logs).search("")
     with pytest.raises(Exception, match="No run here has 'train.los'.*Did you mean.*'train.loss'"):
         runs.to_pandas(metrics=["train.los"])
-
-
-def test_summaries_follow_the_log_and_are_not_rewritten_needlessly(logs, tmp_path):
-    reader = quiet_reader(logs)
-    assert reader.search("train.loss.last < 0.05").log_ids == [6]
-    reader._context.cache.wait()
-    entries = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "runs").glob("*.json")}
-    assert len(entries) == 12  # 6 rows + 6 summaries
-    assert reader.search("train.loss.last < 0.05").log_ids == [6]
-    reader._context.cache.wait()
-    assert {p: p.stat().st_mtime_ns for p in entries} == entries
-    write_metrics(logs / "1", "train", [{"loss": 0.01, "epoch": 4}])  # run 1 goes on
-    assert reader.search("train.loss.last < 0.05").log_ids == [6], "one snapshot until refresh"
-    assert reader.search("train.loss.last < 0.05", refresh=True).log_ids == [1, 6]
-    assert reader.search("train.loss.count == 5").log_ids == [1]

@@ -164,7 +164,6 @@ def test_each_problem_warns_once_and_again_from_the_cache(logs):
         reader.refresh()
         reader.search("")
     assert [w for w in caught if issubclass(w.category, ReaderWarning)] == []
-    reader._context.cache.wait()
     again, _, messages = read(logs)  # from the cache entry: the problem is still reported
     assert len(messages) == 1 and again.problems == messages
 

@@ -27,6 +27,7 @@ COMMANDS: list[str] = [
     "resubmit",
     "runs",
     "plot",
+    "cache",
     "migrate",
     "submit",
     "completion",

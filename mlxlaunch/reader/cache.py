@@ -1,20 +1,40 @@
-"""A per-run cache of parsed metadata, kept outside the logs folder.
+"""The Reader's cache: one index per logs folder, kept outside the logs folder.
 
-Parsing two YAML files per run is most of a first search's cost; reading one small
-JSON file instead is most of a repeated one's. Each run gets its own cache file,
-``<cache dir>/runs/<sha1 of the run folder's resolved path>.json``, holding the
-flattened config/info row and the signature (size, mtime, inode) of the files it
-came from. An entry whose signature differs from the files on disk is ignored and
-rewritten, so the cache never needs clearing: deleting the folder only costs speed.
+Parsing two YAML files per run is most of a first search's cost; reading one
+index file instead is most of a repeated one's. Each logs folder gets one folder
+in the cache, ``<cache dir>/index/<sha1 of the logs folder's path>.v<FORMAT>/``::
+
+    index.jsonl     the compacted index: a header line, then one line per entry
+    journal.jsonl   entries appended since the last compaction
+    .lock           flock'ed by writers (never by readers)
+
+Each line is a JSON array: ``["H", logs folder]`` (the header),
+``["K", shape, [keys]]`` (a key list shared by the rows that have these keys),
+``["R", run, signature, shape, [values], [problems]]`` (a run's flattened
+config/info row) and ``["S", run, log, signature, {summary}]`` (a metric log's
+summaries). A signature is the (size, mtime, inode) of the files the entry came
+from; an entry whose signature differs from the files on disk is a miss, and is
+replaced. Later lines win over earlier ones.
 
 Safety with many readers and live writers:
 
 * nothing is ever written inside the logs folder (it may be read-only);
-* each entry is written to a temporary file and moved into place with ``os.replace``,
-  so a reader sees a whole old entry or a whole new one; a torn or foreign file
-  simply fails to parse and counts as a miss;
+* readers take no lock: they read ``index.jsonl`` then ``journal.jsonl``; a torn or
+  foreign line is skipped (a miss), so a reader never waits and never fails;
+* a writer appends its new entries to the journal in one write, under the lock;
+* compaction (when the journal outgrows half the index, or entries of deleted runs
+  were seen) happens under the lock: everything on disk is merged with this
+  process's entries, entries of runs whose folder is gone are dropped, the result
+  is written to a temporary file and renamed over ``index.jsonl``, then the journal
+  is emptied. A reader between the two steps sees entries twice (harmless); one
+  that read the old index and the emptied journal misses some entries (re-parses);
 * the signature is taken *before* the files are read, so a file that changes during
   the read is stored under its older signature and re-read next time.
+
+Bounded: after a compaction the index holds one row per run present in the logs
+folder and one summary per (run, metric log), and the journal never grows past
+half the index (or 1 MB) before the next compaction. ``mlxlaunch cache prune``
+removes the indexes of logs folders that no longer exist.
 
 Where the cache lives, first match wins: the ``cache_dir`` argument of ``Reader``,
 the ``MLXLAUNCH_CACHE_DIR`` environment variable, ``$XDG_CACHE_HOME/mlxlaunch``,
@@ -27,14 +47,21 @@ import hashlib
 import json
 import math
 import os
-import threading
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from mlxlaunch.runfolder.layout import CACHE_RUNS_DIR
+from mlxlaunch.errors import MlxlaunchError
+from mlxlaunch.runfolder.layout import (
+    CACHE_INDEX_DIR,
+    CACHE_INDEX_FILE,
+    CACHE_JOURNAL_FILE,
+    CACHE_RUNS_DIR,
+)
 from mlxlaunch.runfolder.metadata import atomic_write
+from mlxlaunch.runfolder.safefiles import locked, open_existing, write_all
 
 try:  # optional speed-up (the ``fast`` extra); the stdlib is the fallback
     import orjson as _orjson
@@ -43,8 +70,15 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 #: Environment variable naming the cache folder (``off`` disables the cache).
 CACHE_ENV = "MLXLAUNCH_CACHE_DIR"
-#: Bumped whenever the layout of an entry changes; older entries are then misses.
-FORMAT = 4
+#: Bumped whenever the layout of an index changes; it names the index folder, so
+#: another version's index is simply not seen.
+FORMAT = 5
+#: The journal is folded into the index once it is larger than this share of the index
+#: (and than ``JOURNAL_MIN_BYTES``), so repeated appends cost at most a constant factor.
+JOURNAL_SHARE = 0.5
+JOURNAL_MIN_BYTES = 1 << 20
+#: Integers orjson reads and writes (larger ones are not cached: the row is re-parsed).
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 
 
 def json_loads(data: Union[bytes, str]) -> Any:
@@ -57,6 +91,35 @@ def json_loads(data: Union[bytes, str]) -> Any:
     return json.loads(data)
 
 
+def json_dumps(value: Any) -> bytes:
+    """Compact JSON bytes (orjson when installed, else the stdlib)."""
+    if _orjson is not None:
+        return _orjson.dumps(value)
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def json_lines(data: bytes) -> list:
+    """The JSON values of the non-blank lines of ``data``; a bad line is skipped.
+
+    One parse call when every line is good (the lines joined into one array),
+    line by line otherwise (a torn last line, a foreign file).
+    """
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    if not lines:
+        return []
+    try:
+        return json_loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        pass
+    values = []
+    for line in lines:
+        try:
+            values.append(json_loads(line))
+        except ValueError:
+            continue
+    return values
+
+
 def default_cache_dir() -> Optional[Path]:
     """The cache folder from the environment, or ``None`` when it is switched off."""
     env = os.environ.get(CACHE_ENV)
@@ -67,10 +130,27 @@ def default_cache_dir() -> Optional[Path]:
     return base / "mlxlaunch"
 
 
+def cache_folder(cache_dir: Union[None, bool, str, os.PathLike]) -> Optional[Path]:
+    """The cache folder ``Reader(cache_dir=...)`` means (``None``: switched off)."""
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        return default_cache_dir()
+    return Path(cache_dir).expanduser()
+
+
+def index_dir(folder: Path, logs: str) -> Path:
+    """The index folder of the logs folder ``logs`` (a resolved path) in cache ``folder``."""
+    digest = hashlib.sha1(logs.encode()).hexdigest()
+    return folder / CACHE_INDEX_DIR / f"{digest}.v{FORMAT}"
+
+
 def _plain(value: Any) -> bool:
     """Whether ``value`` survives a JSON round trip unchanged (no dates, sets, NaN keys...)."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, str)):
         return True
+    if isinstance(value, int):
+        return _INT_RANGE[0] <= value <= _INT_RANGE[1]
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, list):
@@ -80,95 +160,300 @@ def _plain(value: Any) -> bool:
     return False
 
 
-class RunCache:
-    """Read and write the cache entries of runs (one JSON file per run).
+def _shape_id(keys: tuple[str, ...]) -> str:
+    """A name for a key list, the same in every process (so appenders need not agree)."""
+    return hashlib.sha1("\0".join(keys).encode()).hexdigest()[:16]
 
-    Inside ``with cache.batch():`` writes are queued and, when the block ends,
-    handed to one background thread: creating thousands of small files costs
-    about as much as parsing the YAML they save, so a first search does not wait
-    for them. The thread is not a daemon: the interpreter finishes the writes
-    before it exits.
+
+class _Entries:
+    """The entries of one index, as read from its lines (later lines win)."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, list[str]] = {}
+        self.rows: dict[str, list] = {}  # run -> [signature, shape, values, problems]
+        self.summaries: dict[tuple[str, str], list] = {}  # (run, log) -> [signature, summary]
+
+    def add(self, lines: Iterable[Any]) -> None:
+        for line in lines:
+            if not isinstance(line, list) or not line:
+                continue
+            kind = line[0]
+            if kind == "R" and len(line) == 6:
+                self.rows[line[1]] = line[2:]
+            elif kind == "S" and len(line) == 5:
+                self.summaries[(line[1], line[2])] = line[3:]
+            elif kind == "K" and len(line) == 3:
+                self.shapes[line[1]] = line[2]
+
+    def lines(self, logs: str) -> Iterator[list]:
+        """The lines of a compacted index holding these entries."""
+        yield ["H", logs]
+        used = {entry[1] for entry in self.rows.values()}
+        for shape in sorted(used):
+            if shape in self.shapes:
+                yield ["K", shape, self.shapes[shape]]
+        for run, entry in self.rows.items():
+            if entry[1] in self.shapes:
+                yield ["R", run, *entry]
+        for (run, log), entry in self.summaries.items():
+            yield ["S", run, log, *entry]
+
+    def runs(self) -> set[str]:
+        return set(self.rows).union(run for run, _ in self.summaries)
+
+    def drop(self, runs: set[str]) -> None:
+        for run in runs:
+            self.rows.pop(run, None)
+        self.summaries = {k: v for k, v in self.summaries.items() if k[0] not in runs}
+
+
+def read_entries(folder: Path) -> _Entries:
+    """Everything an index folder holds (index, then journal); unreadable parts are skipped."""
+    entries = _Entries()
+    for name in (CACHE_INDEX_FILE, CACHE_JOURNAL_FILE):
+        try:
+            with open(folder / name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        entries.add(json_lines(data))
+    return entries
+
+
+def index_logs_folder(folder: Path) -> Optional[str]:
+    """The logs folder an index folder belongs to (from its header), or ``None``."""
+    try:
+        with open(folder / CACHE_INDEX_FILE, "rb") as f:
+            header = json_loads(f.readline())
+    except (OSError, ValueError):
+        return None
+    if isinstance(header, list) and len(header) == 2 and header[0] == "H":
+        return str(header[1])
+    return None
+
+
+class RunCache:
+    """The index of one logs folder: rows and metric summaries of its runs.
+
+    Runs are named by their folder's name (``"12"``). The index is read once, on
+    the first lookup. ``put_*`` queue new entries; they are written when a
+    ``with cache.batch():`` block ends (``Reader.refresh`` and ``Reader.search``
+    use one), or at once outside such a block. Writing never raises: the cache is
+    only ever a speed-up (a full disk or a read-only home only costs speed).
     """
 
-    def __init__(self, folder: Optional[Path]) -> None:
-        self.folder = folder / CACHE_RUNS_DIR if folder is not None else None
-        self._ready = False
-        self._pending: Optional[list[tuple[str, str]]] = None
-        self._writers: list[threading.Thread] = []
+    def __init__(self, folder: Optional[Path], logs: str) -> None:
+        self.logs = logs
+        self.folder = index_dir(folder, logs) if folder is not None else None
+        if self.folder is not None and _inside(self.folder, logs):
+            self.folder = None  # a cache inside the logs folder would write there: off
+        self._entries: Optional[_Entries] = None
+        self._new: list[list] = []  # lines not yet written
+        self._new_shapes: set[str] = set()
+        self._batching = False
+        self._present: Optional[set[str]] = None  # the runs of the last listing
 
     @classmethod
-    def from_setting(cls, cache_dir: Union[None, bool, str, os.PathLike]) -> RunCache:
-        if cache_dir is False:
-            return cls(None)
-        if cache_dir is None or cache_dir is True:
-            return cls(default_cache_dir())
-        return cls(Path(cache_dir).expanduser())
+    def from_setting(cls, cache_dir: Union[None, bool, str, os.PathLike], logs: str) -> RunCache:
+        return cls(cache_folder(cache_dir), logs)
 
-    def _path(self, run_dir: str) -> Optional[str]:
+    @property
+    def entries(self) -> _Entries:
+        if self._entries is None:
+            self._entries = read_entries(self.folder) if self.folder is not None else _Entries()
+        return self._entries
+
+    def set_present(self, runs: Iterable[str]) -> None:
+        """The runs the logs folder holds now: entries of other runs are pruned at the next write."""
+        self._present = set(runs)
+
+    # -- rows
+    def row(self, run: str, signature: list) -> Optional[tuple[dict[str, Any], list[str]]]:
+        """``(row, problems)`` of ``run`` if its entry was made from files with ``signature``."""
         if self.folder is None:
             return None
-        # run_dir is already resolved by the Reader (its parent is resolved once, not per run);
-        # plain strings, not Path objects: this runs 10,000 times per search
-        digest = hashlib.sha1(run_dir.encode()).hexdigest()
-        return f"{self.folder}/{digest}.json"
+        entry = self.entries.rows.get(run)
+        if entry is None or entry[0] != signature:
+            return None
+        keys = self.entries.shapes.get(entry[1])
+        values = entry[2]
+        if keys is None or not isinstance(values, list) or len(keys) != len(values):
+            return None
+        return dict(zip(keys, values)), list(entry[3])
 
-    def get(self, run_dir: str, signature: list) -> Optional[dict[str, Any]]:
-        """The entry of ``run_dir`` if it was made from files with ``signature``."""
-        path = self._path(run_dir)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as f:
-                entry = json_loads(f.read())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
-            return None
-        if entry.get("signature") != signature or entry.get("run_dir") != run_dir:
-            return None
-        return entry
-
-    def put(self, run_dir: str, signature: list, **data: Any) -> None:
-        """Store ``data`` for ``run_dir`` (queued inside ``batch()``); never raises."""
-        path = self._path(run_dir)
-        if path is None or not _plain(data):
+    def put_row(self, run: str, signature: list, row: dict[str, Any], problems: list[str]) -> None:
+        """Store the row of ``run`` made from files with ``signature`` (if JSON keeps it)."""
+        if self.folder is None or not _plain(row):
             return
-        entry = {"format": FORMAT, "run_dir": run_dir, "signature": signature, **data}
-        text = json.dumps(entry, separators=(",", ":"))
-        if self._pending is not None:
-            self._pending.append((path, text))
-        else:
-            self._write([(path, text)])
+        keys = tuple(row)
+        shape = _shape_id(keys)
+        entries = self.entries
+        if shape not in entries.shapes:
+            entries.shapes[shape] = list(keys)
+        if shape not in self._new_shapes:  # once per process: cheap, and sure to be written
+            self._new_shapes.add(shape)
+            self._new.append(["K", shape, list(keys)])
+        entry = [signature, shape, list(row.values()), list(problems)]
+        entries.rows[run] = entry
+        self._new.append(["R", run, *entry])
+        self._written()
 
+    # -- metric summaries
+    def summary(self, run: str, log: str, signature: list) -> Optional[dict[str, Any]]:
+        """The summaries of ``run``'s metric log ``log`` if made from the file with ``signature``."""
+        if self.folder is None:
+            return None
+        entry = self.entries.summaries.get((run, log))
+        if entry is None or entry[0] != signature or not isinstance(entry[1], dict):
+            return None
+        return entry[1]
+
+    def put_summary(self, run: str, log: str, signature: list, summary: dict[str, Any]) -> None:
+        if self.folder is None or not _plain(summary):
+            return
+        self.entries.summaries[(run, log)] = [signature, summary]
+        self._new.append(["S", run, log, signature, summary])
+        self._written()
+
+    # -- writing
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Queue the writes made inside the block; write them in the background after it."""
-        if self._pending is not None:  # already batching
+        """Write the entries queued inside the block once, when it ends."""
+        if self._batching:
             yield
             return
-        self._pending = []
+        self._batching = True
         try:
             yield
         finally:
-            items, self._pending = self._pending, None
-            if items:
-                writer = threading.Thread(target=self._write, args=(items,), name="mlxlaunch-cache")
-                writer.start()
-                self._writers = [w for w in self._writers if w.is_alive()] + [writer]
+            self._batching = False
+            self.flush()
 
-    def wait(self) -> None:
-        """Block until the background writes started so far are done."""
-        for writer in self._writers:
-            writer.join()
-        self._writers = []
+    def _written(self) -> None:
+        if not self._batching:
+            self.flush()
 
-    def _write(self, items: list[tuple[str, str]]) -> None:
-        for path, text in items:
-            try:
-                if not self._ready:
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    self._ready = True
-                atomic_write(Path(path), text, fsync=False)  # a lost entry is only a miss
-            except OSError:
-                # A full disk or a read-only home must not break reading: the cache is optional.
-                return
+    def flush(self) -> None:
+        """Append the new entries to the journal, or compact the index (see the module doc)."""
+        if self.folder is None:
+            return
+        stale = self._stale()
+        if not self._new and not stale:
+            return
+        lines, self._new = self._new, []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with locked(self.folder):
+                if stale or self._journal_full():
+                    self._compact(lines)
+                else:
+                    self._append(lines)
+        except (OSError, MlxlaunchError):
+            return  # the cache is optional: a full disk or a read-only home costs only speed
+
+    def _stale(self) -> set[str]:
+        """Runs with entries that are not in the last listing (deleted, or never were)."""
+        if self._present is None or self._entries is None:
+            return set()
+        return self._entries.runs() - self._present
+
+    def _journal_full(self) -> bool:
+        assert self.folder is not None
+        try:
+            index = os.stat(self.folder / CACHE_INDEX_FILE).st_size
+        except FileNotFoundError:
+            return True  # no index yet: write one (it carries the header)
+        try:
+            journal = os.stat(self.folder / CACHE_JOURNAL_FILE).st_size
+        except FileNotFoundError:
+            return False
+        return journal > max(JOURNAL_MIN_BYTES, JOURNAL_SHARE * index)
+
+    def _append(self, lines: list[list]) -> None:
+        assert self.folder is not None
+        # one write of whole lines; the leading newline ends a line a crash may have torn
+        data = b"\n" + b"\n".join(json_dumps(line) for line in lines) + b"\n"
+        fd = open_existing(self.folder / CACHE_JOURNAL_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+
+    def _compact(self, lines: list[list]) -> None:
+        """Merge what is on disk with ``lines``, drop deleted runs, rename the result in."""
+        assert self.folder is not None
+        merged = read_entries(self.folder)
+        merged.add(lines)
+        gone = {run for run in merged.runs() - (self._present or set()) if not self._exists(run)}
+        merged.drop(gone)
+        data = b"\n".join(json_dumps(line) for line in merged.lines(self.logs)) + b"\n"
+        atomic_write(self.folder / CACHE_INDEX_FILE, data, fsync=False)  # a lost index: a miss
+        atomic_write(self.folder / CACHE_JOURNAL_FILE, b"", fsync=False)
+        self._entries = merged
+        if self._present is not None:
+            self._present |= merged.runs()  # pruned once: not again at every write
+
+    def _exists(self, run: str) -> bool:
+        return os.path.isdir(os.path.join(self.logs, run))
+
+
+def _inside(path: Path, logs: str) -> bool:
+    """Whether ``path`` lies inside the folder ``logs``."""
+    try:
+        path.resolve().relative_to(logs)
+    except ValueError:
+        return False
+    return True
+
+
+def cache_usage(folder: Path) -> list[tuple[Optional[str], Path, int]]:
+    """``(logs folder or None, index folder, bytes)`` of every index in cache ``folder``."""
+    found = []
+    root = folder / CACHE_INDEX_DIR
+    try:
+        children = sorted(root.iterdir())
+    except OSError:
+        return []
+    for child in children:
+        if not child.is_dir() or child.is_symlink():
+            continue
+        size = sum(p.stat().st_size for p in child.iterdir() if p.is_file())
+        found.append((index_logs_folder(child), child, size))
+    return found
+
+
+def prune(folder: Path) -> tuple[int, int]:
+    """Remove the indexes of logs folders that are gone and the entries of deleted runs.
+
+    Also removes what older versions left (``runs/``, one file per run, and indexes
+    of another format). Returns ``(indexes removed, bytes freed)``.
+    """
+    removed, freed = 0, 0
+    for logs, index, size in cache_usage(folder):
+        if not index.name.endswith(f".v{FORMAT}") or logs is None or not os.path.isdir(logs):
+            shutil.rmtree(index, ignore_errors=True)
+            removed, freed = removed + 1, freed + size
+            continue
+        cache = RunCache(folder, logs)
+        present = [e.name for e in os.scandir(logs) if e.name.isdigit()]
+        cache.set_present(present)
+        cache.entries  # noqa: B018 - read the index, so stale entries are seen
+        cache.flush()
+        freed += size - sum(p.stat().st_size for p in index.iterdir() if p.is_file())
+    legacy = folder / CACHE_RUNS_DIR
+    if legacy.is_dir() and not legacy.is_symlink():
+        freed += sum(p.stat().st_size for p in legacy.iterdir() if p.is_file())
+        shutil.rmtree(legacy, ignore_errors=True)
+        removed += 1
+    return removed, freed
+
+
+def clear(folder: Path) -> int:
+    """Remove every index (and what older versions left); returns the bytes freed."""
+    freed = sum(size for _, _, size in cache_usage(folder))
+    shutil.rmtree(folder / CACHE_INDEX_DIR, ignore_errors=True)
+    legacy = folder / CACHE_RUNS_DIR
+    if legacy.is_dir() and not legacy.is_symlink():
+        freed += sum(p.stat().st_size for p in legacy.iterdir() if p.is_file())
+        shutil.rmtree(legacy, ignore_errors=True)
+    return freed

@@ -1,7 +1,7 @@
 """``Reader``: query the runs of a logs folder from a notebook or a script.
 
 Building a Reader lists the logs folder once and reads each run's config and
-info (``scan.py``, through the per-run cache of ``cache.py``); nothing else is
+info (``scan.py``, through the logs folder's cache index, ``cache.py``); nothing else is
 opened until asked for. ``search`` parses the query (``query.py``), checks its
 keys, evaluates it against each row and returns a lazy ``RunTable``
 (``table.py``). Nothing is ever written in the logs folder.
@@ -59,7 +59,8 @@ class Reader:
         self.src_dir = str(self.parent_log_dir)
         self.progress = progress
         self._problems = Problems()
-        self._context = _Context(RunCache.from_setting(cache_dir), self._problems)
+        cache = RunCache.from_setting(cache_dir, str(self.parent_log_dir))
+        self._context = _Context(cache, self._problems)
         self._runs: list[Run] = []
         self._known: Optional[set[str]] = None  # keys of all rows, computed on first search
         self.refresh()
@@ -68,6 +69,7 @@ class Reader:
     def refresh(self) -> Reader:
         """Read the folder again (new runs, changed statuses); unchanged runs come from the cache."""
         pairs = list_runs(str(self.parent_log_dir), self._problems)
+        self._context.cache.set_present(str(log_id) for log_id, _ in pairs)  # prunes deleted runs
         progress = Progress(len(pairs), self.progress)
         old = {run.log_id: run for run in self._runs}
         runs: list[Run] = []
@@ -185,7 +187,7 @@ class Reader:
         if isinstance(tree, _query.All):
             runs = list(self._runs)
         else:
-            with self._context.cache.batch():  # metric summaries are cached per run
+            with self._context.cache.batch():  # metric summaries go to the index too
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
         table = RunTable(runs)
         if asPandas:  # MLXP's spelling gives MLXP's table: metric columns loaded, rows 0..n-1

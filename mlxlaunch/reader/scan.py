@@ -2,7 +2,7 @@
 
 Only two files per run are parsed, ``metadata/config.yaml`` and
 ``metadata/info.yaml`` (``fastyaml``, else libyaml's C loader), and only when the
-per-run cache (``cache.py``) has no entry made from the same files. Metrics and artifacts are
+logs folder's cache index (``cache.py``) has no entry made from the same files. Metrics and artifacts are
 not opened here: they stay lazy.
 
 Damage costs only what is damaged, and every problem is reported once with the
@@ -224,9 +224,10 @@ def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any]
     config_path = f"{metadata}/{runfolder.CONFIG_FILE}"
     info_path = f"{metadata}/{runfolder.INFO_FILE}"
     signature = [_signature(config_path), _signature(info_path)]
-    entry = cache.get(run_dir, signature)
-    if entry is not None:
-        return entry["row"], entry["problems"]
+    name = str(log_id)
+    cached = cache.row(name, signature)
+    if cached is not None:
+        return cached
 
     preparing = False
     if signature[1] is None:  # no info.yaml: being prepared, or which damage
@@ -252,7 +253,7 @@ def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any]
         return row, problems  # not cached: it changes within seconds
     if not isinstance(row.get("info.status"), str) or not row["info.status"]:
         row["info.status"] = UNKNOWN
-    cache.put(run_dir, signature, row=row, problems=problems)
+    cache.put_row(name, signature, row, problems)
     return row, problems
 
 

@@ -24,7 +24,7 @@ from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
-from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR, METRICS_DIR
+from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -185,9 +185,9 @@ class Run(Mapping):
 
     def summary(self, name: str) -> dict[str, Any]:
         """``{"loss.last": ..., "loss.min": ...}`` of a log, kept in memory (until the Reader
-        is refreshed, like the log) and on disk per version of the file (so a query on
-        summaries does not re-read unchanged logs). Once the log is loaded, its summary is
-        the loaded snapshot's."""
+        is refreshed, like the log) and in the cache index per version of the file (so a
+        query on summaries does not re-read unchanged logs). Once the log is loaded, its
+        summary is the loaded snapshot's."""
         loaded = self._logs.get(name)
         known = self._summaries.get(name)
         if known is not None and (loaded is None or known[0] == list(loaded.signature)):
@@ -196,15 +196,13 @@ class Run(Mapping):
             signature = list(loaded.signature)
         else:
             signature = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
-        cache_key = f"{self.path}#{METRICS_DIR}/{name}"
-        entry = self._context.cache.get(cache_key, signature)
-        if entry is not None:
-            summary = entry["summary"]
-        else:
+        run = os.path.basename(self.path)
+        summary = self._context.cache.summary(run, name, signature)
+        if summary is None:
             log = self.log(name)
             summary = log.summary()
             signature = list(log.signature)
-            self._context.cache.put(cache_key, signature, summary=summary)
+            self._context.cache.put_summary(run, name, signature, summary)
         self._summaries[name] = (signature, summary)
         return summary
 

@@ -16,7 +16,8 @@ Layout of one run folder (``docs/run-folder.md`` is the user-facing contract)::
     <parent>/.mlxlaunch-next-id             hint of the next free run id
     <parent>/.jobs/<scheduler>-<stamp>-<k>.sh   array job scripts (and the schedulers' output)
 
-The Reader's cache lives outside the logs folder: ``<cache dir>/runs/<sha1>.json``.
+The Reader's cache lives outside the logs folder: one index per logs folder,
+``<cache dir>/index/<sha1>.v<format>/index.jsonl`` (+ ``journal.jsonl``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ LAUNCHER_FILE = "launcher.yaml"
 ATTEMPTS_DIR = "attempts"
 HEARTBEAT_FILE = "heartbeat"
 LOCK_FILE = ".lock"
+#: Room held while a run runs, freed to record how it ended on a disk it filled.
+RESERVE_FILE = ".reserve"
 TRACEBACK_FILE = "traceback.txt"
 #: The version manager's records in ``metadata/``.
 DIFF_FILE = "git.diff"
@@ -57,7 +60,12 @@ TMP_PREFIX = ".tmp."
 NEXT_ID_HINT = ".mlxlaunch-next-id"
 JOBS_DIR = ".jobs"
 
-#: Subfolder of the Reader's cache folder holding one entry per run.
+#: The Reader's cache folder: ``index/<sha1 of the logs folder>.v<format>/`` per logs folder,
+#: holding the compacted index and the journal of entries appended since.
+CACHE_INDEX_DIR = "index"
+CACHE_INDEX_FILE = "index.jsonl"
+CACHE_JOURNAL_FILE = "journal.jsonl"
+#: What versions before the index kept there (one file per run); ``mlxlaunch cache prune`` removes it.
 CACHE_RUNS_DIR = "runs"
 
 
