@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunFolderError, RunLockedError, SubmitError, UsageError, did_you_mean
+from mlxlaunch.errors import (
+    RunFolderError,
+    RunLockedError,
+    SubmitError,
+    UsageError,
+    did_you_mean,
+)
 from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.reader.metrics import SUMMARIES, log_names, logged_keys, read_log, split_metric_key
 from mlxlaunch.reader.query import evaluate, parse
@@ -82,14 +88,18 @@ def load_runs(logdir: Path) -> list[RunView]:
         raise UsageError(f"{logdir} is not a folder: give the parent folder of the run folders.")
     runs = []
     for entry in logdir.iterdir():
-        if runfolder.RUN_ID.match(entry.name) and runfolder.is_run_dir(entry):
-            try:
-                info = runfolder.read_info(entry)
-                status = runfolder.effective_status(entry, info)
-            except (RunFolderError, OSError) as exc:
-                print(f"mlxlaunch: warning: run {entry.name} left out: {exc}", file=sys.stderr)
+        if not runfolder.RUN_ID.match(entry.name):
+            continue
+        try:  # one odd entry (a link loop, a folder we may not enter, a FIFO as info.yaml,
+            # a damaged info.yaml) costs that run only: shown UNKNOWN, the cause on stderr
+            if not runfolder.is_run_dir(entry):
                 continue
-            runs.append(RunView(int(entry.name), entry, info, status))
+            info = runfolder.read_info(entry)
+        except (RunFolderError, OSError) as exc:
+            why = exc if isinstance(exc, RunFolderError) else f"{entry}: {exc.strerror}"
+            print(f"mlxlaunch: warning: {why}", file=sys.stderr)
+            info = {}
+        runs.append(RunView(int(entry.name), entry, info, runfolder.effective_status(entry, info)))
     return sorted(runs, key=lambda r: r.log_id)
 
 

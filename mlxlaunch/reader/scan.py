@@ -24,6 +24,7 @@ from mlxlaunch.errors import StorageError
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.metrics import file_signature
 from mlxlaunch.runfolder import fastyaml
+from mlxlaunch.runfolder.metadata import MAX_METADATA_BYTES
 from mlxlaunch.runfolder.safefiles import read_regular_file
 
 #: Entries of a logs folder that are not runs and need no warning.
@@ -155,10 +156,6 @@ def flatten(data: dict, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-#: A metadata file larger than this is not parsed (mlxlaunch's are a few KB).
-MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:

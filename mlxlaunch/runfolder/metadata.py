@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mlxlaunch.errors import RunFolderError
+from mlxlaunch.errors import NotRegularFile, RunFolderError
 from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.layout import (
     CONFIG_FILE,
@@ -17,7 +17,10 @@ from mlxlaunch.runfolder.layout import (
     LAUNCHER_FILE,
     metadata_path,
 )
-from mlxlaunch.runfolder.safefiles import create_temp, write_all
+from mlxlaunch.runfolder.safefiles import create_temp, read_regular_file, write_all
+
+#: A metadata file larger than this is not parsed (mlxlaunch's are a few KB).
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 def _yaml():
@@ -100,8 +103,14 @@ def _load_metadata(path: Path) -> Any:
     """
     yaml = _yaml()
     try:
-        with open(path, "rb") as f:
-            return fastyaml.safe_load(f.read())
+        text = read_regular_file(str(path), MAX_METADATA_BYTES)  # never blocks on a FIFO
+    except NotRegularFile as exc:
+        raise RunFolderError(
+            f"{path}: {exc}; mlxlaunch reads only regular files there. Remove it "
+            f"({path.parent.parent} cannot be used until then)."
+        ) from None
+    try:
+        return fastyaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""

@@ -314,3 +314,26 @@ def test_a_logs_folder_the_reader_may_not_list_is_one_line(shared_logs: Path, ot
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"Cannot list the logs folder: {shared_logs}: Permission denied")
     assert len(proc.stdout.strip().splitlines()) == 1
+
+
+def test_mlxlaunch_status_meets_the_same_entries_without_hanging(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    runs = make_runs(logs, 4)
+    (logs / "1234").symlink_to("1234")
+    fifo = runs[1] / "metadata" / "info.yaml"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    (runs[2] / "metadata" / "info.yaml").write_text("status: [unclosed\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "status", str(logs)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a FIFO opened for reading would wait here forever
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line[:1].isdigit()}
+    assert "COMPLETE" in rows["1"] and "COMPLETE" in rows["4"]
+    assert "UNKNOWN" in rows["2"] and "UNKNOWN" in rows["3"]
+    assert "Traceback" not in proc.stderr
+    assert f"{fifo}: not a regular file" in proc.stderr
