@@ -13,7 +13,8 @@ each in a fresh process (times exclude interpreter start and imports):
   and reading + parsing the one index file (orjson);
 - one metric column (``train.loss`` of every run) vs a bare read + orjson parse +
   ``numpy`` of that key, and of every key of the log (what parsing each file once
-  into typed columns must do); memory is the growth of the peak RSS while loading.
+  into typed columns must do); memory is the growth of the resident set (after a
+  ``gc.collect()``) from before to after loading.
 
 Growth from size to size is printed per run (linear growth: a constant per run).
 No figure here is a test: run it by hand on a quiet machine.
@@ -113,23 +114,30 @@ print(json.dumps({{"t": time.perf_counter() - t1, "n": n}}))
 """
 
 OURS_COLUMN = """
-import time, json, resource
+import time, json, gc
 import mlxlaunch, pandas, numpy
+def rss():  # resident now (not the peak: the index read before would hide the column)
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 1e6
 reader = mlxlaunch.Reader({root!r}, progress=False)
 runs = reader.search("")
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss0 = rss()
 t1 = time.perf_counter()
 cols = [run["train.loss"] for run in runs]
 t2 = time.perf_counter()
-rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"t": t2 - t1, "n": sum(map(len, cols)), "rss_mb": (rss1 - rss0) / 1024}}))
+print(json.dumps({{"t": t2 - t1, "n": sum(map(len, cols)), "rss_mb": rss() - rss0}}))
 """
 
 BARE_COLUMN = """
-import os, time, json, resource, operator, orjson, numpy as np
+import os, time, json, gc, operator, orjson, numpy as np
+def rss():
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 1e6
 names = sorted((e.name for e in os.scandir({root!r})), key=int)
 keys = {keys!r}
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss0 = rss()
 t1 = time.perf_counter()
 cols = []
 for name in names:
@@ -138,9 +146,8 @@ for name in names:
     records = orjson.loads(b"[" + data.rstrip(b"\\n").replace(b"\\n", b",") + b"]")
     cols.append([np.array(list(map(operator.itemgetter(k), records))) for k in keys])
 t2 = time.perf_counter()
-rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 n = sum(len(c[0]) for c in cols)
-print(json.dumps({{"t": t2 - t1, "n": n, "rss_mb": (rss1 - rss0) / 1024}}))
+print(json.dumps({{"t": t2 - t1, "n": n, "rss_mb": rss() - rss0}}))
 """
 
 
