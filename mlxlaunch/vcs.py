@@ -47,7 +47,7 @@ POLICY_HELP = {
     "fail": "stop here; nothing runs",
     "commit": "commit them (one commit on the current branch), then run",
     "snapshot_dirty": "run them as they are, recording the diff next to the commit",
-    "ignore": "run the last commit without them",
+    "ignore": "run the last commit without them (configs are read as they are)",
 }
 #: How many changed files an error message or a prompt lists before "... and N more".
 MAX_LISTED = 20
@@ -115,6 +115,20 @@ def own_output_excludes(repo_root: Path, folders: list[Path]) -> list[str]:
 def uncommitted_changes(repo: Any, excludes: list[str]) -> list[str]:
     """``git status --porcelain`` lines (e.g. `` M main.py``, ``?? new.py``), own outputs left out."""
     out = repo.git.status("--porcelain", "--untracked-files=normal", "--", ".", *excludes)
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def changes_under(repo: Any, root: Path, paths: list[Path], excludes: list[str]) -> list[str]:
+    """The ``git status --porcelain`` lines of files under ``paths`` (those in the repository)."""
+    specs = []
+    for path in paths:
+        try:
+            specs.append(path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            continue  # outside the repository
+    if not specs:
+        return []
+    out = repo.git.status("--porcelain", "--untracked-files=normal", "--", *specs, *excludes)
     return [line for line in out.splitlines() if line.strip()]
 
 
@@ -395,6 +409,9 @@ class CodeVersion:
     snapshot: Path
     #: ``git status --porcelain`` lines found at launch, before the policy applied
     changes: list[str] = field(default_factory=list)
+    #: those of ``changes`` the runs use whatever the policy: the config folder (or @FILE)
+    #: is composed as it is, before the snapshot, and frozen in each ``metadata/config.yaml``
+    used_changes: list[str] = field(default_factory=list)
 
     def info(self) -> dict[str, Any]:
         """The ``git`` section of ``info.yaml``."""
@@ -411,7 +428,10 @@ class CodeVersion:
         if self.dirty:
             info["diff"] = f"{runfolder.METADATA}/{DIFF_FILE}"
         if self.policy == "ignore":
-            info["ignored_changes"] = self.changes[:MAX_LISTED]
+            ignored = [c for c in self.changes if c not in self.used_changes]
+            info["ignored_changes"] = ignored[:MAX_LISTED]
+            if self.used_changes:
+                info["used_changes"] = self.used_changes[:MAX_LISTED]
         return info
 
     def record(self, run_dirs: list[Path]) -> None:
@@ -520,6 +540,7 @@ def prepare_code(spec: Any) -> CodeVersion:
         diff=diff,
         snapshot=snapshot_root,
         changes=changes,
+        used_changes=changes_under(repo, root, spec.config_inputs, excludes) if changes else [],
     )
 
 

@@ -253,6 +253,20 @@ def test_ignore_runs_the_last_commit_and_lists_what_was_left_out(repo: Any) -> N
     assert not (repo.logs / "1" / "metadata" / vm.DIFF_FILE).exists()
 
 
+def test_ignore_does_not_list_the_uncommitted_config_the_run_used(repo: Any) -> None:
+    """The config folder is composed as it is (before the snapshot): its changes ran."""
+    make_dirty(repo)
+    repo.write("configs/config.yaml", "seed: 7\n")
+    repo.write("configs/extra.yaml", "x: 1\n")
+    proc = launch(repo, "+launcher.version_manager.on_dirty=ignore")
+    assert proc.returncode == 0, proc.stderr
+    assert " constant 1 " in printed(proc)[0]  # main.py's change was ignored
+    assert load_yaml(repo.logs / "1" / "metadata" / "config.yaml")["seed"] == 7  # this was not
+    info = git_info(repo, 1)
+    assert info["ignored_changes"] == [" M main.py", "?? notes.txt"]
+    assert info["used_changes"] == [" M configs/config.yaml", "?? configs/extra.yaml"]
+
+
 def test_every_policy_but_ask_is_explained_at_the_prompt() -> None:
     from mlxlaunch.launching.settings import DIRTY_POLICIES
 

@@ -68,6 +68,9 @@ class LaunchSpec:
     run_info: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
     #: told when each point starts and ends (local and parallel executors)
     progress: Progress = field(default_factory=Progress)
+    #: what the command read its configs from (the config folder, an @FILE): read as they
+    #: are, uncommitted changes included, before the version manager's snapshot
+    config_inputs: list[Path] = field(default_factory=list)
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""

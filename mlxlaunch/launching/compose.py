@@ -39,7 +39,7 @@ from mlxlaunch.errors import (
 from mlxlaunch.launching import factories, hydra_shim, mlxp, operations, placeholders
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
-from mlxlaunch.launching.settings import NAMESPACE, set_path
+from mlxlaunch.launching.settings import NAMESPACE, set_path, valid_keys
 
 if TYPE_CHECKING:  # annotations only: importing hydra takes ~0.3 s
     from hydra.core.config_loader import ConfigLoader
@@ -95,6 +95,10 @@ _PLAIN_INT_LINE = re.compile(
 
 #: values a reused working copy may receive (a container would be merged, not replaced)
 _SCALARS = (int, float, bool, str, type(None))
+
+
+#: "no such key" for OmegaConf.select (None is a value a key may hold)
+_MISSING = object()
 
 
 class Composer:
@@ -189,6 +193,16 @@ class Composer:
         for override in self.parse(args):
             key = override.key_or_group
             namespace = key.split(".", 1)[0]
+            if namespace == NAMESPACE and self._users_own_key(key):
+                if not (override.is_add() or override.is_force_add()):
+                    user.append(override)  # launcher.foo=2 sets the config's own key
+                    continue
+                if key[len(NAMESPACE) + 1 :] not in valid_keys():
+                    raise UsageError(
+                        f"'{override.input_line}': +{NAMESPACE}.* is for launcher settings, "
+                        f"but '{key}' is a key of your own config. To set it, write "
+                        f"{key}={override.input_line.partition('=')[2]} (without +)."
+                    )
             if namespace in (NAMESPACE, *mlxp.NAMESPACES):
                 if override.is_sweep_override():
                     raise UsageError(
@@ -209,6 +223,20 @@ class Composer:
             else:
                 user.append(override)
         return user, launcher
+
+    def _users_own_key(self, key: str) -> bool:
+        """Whether ``key`` (``launcher.foo``) is a key of the user's own ``launcher:`` node.
+
+        ``launcher.*`` overrides are launcher settings, unless the user's main config
+        has that very key: then ``launcher.foo=2``, as any plain ``key=value``, sets
+        the config's value (the main config is composed only when asked this).
+        """
+        from omegaconf import OmegaConf
+
+        base = self._base([], "the main config")
+        if NAMESPACE not in base:
+            return False
+        return OmegaConf.select(base, key, default=_MISSING) is not _MISSING
 
     def points(self, user: list[Override], seed_required: bool = False) -> list[Point]:
         """Expand the user's overrides into points and compose (validate) every one."""
@@ -301,6 +329,7 @@ class Composer:
             ) from None
         assert isinstance(resolved, dict)
         resolved = cast(dict[str, Any], resolved)
+        check_distinct_keys(resolved, where)
         if self.schema is not None:
             resolved = validate(resolved, self.schema, where)
         if seed_required and "seed" not in resolved:
@@ -441,6 +470,26 @@ def _override_error(override: Override, cfg: Any, where: str, exc: Exception) ->
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
+def check_distinct_keys(config: dict[Any, Any], where: str, prefix: str = "") -> None:
+    """Refuse two keys of one mapping that read as one (``1`` and ``"1"`` in YAML).
+
+    The Reader's columns and the query language name keys by text
+    (``config.d.1``): one of the two values would be silently lost there.
+    """
+    seen: dict[str, Any] = {}
+    for key, value in config.items():
+        text = str(key)
+        if text in seen:
+            raise ConfigError(
+                f"The config of {where} has two keys '{prefix}{text}' ({seen[text]!r} and "
+                f"{key!r}): runs are read by key name, so one value would be lost. "
+                "Rename one of them (YAML reads 1 as a number, '1' as text)."
+            )
+        seen[text] = key
+        if isinstance(value, dict):
+            check_distinct_keys(value, where, f"{prefix}{text}.")
+
+
 def as_typed(line: str) -> str:
     """An override line as the user typed it (operations and factory calls decoded)."""
     return factories.decode(operations.decode(line))
@@ -458,7 +507,7 @@ def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
     parsed = []
     for arg in args:
         try:
-            parsed.extend(parser.parse_overrides([factories.encode(operations.encode(arg))]))
+            one = parser.parse_overrides([factories.encode(operations.encode(arg))])
         except HydraException as exc:
             unknown = factories.unknown_factory_error(arg)
             if unknown is not None and "Unknown function" in str(exc):
@@ -469,6 +518,12 @@ def parse_overrides(parser: OverridesParser, args: list[str]) -> list[Override]:
                 "key=1,2 (sweep), 'key=range(0,5)', and operations key*=2, key/=10, "
                 "key+=16, key-=1, list+=[x]."
             ) from None
+        if any(not o.key_or_group for o in one):  # Hydra takes '=5' as a group named ''
+            raise UsageError(
+                f"The override '{arg}' has no key before '=': write key=value "
+                "(e.g. seed=5), or +new_key=value to add a key."
+            )
+        parsed.extend(one)
     return parsed
 
 

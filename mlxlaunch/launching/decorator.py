@@ -176,6 +176,7 @@ def _run_command(
         seeding_function=seeding_function,
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
         parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
+        config_inputs=[p for p in (composer.config_dir, composer.config_file) if p is not None],
     )
     if cmd.dry_run:
         return dry_run(plan, spec)

@@ -11,6 +11,7 @@ where it came from and the closest valid key (MLXP silently skipped the file).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -35,6 +36,13 @@ class LoggerSettings:
     forced_log_id: int = -1
     # copy the run's stdout/stderr into log.stdout / log.stderr of its run folder (mlxlaunch logs)
     log_streams_to_file: bool = True
+
+    def __post_init__(self) -> None:
+        if not str(self.parent_log_dir).strip():  # '' would put run folders next to main.py
+            raise SettingsError(
+                "Bad value for launcher setting 'logger.parent_log_dir': it is empty. "
+                "Give a folder (the default is ./logs; '.' means the script's own folder)."
+            )
 
 
 @dataclass
@@ -128,6 +136,16 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     # settings of the version manager
     version_manager: VersionManagerSettings = field(default_factory=VersionManagerSettings)
+
+    def __post_init__(self) -> None:
+        beat = self.heartbeat_interval
+        if not (isinstance(beat, (int, float)) and math.isfinite(beat) and beat > 0):
+            # 0 or less would spin, nan or inf would never let a killed run turn LOST
+            raise SettingsError(
+                f"Bad value for launcher setting 'heartbeat_interval': {beat}. It must be a "
+                "finite number of seconds greater than 0 (default 30); readers call a RUNNING run "
+                "LOST once its heartbeat is several intervals old."
+            )
 
 
 def _nested_settings_types(cls: type) -> dict[str, type]:

@@ -90,7 +90,7 @@ def to_json_value(key: str, value: Any) -> Any:
             if isinstance(value, base):
                 return to_json_value(key, base(value))
     if isinstance(value, Mapping):
-        return {_json_key(key, k): to_json_value(f"{key}.{k}", v) for k, v in value.items()}
+        return _json_mapping(key, value)
     if isinstance(value, (list, tuple)):
         return [to_json_value(f"{key}[{i}]", v) for i, v in enumerate(value)]
     if isinstance(value, os.PathLike):
@@ -125,6 +125,27 @@ def _json_key(context: str, key: Any) -> str:
     raise TypeError(
         f"Metric key {key!r} under {context!r} is a {_type_name(key)}; keys must be strings."
     )
+
+
+def _json_mapping(context: str, mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """``mapping`` with JSON (string) keys and converted values.
+
+    Two keys that become one string (``1`` and ``"1"``) are a ``TypeError`` naming
+    them: JSON keeps one value only, and which one would be silently lost.
+    """
+    out: dict[str, Any] = {}
+    first: dict[str, Any] = {}
+    for k, v in mapping.items():
+        name = _json_key(context, k)
+        if name in out:
+            raise TypeError(
+                f"Metric keys {first[name]!r} and {k!r} under {context!r} are both {name!r} in "
+                "JSON, "
+                "which would keep only one of their values: rename one of them."
+            )
+        first[name] = k
+        out[name] = to_json_value(name if context == "the record" else f"{context}.{k}", v)
+    return out
 
 
 def _all_finite(value: Any) -> bool:
@@ -163,7 +184,7 @@ def prepare_record(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         raise TypeError(
             f"log_metrics takes a dict of metric name -> value, got {_type_name(metrics)}."
         )
-    record = {_json_key("the record", k): to_json_value(str(k), v) for k, v in metrics.items()}
+    record = _json_mapping("the record", metrics)
     return record, _all_finite(record)
 
 

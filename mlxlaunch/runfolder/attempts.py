@@ -6,10 +6,15 @@ then run once per attempt: ``start_attempt`` closes the previous attempt's
 record and marks the run RUNNING, ``finish_attempt`` writes how it ended, in
 ``info.yaml`` and in ``metadata/attempts/<n>.yaml``. Every writer of these
 records is here; the runner (``running/runner.py``) only decides *when*.
+
+A run may fill the disk it writes to: ``start_attempt`` holds a small reserve
+(``metadata/.reserve``) that ``finish_attempt`` frees first, so the end of a run
+(FAILED, "No space left on device") is recorded even then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -18,9 +23,20 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from mlxlaunch.errors import StorageError
 from mlxlaunch.jobenv import ENV_JOB_ID
-from mlxlaunch.runfolder.layout import ATTEMPTS_DIR, METADATA, Status
+from mlxlaunch.runfolder.layout import (
+    ATTEMPTS_DIR,
+    METADATA,
+    RESERVE_FILE,
+    TRACEBACK_FILE,
+    Status,
+)
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, now_iso, read_info, write_info
+
+#: Bytes held in ``metadata/.reserve`` while a run runs: room for the final
+#: ``info.yaml``, the attempt's record and the traceback, a few blocks each.
+RESERVE_BYTES = 64 * 1024
 
 
 def current_user() -> str:
@@ -169,7 +185,24 @@ def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
     if job_id and isinstance(info.get("scheduler"), dict):
         info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
     write_info(run_dir, info)
+    _reserve_room(run_dir)
     return info
+
+
+def _reserve_room(run_dir: Path) -> None:
+    """Hold ``RESERVE_BYTES`` of disk in ``metadata/.reserve`` (best effort).
+
+    Written through a fresh temporary file renamed into place (``atomic_write``), so
+    a link planted there is replaced, never written through. A disk too full for it
+    already is no reason not to run: the run then goes without.
+    """
+    with contextlib.suppress(OSError):
+        atomic_write(run_dir / METADATA / RESERVE_FILE, bytes(RESERVE_BYTES), False, 0o600)
+
+
+def _release_room(run_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(run_dir / METADATA / RESERVE_FILE)
 
 
 def finish_attempt(
@@ -179,8 +212,17 @@ def finish_attempt(
     exit_code: int,
     error: Optional[str],
     started: float,
+    traceback: Optional[str] = None,
 ) -> None:
-    """Record how the attempt ``info`` (started at ``time.time()`` ``started``) ended."""
+    """Record how the attempt ``info`` (started at ``time.time()`` ``started``) ended.
+
+    The reserve is freed first, so this works on a disk the run filled. The
+    ``traceback`` of a failed task goes to ``metadata/traceback.txt`` if there is
+    room; ``info.yaml`` and the attempt's record come before it. A record that
+    cannot be written at all (a folder made read-only meanwhile) is a
+    ``StorageError`` naming the run, its outcome and the cause.
+    """
+    _release_room(run_dir)
     info.update(
         status=status,
         end_time=now_iso(),
@@ -188,5 +230,13 @@ def finish_attempt(
         exit_code=exit_code,
         error=error,
     )
-    write_info(run_dir, info)
-    save_attempt(run_dir, info)
+    try:
+        write_info(run_dir, info)
+        save_attempt(run_dir, info)
+    except OSError as exc:
+        outcome = f"{status}{f' ({error})' if error else ''}"
+        what = f"cannot record that run {info.get('log_id')} ended {outcome}"
+        raise StorageError(exc, what) from None
+    if traceback:
+        with contextlib.suppress(OSError):  # info.yaml has the error's last line already
+            atomic_write(run_dir / METADATA / TRACEBACK_FILE, traceback)

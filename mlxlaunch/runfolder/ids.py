@@ -153,7 +153,12 @@ def peek_next_run_ids(parent: Path, count: int) -> list[int]:
 
 
 def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:
-    """The folder of ``run_id`` (a forced id), created if missing; ``(path, existed)``."""
+    """The folder of ``run_id`` (a forced id), created if missing; ``(path, existed)``.
+
+    An existing folder is reopened only if it is a run folder (it has ``metadata/``)
+    or is empty: a folder someone made by hand with other things in it is refused,
+    never turned into a run.
+    """
     if run_id < 1:
         raise RunFolderError(f"A forced log id must be a positive integer, got {run_id}.")
     _make_parent(parent)
@@ -163,5 +168,11 @@ def claim_run_dir(parent: Path, run_id: int) -> tuple[Path, bool]:
         existed = False
     except FileExistsError:
         existed = True
+        if not os.path.isdir(path / METADATA) and os.listdir(path):
+            raise RunFolderError(
+                f"{path} is not a run folder (it has no {METADATA}/ folder, and other "
+                "things in it): a forced id reopens a run, it does not turn a folder into "
+                "one. Move that folder away, or choose another forced_log_id."
+            ) from None
     (path / METADATA).mkdir(exist_ok=True)
     return path, existed

@@ -32,6 +32,8 @@ LAUNCHER_FILE = "launcher.yaml"
 ATTEMPTS_DIR = "attempts"
 HEARTBEAT_FILE = "heartbeat"
 LOCK_FILE = ".lock"
+#: Room held while a run runs, freed to record how it ended on a disk it filled.
+RESERVE_FILE = ".reserve"
 TRACEBACK_FILE = "traceback.txt"
 #: The version manager's records in ``metadata/``.
 DIFF_FILE = "git.diff"

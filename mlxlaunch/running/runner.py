@@ -23,7 +23,7 @@ from mlxlaunch.errors import Interrupted
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.runfolder.attempts import finish_attempt, start_attempt
-from mlxlaunch.runfolder.layout import TRACEBACK_FILE, Status
+from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.context import AttrDict, Context
 from mlxlaunch.running.streams import start_tee
 
@@ -187,7 +187,7 @@ def run_prepared(
         info = start_attempt(run_dir, settings.heartbeat_interval)
         started = time.time()
         heartbeat = runfolder.Heartbeat(run_dir, settings.heartbeat_interval)
-        status, exit_code, error = Status.COMPLETE, 0, None
+        status, exit_code, error, failure = Status.COMPLETE, 0, None, None
         ctx: Optional[Context] = None
         guard = _SignalGuard()
         streams = None
@@ -222,8 +222,7 @@ def run_prepared(
             text = _user_frame_traceback(exc)
             sys.stderr.write(failure_label(info) + text)
             sys.stderr.flush()
-            runfolder.atomic_write(runfolder.metadata_path(run_dir, TRACEBACK_FILE), text)
-            status, exit_code = Status.FAILED, 1
+            status, exit_code, failure = Status.FAILED, 1, text
             error = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         finally:
             heartbeat.stop()
@@ -231,7 +230,7 @@ def run_prepared(
                 ctx.logger.close()
             if streams is not None:
                 streams.stop()
-        finish_attempt(run_dir, info, status, exit_code, error, started)
+        finish_attempt(run_dir, info, status, exit_code, error, started, failure)
         return RunResult(int(info["log_id"]), run_dir, status, exit_code)
     finally:
         lock.release()

@@ -6,6 +6,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import DEFAULT_CONFIG, DEFAULT_TASK, REPO, Project
 
 
 @dataclass
@@ -72,5 +74,42 @@ def shared_logs(other_user: OtherUser) -> Iterator[Path]:
         os.chown(logs, 0, other_user.gid)
         logs.chmod(0o2775)
         yield logs
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+class UserProject(Project):
+    """A ``Project`` owned and launched by ``other_user`` (not root: modes apply to it)."""
+
+    def __init__(self, root: Path, user: OtherUser) -> None:
+        super().__init__(root)
+        self.user = user
+
+    def write(self, rel: str, text: str) -> Path:
+        path = super().write(rel, text)
+        for p in (path, *path.parents):
+            if p == self.root:
+                break
+            os.chown(p, self.user.uid, self.user.gid)
+        return path
+
+    def run(self, *args: str, script: str = "main.py", **kw) -> subprocess.CompletedProcess:
+        env = [f"HOME={self.root}", f"PYTHONPATH={REPO}", f"PATH={os.environ['PATH']}"]
+        return self.user.run("env", "-i", *env, sys.executable, script, *args, cwd=self.root)
+
+
+@pytest.fixture
+def user_project(other_user: OtherUser) -> Iterator[UserProject]:
+    """A throwaway project of ``other_user``, outside pytest's private (mode 700) tmp_path."""
+    top = Path(tempfile.mkdtemp(prefix="mlxlaunch-user-project-"))
+    try:
+        top.chmod(0o755)
+        root = top / "project"
+        root.mkdir()
+        os.chown(root, other_user.uid, other_user.gid)
+        project = UserProject(root, other_user)
+        project.write("configs/config.yaml", DEFAULT_CONFIG)
+        project.write("main.py", DEFAULT_TASK)
+        yield project
     finally:
         shutil.rmtree(top, ignore_errors=True)

@@ -114,3 +114,81 @@ def test_an_oserror_escaping_the_launch_is_one_line_naming_path_and_cause(
     _one_line_error(proc, "Disk quota exceeded", "launcher.yaml", "quota")
     assert project.run_ids() == []
     assert not list(project.logs.rglob("*.tmp"))
+
+
+FILL_THEN_LOG = """
+import os, shutil
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    ctx.logger.log_metrics({"step": 0}, log_name="train")
+    disk = os.environ["SMALL_DISK"]
+    with open(os.path.join(disk, "ballast"), "wb") as f:  # the run fills the disk
+        try:
+            while True:
+                f.write(b"\\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
+    for step in range(1, 1000):  # a new log needs a new block: No space left on device
+        ctx.logger.log_metrics({"step": step, "loss": 1.0 / step}, log_name="eval")
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_run_whose_disk_fills_ends_failed_with_the_cause_recorded(
+    project, small_disk: Path
+) -> None:
+    logs = small_disk / "logs"
+    logs.mkdir()
+    project.write("main.py", FILL_THEN_LOG)
+    env = project.env()
+    env["SMALL_DISK"] = str(small_disk)
+    proc = subprocess.run(
+        [__import__("sys").executable, "main.py", f"+launcher.logger.parent_log_dir={logs}"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    from mlxlaunch.runfolder.metadata import read_info
+
+    info = read_info(logs / "1")
+    assert info["status"] == "FAILED", info
+    assert "No space left on device" in info["error"], info
+    attempt = (logs / "1" / "metadata" / "attempts" / "1.yaml").read_text()
+    assert "FAILED" in attempt and "No space left on device" in attempt
+    assert not [p for p in logs.rglob("*") if ".tmp" in p.name]
+    assert "No space left on device" in proc.stderr
+
+
+def test_a_chmod_555_logs_folder_gives_one_line_to_a_non_root_user(user_project) -> None:
+    """Root writes through mode 555, so the launch runs as a second Unix user."""
+    user_project.logs.mkdir(mode=0o555)
+    os.chown(user_project.logs, user_project.user.uid, user_project.user.gid)
+    proc = user_project.run("seed=1,2")
+    _one_line_error(proc, "Permission denied", str(user_project.logs))
+    assert list(user_project.logs.iterdir()) == []
+
+
+def test_a_run_whose_folder_becomes_unwritable_gives_one_line(user_project) -> None:
+    """Nothing can be recorded: the launch says so in one line, naming the run and its outcome."""
+    user_project.write(
+        "main.py",
+        """
+        import os
+        import mlxlaunch
+
+        @mlxlaunch.launch(config_path="configs")
+        def main(ctx):
+            os.chmod(os.path.join(str(ctx.info.log_dir), "metadata"), 0o555)
+
+        if __name__ == "__main__":
+            main()
+        """,
+    )
+    proc = user_project.run()
+    _one_line_error(
+        proc, "cannot record that run 1 ended COMPLETE", "Permission denied", "metadata"
+    )
