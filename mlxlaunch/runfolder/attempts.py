@@ -9,7 +9,8 @@ records is here; the runner (``running/runner.py``) only decides *when*.
 
 A run may fill the disk it writes to: ``start_attempt`` holds a small reserve
 (``metadata/.reserve``) that ``finish_attempt`` frees first, so the end of a run
-(FAILED, "No space left on device") is recorded even then.
+(FAILED, "No space left on device") is recorded even then. A run that cannot get
+its reserve does not start and stays QUEUED.
 """
 
 from __future__ import annotations
@@ -167,6 +168,12 @@ def mark_requeued(run_dir: Path) -> None:
 def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
     """Mark the run RUNNING as a new attempt; keep the previous attempt's record."""
     info, previous = close_previous_attempt(run_dir)
+    try:
+        _reserve_room(run_dir)
+    except OSError as exc:  # it stays QUEUED: it never ran (mlxlaunch start runs it later)
+        where = exc.filename or str(run_dir / METADATA / RESERVE_FILE)  # a write has no name
+        cause = OSError(exc.errno, exc.strerror, where)
+        raise StorageError(cause, f"cannot start run {run_dir.name}") from None
     info.update(
         status=Status.RUNNING,
         attempt=previous + 1,
@@ -184,20 +191,22 @@ def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
     job_id = os.environ.get(ENV_JOB_ID)  # set by scheduler job scripts
     if job_id and isinstance(info.get("scheduler"), dict):
         info["scheduler"]["job_id"] = job_id  # OAR gives a requeued job a new id
-    write_info(run_dir, info)
-    _reserve_room(run_dir)
+    try:
+        write_info(run_dir, info)
+    except BaseException:
+        _release_room(run_dir)
+        raise
     return info
 
 
 def _reserve_room(run_dir: Path) -> None:
-    """Hold ``RESERVE_BYTES`` of disk in ``metadata/.reserve`` (best effort).
+    """Hold ``RESERVE_BYTES`` of disk in ``metadata/.reserve``, or raise ``OSError``.
 
     Written through a fresh temporary file renamed into place (``atomic_write``), so
-    a link planted there is replaced, never written through. A disk too full for it
-    already is no reason not to run: the run then goes without.
+    a link planted there is replaced, never written through. A run that cannot have
+    it does not start: on a disk that full it could not record how it ended.
     """
-    with contextlib.suppress(OSError):
-        atomic_write(run_dir / METADATA / RESERVE_FILE, bytes(RESERVE_BYTES), False, 0o600)
+    atomic_write(run_dir / METADATA / RESERVE_FILE, bytes(RESERVE_BYTES), False, 0o600)
 
 
 def _release_room(run_dir: Path) -> None:

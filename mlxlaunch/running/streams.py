@@ -38,6 +38,8 @@ from mlxlaunch.runfolder.safefiles import open_existing
 STOP_TIMEOUT_S = 5.0
 
 #: The helper: copy each pipe to its log file, then to the original stream, until all close.
+#: A log file that cannot be written (full disk) is given up with a note on the stream; the
+#: stream keeps its copy, so the task's prints never fail for it.
 _PUMP = r"""
 import os, selectors, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -58,7 +60,13 @@ while sel.get_map():
             os.close(key.fd)
             continue
         log, out = key.data
-        write_all(log, data)
+        if log >= 0:
+            try:
+                write_all(log, data)
+            except OSError as exc:  # a full disk: say so once, keep the terminal's copy
+                key.data[0] = -1
+                note = f"\nmlxlaunch: stopped copying this stream to its log file: {exc}\n"
+                data += note.encode()
         if out >= 0:
             try:
                 write_all(out, data)

@@ -163,6 +163,34 @@ def test_a_run_whose_disk_fills_ends_failed_with_the_cause_recorded(
     assert "No space left on device" in proc.stderr
 
 
+def test_a_sweep_on_a_disk_its_first_run_filled_stops_with_the_rest_queued(
+    project, small_disk: Path
+) -> None:
+    """Later points cannot record an end, so they do not start: QUEUED, for mlxlaunch start."""
+    logs = small_disk / "logs"
+    logs.mkdir()
+    project.write("main.py", FILL_THEN_LOG)
+    env = project.env()
+    env["SMALL_DISK"] = str(small_disk)
+    proc = subprocess.run(
+        [__import__("sys").executable, "main.py", "+seed=1,2,3",
+         f"+launcher.logger.parent_log_dir={logs}"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("mlxlaunch: error:")]
+    assert len(errors) == 1 and "cannot start run 2" in errors[0], proc.stderr
+    assert "No space left on device" in errors[0] and str(logs / "2") in errors[0]
+    # the stream copier gives up log.stderr with a note instead of a traceback of its own
+    assert 'File "<string>"' not in proc.stderr, proc.stderr
+    assert "stopped copying this stream to its log file" in proc.stderr
+    from mlxlaunch.runfolder.metadata import read_info
+
+    status = [read_info(logs / str(i))["status"] for i in (1, 2, 3)]
+    assert status == ["FAILED", "QUEUED", "QUEUED"]
+    assert not [p for p in logs.rglob("*") if ".tmp" in p.name]
+
+
 def test_a_chmod_555_logs_folder_gives_one_line_to_a_non_root_user(user_project) -> None:
     """Root writes through mode 555, so the launch runs as a second Unix user."""
     user_project.logs.mkdir(mode=0o555)
