@@ -10,6 +10,7 @@ both import these names from here, so neither depends on the other.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 #: Set by executors for a job/worker process: the prepared run folder to run.
 ENV_RUN_DIR = "MLXLAUNCH_RUN_DIR"
@@ -29,6 +30,13 @@ ENV_SETTINGS_FILE = "MLXLAUNCH_SETTINGS_FILE"
 PASSED_ENV = ("PYTHONPATH",)
 
 
-def job_command(python: str, script: Path, run_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """The argv and the extra environment that run the prepared ``run_dir`` in a new process."""
-    return [python, str(script)], {ENV_RUN_DIR: str(run_dir)}
+def job_command(
+    python: str, script: Path, run_dir: Path, module: Optional[str] = None
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and the extra environment that run the prepared ``run_dir`` in a new process.
+
+    ``module``: the task was started as ``python -m module``; it starts the same way
+    (``python script.py`` would break the package's relative imports).
+    """
+    argv = [python, "-m", module] if module else [python, str(script)]
+    return argv, {ENV_RUN_DIR: str(run_dir)}

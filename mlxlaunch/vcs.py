@@ -523,13 +523,7 @@ def prepare_code(spec: Any) -> CodeVersion:
             f"Commit it, or use +launcher.version_manager.on_dirty=snapshot_dirty (files "
             f"that .gitignore excludes are never in a snapshot)."
         )
-    if spec.project_file is not None:
-        spec.project_file = snapshot_root / rel_script
-    else:
-        spec.script = snapshot_root / rel_script
-    git_info = {"repository": str(root), "snapshot": str(snapshot_root)}
-    spec.workdir = snapshot_workdir(git_info, Path.cwd().resolve(), snapshot_root / rel_script)
-    _point_pythonpath_at(root, snapshot_root)
+    _point_spec_at(spec, root, snapshot_root, rel_script)
     return CodeVersion(
         repo_root=root,
         commit=commit,
@@ -542,6 +536,66 @@ def prepare_code(spec: Any) -> CodeVersion:
         changes=changes,
         used_changes=changes_under(repo, root, spec.config_inputs, excludes) if changes else [],
     )
+
+
+def _point_spec_at(spec: Any, root: Path, snapshot_root: Path, rel_script: Path) -> None:
+    """Point ``spec`` (script or MLproject, working folder, PYTHONPATH) into the snapshot."""
+    if spec.project_file is not None:
+        spec.project_file = snapshot_root / rel_script
+    else:
+        spec.script = snapshot_root / rel_script
+    git_info = {"repository": str(root), "snapshot": str(snapshot_root)}
+    spec.workdir = snapshot_workdir(git_info, Path.cwd().resolve(), snapshot_root / rel_script)
+    _point_pythonpath_at(root, snapshot_root)
+
+
+def planned_code(spec: Any) -> str:
+    """For ``--dry-run``: point ``spec`` where :func:`prepare_code` would; say what runs.
+
+    Nothing is made or changed: no snapshot, no commit, no question asked. With
+    committed code (or ``on_dirty=ignore``) the snapshot is ``<commit>``, the very
+    paths a launch submits; ``snapshot_dirty`` adds the id of the working tree's
+    git tree (computed in a private index, as the launch does); the commit that
+    ``on_dirty=commit`` would make does not exist yet, so its name is a placeholder.
+    ``on_dirty=fail`` raises the launch's ``DirtyTreeError``.
+    """
+    settings = spec.settings.version_manager
+    script = Path(spec.project_file or spec.script).resolve()
+    work_parent = resolve_path(script.parent, settings.parent_work_dir)
+    repo = open_repository(script)
+    root = _root(repo)
+    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
+    changes = uncommitted_changes(repo, excludes)
+    commit = repo.head.commit.hexsha
+    policy = CLEAN
+    if changes:
+        policy = settings.on_dirty
+        if policy == "ask":  # a dry run asks nothing: what a launch without a terminal does
+            policy = settings.non_interactive if not _is_terminal(sys.stdin) else "ask"
+    if policy == "fail":
+        raise DirtyTreeError(
+            f"The git repository {root} has uncommitted changes (on_dirty=fail):\n"
+            f"{_describe_changes(changes)}\n"
+            f"Commit them, or choose a policy: +launcher.version_manager.on_dirty="
+            f"{'|'.join(p for p in DIRTY_POLICIES if p != 'ask')}."
+        )
+    name = snapshot_name(commit, None)
+    what = f"commit {commit[:12]}"
+    if policy == "snapshot_dirty":
+        with tempfile.TemporaryDirectory() as scratch:
+            tree = working_tree(repo, excludes, Path(scratch))
+        if tree != repo.head.commit.tree.hexsha:
+            name = snapshot_name(commit, tree)
+            what += f" plus its {len(changes)} uncommitted change(s) (on_dirty=snapshot_dirty)"
+    elif policy in ("commit", "ask"):
+        name = "<the commit made at launch>" if policy == "commit" else "<chosen at launch>"
+        what = f"{len(changes)} uncommitted change(s): on_dirty={policy} decides at launch"
+    elif policy == "ignore":
+        what += f", without its {len(changes)} uncommitted change(s) (on_dirty=ignore)"
+    snapshot_root = work_parent / root.name / name
+    _point_spec_at(spec, root, snapshot_root, script.relative_to(root))
+    made = "exists" if is_complete(snapshot_root) else "made at launch"
+    return f"{what}, run from the snapshot {snapshot_root} ({made})"
 
 
 def _point_pythonpath_at(root: Path, snapshot: Path) -> None:

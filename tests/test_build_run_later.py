@@ -96,7 +96,7 @@ def test_resubmit_takes_launcher_settings_too(project):
 def test_a_swept_or_unknown_setting_is_refused(project):
     project.run("--prepare-only", check=True)
     proc = cli(project, "start", "logs", "+launcher.n_workers=1,2")
-    assert proc.returncode == 2 and "one value each" in proc.stderr
+    assert proc.returncode == 2 and "one value per setting" in proc.stderr
     proc = cli(project, "start", "logs", "+launcher.n_worker=2")
     assert proc.returncode == 2 and "n_workers" in proc.stderr
     assert project.info(1)["status"] == "QUEUED"

@@ -33,6 +33,7 @@ def _spec(parent: Path) -> SimpleNamespace:
         script=parent / "main.py",
         settings=Settings(),
         run_info=None,
+        module=None,
     )
 
 

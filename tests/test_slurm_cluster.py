@@ -308,3 +308,90 @@ def test_a_signal_delay_above_half_the_time_limit_is_refused(cproject: ClusterPr
     assert proc.returncode == 2
     assert "scheduler.signal_delay_s" in proc.stderr and "30 or less" in proc.stderr
     assert cproject.run_ids() == []
+
+
+def test_a_percent_in_the_logs_folder_reaches_the_job(cproject: ClusterProject) -> None:
+    """Issue 12.5: ``%x`` in --output was expanded by sbatch: the job failed with no log."""
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1", "+launcher.logger.parent_log_dir=logs%x")
+    assert proc.returncode == 0, proc.stderr
+    logs = cproject.root / "logs%x"
+    wait_for(
+        lambda: runfolder.read_info(logs / "1").get("status") == "COMPLETE",
+        90,
+        lambda: str(runfolder.read_info(logs / "1")),
+    )
+    assert len(list((logs / ".jobs").glob("*/slurm-*_0.out"))) == 1  # .jobs/<user>/
+
+
+def _partition() -> str:
+    import subprocess
+
+    out = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True).stdout
+    return out.split()[0]
+
+
+def test_resubmit_with_the_fixed_partition_submits_what_failed(cproject: ClusterProject) -> None:
+    """Issue 12.3: a wrong partition; resubmit with the saved settings fails the same way, with
+    ``scheduler.partition=<right one>`` it runs; the attempt record says what changed."""
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2", "+launcher.scheduler.partition=nope")
+    assert proc.returncode == 1
+    assert "SUBMIT_FAILED" in proc.stderr and "mlxlaunch resubmit" in proc.stderr
+    same = cproject.cli("resubmit", str(cproject.logs), "1-2")
+    assert same.returncode == 1 and "SUBMIT_FAILED" in same.stderr
+    right = _partition()
+    fixed = cproject.cli("resubmit", str(cproject.logs), "1-2", f"scheduler.partition={right}")
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"scheduler.partition: 'nope' -> '{right}'" in fixed.stdout
+    cproject.wait_until([1, 2], ("COMPLETE",), 120)
+    first = cproject.logs / "1" / "metadata" / "attempts" / "1.yaml"
+    wait_for(first.exists, 30, "the attempt record (written just after the status)")
+    record = yaml.safe_load(first.read_text())
+    changed = record["resubmissions"][-1]["settings_changed"]
+    assert changed == {"scheduler.partition": ["nope", right]}
+
+
+def test_a_jobs_folder_that_is_a_file_leaves_no_queued_orphan(cproject: ClusterProject) -> None:
+    """Issue 12.4: the job script cannot be written: SUBMIT_FAILED, one line, then resubmit."""
+    cproject.logs.mkdir()
+    import os
+
+    os.chown(cproject.logs, cproject.cluster["uid"], -1)
+    cproject.write("logs/.jobs", "a file")
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("mlxlaunch: error: ") and ".jobs is not a folder" in first
+    assert [cproject.info(i)["status"] for i in (1, 2)] == ["SUBMIT_FAILED"] * 2
+    (cproject.logs / ".jobs").unlink()
+    again = cproject.cli("resubmit", str(cproject.logs))
+    assert again.returncode == 0 and "resubmitted 2 run(s): 1, 2" in again.stdout, again.stderr
+    cproject.wait_until([1, 2], ("COMPLETE",), 120)
+
+
+def test_a_pending_task_shows_its_reason_and_a_scancel_outside_is_not_lost(
+    cproject: ClusterProject,
+) -> None:
+    """Issue 12.6: why a job waits, in ``mlxlaunch status``; ``scancel`` of a pending task by
+    hand shows as the scheduler says (CANCELLED -> INTERRUPTED), never LOST."""
+    import subprocess
+
+    proc = cproject.run(
+        *SLURM, "optimizer.lr=0.1,0.2,0.3", "+launcher.scheduler.extra=['--begin=now+3600']"
+    )
+    assert proc.returncode == 0, proc.stderr
+    job3 = cproject.info(3)["scheduler"]["job_id"]
+    status = cproject.cli("status", str(cproject.logs))
+    assert "(PENDING: BeginTime)" in status.stdout, status.stdout
+    cancel = subprocess.run(["scancel", job3], capture_output=True, text=True)
+    assert cancel.returncode == 0, cancel.stderr
+    wait_for(
+        lambda: (
+            "LOST" not in (s := cproject.cli("status", str(cproject.logs)).stdout)
+            and "INTERRUPTED" in s
+        ),
+        30,
+        lambda: cproject.cli("status", str(cproject.logs)).stdout,
+    )
+    assert cproject.info(3)["status"] == "INTERRUPTED"
+    assert [cproject.info(i)["status"] for i in (1, 2)] == ["QUEUED", "QUEUED"]
+    cproject.cli("cancel", str(cproject.logs), "1-2")

@@ -543,3 +543,43 @@ class TestVersionManagedExecutor(ExecutorSuite):
         project.write("main.py", SUITE_TASK)
         init_repo(project.root)
         return project
+
+
+# ---------------------------------------------------------------- dry run
+
+
+def _fake_slurm(repo: Any) -> dict[str, str]:
+    bin_dir = repo.root.parent / f"{repo.root.name}-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("sbatch", "echo 77"), ("scontrol", ""), ("squeue", "")):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = vm_env(repo)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+@pytest.mark.parametrize("dirty", [False, True], ids=["clean", "snapshot_dirty"])
+def test_a_dry_run_shows_the_snapshot_paths_the_launch_then_submits(repo: Any, dirty: bool) -> None:
+    if dirty:
+        make_dirty(repo)
+    env = _fake_slurm(repo)
+    args = [
+        "+launcher.use_scheduler=true",
+        "+launcher.scheduler.name=slurm",
+        "+launcher.version_manager.on_dirty=snapshot_dirty",
+    ]
+    dry = launch(repo, *args, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert not (repo.root / ".mlxlaunch-work").exists() and not repo.logs.exists()  # nothing made
+    assert commits(repo.root) == commits(repo.root)[-1:]  # and no commit
+
+    real = launch(repo, *args, env=env)
+    assert real.returncode == 0, real.stderr
+    snapshot = git_info(repo, 1)["snapshot"]
+    submitted = Path(repo.info(1)["scheduler"]["script"]).read_text()
+    assert f"run from the snapshot {snapshot} (made at launch)" in dry.stdout
+    # the dry run's job script runs the snapshot's script, in the snapshot, as submitted
+    assert f"{snapshot}/main.py" in dry.stdout and f"cd {snapshot}" in dry.stdout
+    assert f"{snapshot}/main.py" in submitted
+    assert str(repo.root / "main.py") not in dry.stdout.replace(f"{snapshot}/main.py", "")

@@ -18,6 +18,7 @@ from typing import Any
 from mlxlaunch.errors import UsageError
 from mlxlaunch.executors.registry import LOCAL
 from mlxlaunch.launching import presets as backends
+from mlxlaunch.launching.settings import SETTINGS_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -89,7 +90,10 @@ def list_backends(args: argparse.Namespace) -> int:
         )
         print(f"{mark} {name:<{width}}  {backends.format_preset(preset)}{builtin}")
     if not args.names:
-        default = presets.default or "none (runs are local unless a launch names a backend)"
+        default = presets.default or (
+            f"none (a launch uses its configs/{SETTINGS_FILE} and +launcher.* settings: local "
+            "unless they set use_scheduler: true)"
+        )
         print(f"default: {default}; file: {backends.backends_file()}")
     return 0
 
@@ -112,6 +116,9 @@ def remove_backend(args: argparse.Namespace) -> int:
         was_default = presets.default == args.name
         if was_default:
             presets.default = ""
-    note = " It was the default: launches now run locally unless they name a backend." * was_default
+    note = (
+        f" It was the default: a launch now uses its configs/{SETTINGS_FILE} and +launcher.* "
+        "settings (local unless they set use_scheduler: true), or the backend it names."
+    ) * was_default
     print(f"Removed backend '{args.name}'.{note}")
     return 0

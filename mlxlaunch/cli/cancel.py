@@ -5,6 +5,7 @@ The command-line face of ``mlxlaunch.manage.cancel``: arguments in, a table or a
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
             "Say which runs to cancel: run ids (3 5-7) or a query such as "
             "\"info.status == 'QUEUED'\"."
         )
-    ids = cancel_runs(Path(args.logdir), args.query)
+    ids, notes = cancel_runs(Path(args.logdir), args.query)
+    for note in notes:
+        print(f"mlxlaunch: {note}", file=sys.stderr)
     if not ids:
         print("mlxlaunch: no queued or running run matches; nothing cancelled.")
         return 0

@@ -1,27 +1,28 @@
-"""``mlxlaunch resubmit LOGDIR [QUERY] [+launcher.k=v ...]``: rerun failed, interrupted or lost runs.
+"""``mlxlaunch resubmit|start LOGDIR [QUERY] [KEY=VALUE ...] [--settings FILE]``: rerun runs in place.
 
-The command-line face of ``mlxlaunch.manage.resubmit``: arguments in, a table or a line out."""
+The command-line face of ``mlxlaunch.manage.resubmit``: arguments in, a table or a line out.
+A word ``KEY=VALUE`` (one ``=``; queries compare with ``==``) is a launcher setting
+override, as ``+launcher.KEY=VALUE`` is on a task's command line (both spellings work)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from mlxlaunch.manage.resubmit import (
-    RESUBMITTABLE,
-    STARTABLE,
-    launcher_overrides,
-    resubmit_runs,
-    start_runs,
-)
+from mlxlaunch.launching.settings import SETTINGS_FILE, parse_setting_overrides
+from mlxlaunch.manage.resubmit import RESUBMITTABLE, STARTABLE, resubmit_runs, start_runs
+
+#: ``scheduler.partition=gpu`` or ``+launcher.scheduler.partition=gpu``, not ``a==b``
+_SETTING = re.compile(r"^\+?[A-Za-z_][\w.]*=(?!=)")
 
 
 def split_query(words: list[str]) -> tuple[list[str], list[tuple[str, Any]]]:
-    """The query words, and the ``+launcher.*`` settings among them."""
-    settings = [w for w in words if w.startswith("+launcher.")]
-    return [w for w in words if w not in settings], launcher_overrides(settings)
+    """The query words, and the ``(path, value)`` settings among them."""
+    query = [w for w in words if not _SETTING.match(w)]
+    return query, parse_setting_overrides([w for w in words if _SETTING.match(w)])
 
 
 def report(
@@ -31,7 +32,8 @@ def report(
     args: argparse.Namespace,
 ) -> int:
     query, overrides = split_query(list(args.query))
-    done, skipped, failed = action(Path(args.logdir), query, overrides)
+    settings_file = Path(args.settings) if args.settings else None
+    done, skipped, failed = action(Path(args.logdir), query, overrides, settings_file)
     if skipped:
         print(
             f"mlxlaunch: skipped {len(skipped)} run(s) that are not "
@@ -67,6 +69,13 @@ def register(subparsers: Any) -> None:
             "query",
             metavar="QUERY",
             nargs="*",
-            help="run ids (3 5-7) or a query; +launcher.<setting>=value changes where they run",
+            help="run ids (3 5-7) or a query, and settings to change (scheduler.partition=gpu, "
+            "+launcher.n_workers=4)",
+        )
+        p.add_argument(
+            "--settings",
+            metavar="FILE",
+            help=f"take the settings of this {SETTINGS_FILE} (e.g. the project's "
+            f"configs/{SETTINGS_FILE} as it is now) over the runs' saved ones",
         )
         p.set_defaults(func=func)

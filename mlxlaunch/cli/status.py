@@ -66,7 +66,8 @@ def format_table(runs: list[RunView], columns: Optional[list[str]] = None) -> Ta
     for r in runs:
         job = r.job_id or "-"
         if r.job_state:
-            job += f" ({r.job_state})"
+            reason = f": {r.job_reason}" if r.job_reason else ""  # why it waits
+            job += f" ({r.job_state}{reason})"
         runtime = runtime_s(r, now)
         overrides = " ".join(shlex.quote(str(o)) for o in r.info.get("overrides") or [])
         table.rows.append(

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 from mlxlaunch import jobenv
 from mlxlaunch.launching.settings import Settings
+from mlxlaunch.runfolder.liveness import RunLock
 from mlxlaunch.running.runner import RunResult, SeedingFunction
 
 
@@ -27,6 +28,14 @@ class PreparedRun:
     log_dir: Path
     config: dict[str, Any]
     overrides: list[str]
+    #: a resumed run's lock, held from its preparation on (see ``release_lock``)
+    lock: Optional[RunLock] = None
+
+    def release_lock(self) -> None:
+        """Let another process (a worker, a job) take the run: its run lock is released."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 class Progress:
@@ -68,13 +77,17 @@ class LaunchSpec:
     run_info: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
     #: told when each point starts and ends (local and parallel executors)
     progress: Progress = field(default_factory=Progress)
+    #: the project's ``launcher.yaml``, if it has one (named in the advice after a failed submit)
+    settings_file: Optional[Path] = None
+    #: ``mypkg.train`` when the user ran ``python -m mypkg.train``: workers and jobs do too
+    module: Optional[str] = None
     #: what the command read its configs from (the config folder, an @FILE): read as they
     #: are, uncommitted changes included, before the version manager's snapshot
     config_inputs: list[Path] = field(default_factory=list)
 
     def job_command(self, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         """The command and extra environment that run the prepared ``run_dir`` elsewhere."""
-        return jobenv.job_command(self.python, self.script, run_dir)
+        return jobenv.job_command(self.python, self.script, run_dir, self.module)
 
 
 class Executor(abc.ABC):
@@ -84,6 +97,9 @@ class Executor(abc.ABC):
     name: str = ""
     #: runs the points on this machine before ``launch`` returns (progress is shown)
     runs_locally: bool = True
+    #: runs the prepared runs in this process, so it can use the run locks already held
+    #: (a resume stays locked from its preparation to its end); others get them released
+    in_process: bool = False
 
     @abc.abstractmethod
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:

@@ -12,10 +12,12 @@ class LocalExecutor(Executor):
 
     A failing point does not stop the others unless ``fail_fast`` is set; an
     interrupted point (SIGTERM/SIGINT) stops the sweep, and the points not yet
-    started stay QUEUED so they can be rerun.
+    started stay QUEUED so they can be rerun. A point stopped or skipped by
+    ``mlxlaunch cancel`` stops only itself: the sweep goes on with the next.
     """
 
     name = "local"
+    in_process = True
 
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         results = []
@@ -27,10 +29,12 @@ class LocalExecutor(Executor):
                 spec.settings,
                 spec.seeding_function,
                 config=run.config,
+                lock=run.lock,
             )
+            run.lock = None  # released by run_prepared
             results.append(result)
             spec.progress.finished(run, result)
-            stop = result.status == Status.INTERRUPTED or (
+            stop = (result.status == Status.INTERRUPTED and not result.cancelled) or (
                 result.status == Status.FAILED and spec.settings.fail_fast
             )
             if stop:

@@ -42,7 +42,7 @@ from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.runner import SIGNAL_EXIT_CODES, RunResult
+from mlxlaunch.running.runner import RunResult, handled_signals
 
 #: Environment variable that restricts which GPUs a worker sees.
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
@@ -247,7 +247,7 @@ def _install_handlers(handler: Any) -> dict[int, Any]:
     """Route SIGINT/SIGTERM to ``handler``; return the handlers to restore."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {signum: signal.signal(signum, handler) for signum in SIGNAL_EXIT_CODES}
+    return {signum: signal.signal(signum, handler) for signum in handled_signals()}
 
 
 def _restore_handlers(previous: dict[int, Any]) -> None:
@@ -274,6 +274,14 @@ def _outcome(worker: _Worker) -> RunResult:
             name = f"signal {-code}"
         reason = f"worker killed by {name}"
         exit_code = 128 - code
+        if worker.signalled and -code in set(handled_signals()):
+            # the signal forwarded to it arrived before its task's handlers: it was
+            # stopped as asked, like the others, not failed
+            error = f"interrupted by {name} (before its task started)"
+            info.update(status=Status.INTERRUPTED, exit_code=exit_code, error=error)
+            info["end_time"] = info.get("end_time") or runfolder.now_iso()
+            runfolder.write_info(run.log_dir, info)
+            return RunResult(run.log_id, run.log_dir, Status.INTERRUPTED, exit_code)
     else:
         reason = f"worker exited with code {code} before recording an outcome"
         exit_code = code or 1

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import SettingsError, SubmitError, UnsafeFileError
+from mlxlaunch.errors import MlxlaunchError, SettingsError, SubmitError, UnsafeFileError, UsageError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_JOB_ID, ENV_RUN_DIR, PASSED_ENV
 from mlxlaunch.launching.settings import SchedulerSettings
@@ -61,6 +61,8 @@ class JobCommand:
     script: str
     workdir: str
     env: dict[str, str] = field(default_factory=dict)
+    #: run ``python -m module`` (started so by the user) instead of ``python script``
+    module: Optional[str] = None
 
     @classmethod
     def from_job_command(
@@ -75,6 +77,8 @@ class JobCommand:
         for name in PASSED_ENV:
             if os.environ.get(name):
                 env.setdefault(name, os.environ[name])
+        if len(argv) > 2 and argv[1] == "-m":
+            return cls(argv[0], script="", workdir=str(workdir), env=env, module=argv[2])
         return cls(python=argv[0], script=argv[1], workdir=str(workdir), env=env)
 
     @classmethod
@@ -218,6 +222,8 @@ class SchedulerExecutor(Executor):
             )
         #: number of scheduler commands run by this executor (reported by the benchmark)
         self.calls = 0
+        #: why a waiting job waits, as the last query reported it (``{job_id: reason}``)
+        self.reasons: dict[str, str] = {}
 
     # -- what a subclass supplies ------------------------------------------------------
     # Abstract, so a subclass missing one cannot even be instantiated: a scheduler
@@ -293,7 +299,18 @@ class SchedulerExecutor(Executor):
     def job_script(
         self, run_dirs: list[Path], s: SchedulerSettings, command: JobCommand, output: Path
     ) -> str:
-        """The array script running ``run_dirs[i]`` as the task of index ``index_base + i``."""
+        """The array script running ``run_dirs[i]`` as the task of index ``index_base + i``.
+
+        Raises ``SubmitError`` for a path with a line break: never written into a script.
+        """
+        for what, path in [
+            ("job output folder", output),
+            ("working folder", command.workdir),
+            ("interpreter", command.python),
+            ("script", command.script),
+            *(("run folder", d) for d in run_dirs),
+        ]:
+            _check_one_line(what, str(path))
         q = shlex.quote
         lines = ["#!/bin/bash"]
         directives = self.directives(s, len(run_dirs), output) + [self.hold_directive]
@@ -320,7 +337,8 @@ class SchedulerExecutor(Executor):
         lines.append("trapped=0")
         lines.append(f"trap '' {PREEMPT_SIGNAL}")
         lines += SCRIPT_CHECK  # (its output goes to log.stderr, where the user looks)
-        lines.append(f"{q(command.python)} {q(command.script)} &")
+        target = f"-m {q(command.module)}" if command.module else q(command.script)
+        lines.append(f"{q(command.python)} {target} &")
         lines.append("child=$!")
         lines.append(
             f"trap 'preempted=1; trapped=1; kill -{PREEMPT_SIGNAL} \"$child\" 2>/dev/null' "
@@ -346,73 +364,90 @@ class SchedulerExecutor(Executor):
         validate(s, self.unsupported)  # (the decorator asked for confirmation above confirm_above)
         command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
         dirs = [r.log_dir for r in runs]
-        submitted = self.submit(dirs, s, command, spec.parent_log_dir) if command else []
+        submitted = []
+        if command:
+            submitted = self.submit(dirs, s, command, spec.parent_log_dir, spec.settings_file)
         print(self.describe(submitted, spec.parent_log_dir), flush=True)
         return [RunResult(r.log_id, r.log_dir, Status.QUEUED) for r in runs]
 
     def submit(
-        self, run_dirs: list[Path], s: SchedulerSettings, command: JobCommand, parent: Path
+        self,
+        run_dirs: list[Path],
+        s: SchedulerSettings,
+        command: JobCommand,
+        parent: Path,
+        settings_file: Optional[Path] = None,
     ) -> list[Submission]:
         """Submit ``run_dirs`` in arrays of at most :meth:`max_array_size` runs.
 
-        Each run's ``info.scheduler`` gets its job ids. If a submission fails, the
-        runs not yet submitted get status SUBMIT_FAILED (with the scheduler's message
-        in ``info.error``) and ``SubmitError`` is raised.
+        Each run's ``info.scheduler`` gets its job ids. If anything fails (the
+        scheduler refuses, the job script cannot be written, Ctrl-C), the runs not
+        yet submitted get status SUBMIT_FAILED (with the message in ``info.error``)
+        and ``SubmitError`` is raised, saying how to resubmit them (``settings_file``:
+        the project's launcher.yaml, named in that advice).
         """
-        jobs = private_jobs_dir(Path(parent))
+        jobs = Path(parent) / JOBS_DIR / user_name()  # made and checked in the try below
         size = max(1, self.max_array_size())
         chunks = [run_dirs[i : i + size] for i in range(0, len(run_dirs), size)]
         stamp = f"{runfolder.now_iso()[:19].replace(':', '').replace('-', '')}-{os.getpid()}"
         done: list[Submission] = []
 
-        def failed(k: int, exc: Exception) -> SubmitError:
+        def failed(k: int, exc: BaseException) -> SubmitError:
             """Mark the runs of chunk ``k`` and after SUBMIT_FAILED; the error to raise."""
             left = [d for c in chunks[k:] for d in c]
-            _mark_submit_failed(left, str(exc))
+            message = _failure_message(exc, jobs)
+            unmarked = _mark_submit_failed(left, message)
             ids = id_ranges([int(d.name) for d in left if d.name.isdigit()])
             sent = ""
             if done:
                 n = sum(len(x.job_ids) for x in done)
                 sent = f" ({n} run(s) were submitted: {', '.join(x.array_job_id for x in done)})"
+            if unmarked:  # e.g. the disk is full: say so rather than claim a record
+                sent += f"; {len(unmarked)} of them could not record it and still say QUEUED"
             return SubmitError(
-                f"{exc}\n{len(left)} run(s) were not submitted and are marked "
+                f"{message}\n{len(left)} run(s) were not submitted and are marked "
                 f"SUBMIT_FAILED{sent}; fix the problem, then run: "
-                f"mlxlaunch resubmit {shlex.quote(str(parent))} {ids}"
+                f"{resubmit_advice(parent, ids, settings_file)}"
             )
 
-        for k, chunk in enumerate(chunks):
-            script = jobs / job_script_name(self.name, stamp, k)
-            # a fresh file (never through a link), executable, in a folder only we can change
-            runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs), mode=0o755)
-            try:
+        k = 0
+        try:
+            jobs = private_jobs_dir(Path(parent))
+            for k, chunk in enumerate(chunks):
+                script = jobs / job_script_name(self.name, stamp, k)
+                # a fresh file (never through a link), executable, in a folder only we change
+                runfolder.atomic_write(script, self.job_script(chunk, s, command, jobs), mode=0o755)
                 proc = self.run_command(
                     self.submit_argv(script, command.workdir), cwd=command.workdir
                 )
                 submission = self.parse_submission(proc.stdout, len(chunk))
-            except SubmitError as exc:
-                raise failed(k, exc) from None
-            records = [
-                {
-                    "name": self.name,
-                    "job_id": submission.job_ids[i],
-                    "array_job_id": submission.array_job_id,
-                    "array_index": self.index_base + i,
-                    "script": str(script),
-                    "python": command.python,
-                    "workdir": command.workdir,
-                }
-                for i in range(len(chunk))
-            ]
-            try:
-                _record_jobs(chunk, records)
-                # the array was submitted held: no job starts before its run knows its job id
-                self.run_command(self.release_argv(submission))
-            except (SubmitError, OSError) as exc:
-                # still held, so none of it ran: withdraw it rather than leave it held forever
-                with contextlib.suppress(SubmitError):
-                    self.run_command(self.cancel_argv(submission.job_ids), check=False)
-                raise failed(k, exc) from None
-            done.append(submission)
+                records = [
+                    {
+                        "name": self.name,
+                        "job_id": submission.job_ids[i],
+                        "array_job_id": submission.array_job_id,
+                        "array_index": self.index_base + i,
+                        "script": str(script),
+                        "python": command.python,
+                        "workdir": command.workdir,
+                    }
+                    for i in range(len(chunk))
+                ]
+                try:
+                    _record_jobs(chunk, records)
+                    # the array was submitted held: no job starts before its run knows its job
+                    self.run_command(self.release_argv(submission))
+                except BaseException:
+                    # still held, so none of it ran: withdraw it rather than leave it held forever
+                    with contextlib.suppress(SubmitError):
+                        self.run_command(self.cancel_argv(submission.job_ids), check=False)
+                    raise
+                done.append(submission)
+        except (SubmitError, UnsafeFileError, OSError) as exc:
+            raise failed(k, exc) from None
+        except BaseException as exc:  # Ctrl-C, a bug: no run may stay QUEUED without a job
+            failed(k, exc)
+            raise
         return done
 
     def describe(self, submitted: list[Submission], parent: Path) -> str:
@@ -442,6 +477,15 @@ class SchedulerExecutor(Executor):
                 )
         return self.parse_query(proc.stdout)
 
+    def ended_states(self, job_ids: list[str], listed: dict[str, str]) -> dict[str, str]:
+        """``{job_id: STATE}`` of ended jobs the status command no longer lists.
+
+        Asked (in one call) only about jobs :meth:`query` left out (``listed``: what it
+        did list); the scheduler's accounting remembers them longer (Slurm: ``sacct``).
+        None by default.
+        """
+        return {}
+
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel ``job_ids`` in one scheduler call."""
         if job_ids:
@@ -459,6 +503,39 @@ class SchedulerExecutor(Executor):
         if state in self.stopped_states:
             return Status.INTERRUPTED
         return Status.FAILED
+
+
+def _check_one_line(what: str, path: str, error: type[MlxlaunchError] = SubmitError) -> None:
+    if "\n" in path or "\r" in path:
+        raise error(
+            f"The {what} {path!r} has a line break in its name: a job script cannot hold it "
+            f"(it would end the directive block and run the rest as a shell command in the "
+            f"job). Rename it, or choose another one (launcher setting logger.parent_log_dir "
+            f"for the logs folder)."
+        )
+
+
+def check_job_paths(spec: LaunchSpec) -> None:
+    """Refuse, before any run folder exists, a path a job script could not hold."""
+    _check_one_line("logs folder", str(spec.parent_log_dir), UsageError)
+    _check_one_line("working folder", str(spec.workdir), UsageError)
+    _check_one_line("interpreter", spec.python, UsageError)
+    _check_one_line("script", str(spec.script), UsageError)
+
+
+def resubmit_advice(parent: Path, ids: str, settings_file: Optional[Path] = None) -> str:
+    """The command resubmitting runs ``ids`` of ``parent`` once the cause is fixed.
+
+    A resubmission reuses each run's saved settings unless told otherwise, so a
+    setting fixed in ``launcher.yaml`` needs ``--settings`` (or ``KEY=VALUE``).
+    """
+    command = f"mlxlaunch resubmit {shlex.quote(str(parent))} {ids}"
+    if settings_file is not None:
+        return (
+            f"{command} --settings {shlex.quote(str(settings_file))} (to take that file as it "
+            f"is then; or give a fixed setting as KEY=VALUE, e.g. scheduler.partition=NAME)"
+        )
+    return f"{command} (add a fixed setting as KEY=VALUE, e.g. scheduler.partition=NAME)"
 
 
 def id_ranges(ids: list[int]) -> str:
@@ -592,9 +669,29 @@ def _info_with_job(run_dir: Path, sched: dict[str, Any]) -> bytes:
     return runfolder.dump_yaml(info).encode()
 
 
-def _mark_submit_failed(run_dirs: list[Path], message: str) -> None:
+def _failure_message(exc: BaseException, jobs: Path) -> str:
+    """One line saying why a submission failed (an OSError names the file it could not write)."""
+    if isinstance(exc, (SubmitError, UnsafeFileError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = exc.filename or jobs
+        return (
+            f"Cannot write the job script in {jobs}: {exc.strerror or exc} ({where}); the folder "
+            f"must be a writable directory of yours (it holds the job scripts and the "
+            f"scheduler's output)."
+        )
+    return f"submission stopped by {type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _mark_submit_failed(run_dirs: list[Path], message: str) -> list[Path]:
+    """Record SUBMIT_FAILED with ``message``; return the runs whose info could not be written."""
+    unmarked = []
     for run_dir in run_dirs:
-        info = runfolder.read_info(run_dir)
-        info.update(status=Status.SUBMIT_FAILED, error=message, end_time=runfolder.now_iso())
-        info.pop("scheduler", None)
-        runfolder.write_info(run_dir, info)
+        try:
+            info = runfolder.read_info(run_dir)
+            info.update(status=Status.SUBMIT_FAILED, error=message, end_time=runfolder.now_iso())
+            info.pop("scheduler", None)
+            runfolder.write_info(run_dir, info)
+        except OSError:
+            unmarked.append(run_dir)
+    return unmarked

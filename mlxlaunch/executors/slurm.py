@@ -68,7 +68,8 @@ class SlurmExecutor(SchedulerExecutor):
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:
         throttle = f"%{s.max_concurrent}" if s.max_concurrent else ""
-        out = f"{output}/slurm-%A_%a.out"
+        # sbatch expands %x, %j, ... in --output: a "%" of the folder's own name is "%%"
+        out = f"{str(output).replace('%', '%%')}/slurm-%A_%a.out"
         if any(c.isspace() for c in out):
             out = f'"{out}"'  # sbatch splits #SBATCH lines at spaces, except inside quotes
         lines = [
@@ -114,14 +115,40 @@ class SlurmExecutor(SchedulerExecutor):
 
     def query_argv(self, job_ids: list[str]) -> list[str]:
         arrays = sorted({j.split("_")[0] for j in job_ids})
-        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T", "-j", ",".join(arrays)]
+        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j", ",".join(arrays)]
 
     def parse_query(self, stdout: str) -> dict[str, str]:
         states = {}
         for line in stdout.splitlines():
             if "|" in line:
-                job, state = line.strip().split("|", 1)
+                job, state, *reason = line.strip().split("|")
                 states[job] = state.strip().split()[0] if state.strip() else ""
+                why = reason[0].strip() if reason else ""
+                if states[job] == "PENDING" and why and why != "None":
+                    self.reasons[job] = why  # e.g. Resources, BeginTime, ReqNodeNotAvail
+        return states
+
+    def ended_states(self, job_ids: list[str], listed: dict[str, str]) -> dict[str, str]:
+        # squeue forgets ended jobs after MinJobAge (300 s by default); sacct does not
+        arrays = sorted({j.split("_")[0] for j in job_ids})
+        argv = ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(arrays)]
+        states: dict[str, str] = {}
+        try:
+            proc = self.run_command(argv, check=False)
+        except SubmitError:  # no sacct here
+            proc = None
+        if proc is not None and proc.returncode == 0:  # else: "accounting storage is disabled"
+            wanted = set(job_ids)
+            for line in proc.stdout.splitlines():
+                job, _, state = line.strip().partition("|")
+                if job in wanted and state.strip():
+                    states[job] = state.split()[0]  # "CANCELLED by 1000" -> CANCELLED
+        # Without accounting: a pending task that scancel removed leaves no record at all,
+        # only a gap in its array's pending range, while its siblings are still listed.
+        alive = {j.split("_")[0] for j in listed}
+        for job in job_ids:
+            if job not in states and job.split("_")[0] in alive:
+                states[job] = "CANCELLED"
         return states
 
     def cancel_argv(self, job_ids: list[str]) -> list[str]:

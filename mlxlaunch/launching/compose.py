@@ -23,6 +23,7 @@ point of a sweep fails the whole command at once with a "did you mean".
 from __future__ import annotations
 
 import copy
+import math
 import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -61,6 +62,31 @@ class Plan:
     """Every point a command asks for, composed and validated."""
 
     points: list[Point]
+
+
+def _sweep_length(override: Any) -> int:
+    """How many values the sweep ``override`` has, without listing a range's values."""
+    from hydra.core.override_parser.types import RangeSweep  # heavy, deferred
+
+    value = override.value()
+    if isinstance(value, RangeSweep):
+        start, stop, step = value.start, value.stop, value.step
+        if start is not None and stop is not None and step:
+            return max(0, math.ceil((stop - start) / step))
+    return sum(1 for _ in override.sweep_string_iterator())
+
+
+def _check_sweep_size(user: list[Any], max_points: int) -> None:
+    """Raise ``UsageError`` if the cartesian product of the sweeps exceeds ``max_points``."""
+    sizes = [(o.input_line, _sweep_length(o)) for o in user if o.is_sweep_override()]
+    total = math.prod(n for _, n in sizes)
+    if total > max_points:
+        biggest = max(sizes, key=lambda item: item[1])
+        raise UsageError(
+            f"The sweep has {total:,} points ('{biggest[0]}' alone has {biggest[1]:,}), more "
+            f"than launcher setting max_points ({max_points:,}). Check the sweep; if you "
+            f"mean it, raise the limit: +launcher.max_points={total}."
+        )
 
 
 def describe_point(point_overrides: list[str], index: int, total: int) -> str:
@@ -201,7 +227,7 @@ class Composer:
                     raise UsageError(
                         f"'{override.input_line}': +{NAMESPACE}.* is for launcher settings, "
                         f"but '{key}' is a key of your own config. To set it, write "
-                        f"{key}={override.input_line.partition('=')[2]} (without +)."
+                        f"{key}={(override.input_line or '').partition('=')[2]} (without +)."
                     )
             if namespace in (NAMESPACE, *mlxp.NAMESPACES):
                 if override.is_sweep_override():
@@ -238,8 +264,16 @@ class Composer:
             return False
         return OmegaConf.select(base, key, default=_MISSING) is not _MISSING
 
-    def points(self, user: list[Override], seed_required: bool = False) -> list[Point]:
-        """Expand the user's overrides into points and compose (validate) every one."""
+    def points(
+        self, user: list[Override], seed_required: bool = False, max_points: int = 0
+    ) -> list[Point]:
+        """Expand the user's overrides into points and compose (validate) every one.
+
+        A sweep of more than ``max_points`` points (0: no limit) is refused before it
+        is expanded: ``seed=range(0,100000000)`` would fill the memory first.
+        """
+        if max_points:
+            _check_sweep_size(user, max_points)
         try:
             batches = hydra_shim.expand_sweep(user)
         except HydraIncompatible:

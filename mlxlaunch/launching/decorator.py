@@ -30,7 +30,7 @@ from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching import mlxp, placeholders, repl
 from mlxlaunch.launching.argv import CommandLine, parse_command_line
 from mlxlaunch.launching.compose import Composer, Plan, Point, apply_overrides, as_typed
-from mlxlaunch.launching.configfiles import EXTENSIONS, export_points
+from mlxlaunch.launching.configfiles import EXTENSIONS, export_points, is_file_reference
 from mlxlaunch.launching.confirm import confirm_submission
 from mlxlaunch.launching.dryrun import dry_run
 from mlxlaunch.launching.help import print_help
@@ -161,9 +161,12 @@ def _run_command(
         settings = load_command_settings(config_dir, launcher_overrides)
         resumed = existing_run(script_dir, settings)
         if resumed is not None:
+            user = _drop_repeated_choices(composer, resumed, user)
             points = [resumed_point(resumed, user, schema, seeding_function)]
         else:
-            points = composer.points(user, seed_required=seeding_function is not None)
+            points = composer.points(
+                user, seed_required=seeding_function is not None, max_points=settings.max_points
+            )
     plan = Plan(points)
     if cmd.repl:  # after every point is checked, before anything is made
         plan = repl.edit(plan, repl.checks(schema, seeding_function is not None))
@@ -176,6 +179,8 @@ def _run_command(
         seeding_function=seeding_function,
         script=Path(inspect.getfile(task)).resolve() if _has_file(task) else Path(sys.argv[0]),
         parent_log_dir=resolve_path(script_dir, settings.logger.parent_log_dir),
+        settings_file=_settings_file(config_dir),
+        module=_main_module(),
         config_inputs=[p for p in (composer.config_dir, composer.config_file) if p is not None],
     )
     if cmd.dry_run:
@@ -222,6 +227,35 @@ def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, 
             config_dir / SETTINGS_FILE, launcher_overrides, preset, file_layer=file_layer
         )
     return settings
+
+
+def _drop_repeated_choices(composer: Composer, run_dir: Path, user: list[Any]) -> list[Any]:
+    """``user`` without the config-group choices the run was made with; refuse another one.
+
+    A resume applies value overrides to the run's frozen config: a group choice
+    (``model=vit``) would write the string ``vit`` over the ``model`` node. Repeating the
+    run's own choice (the original command line plus the forced id) is a no-op; a new
+    choice cannot be composed from the frozen config and is refused.
+    """
+    groups = [o for o in user if not is_file_reference(o) and composer.is_group(o)]
+    if not groups:
+        return user
+    recorded_lines = [str(x) for x in read_info(run_dir).get("overrides") or []]
+    recorded = {
+        (o.key_or_group, str(o.value()))
+        for o in composer.parse(recorded_lines)
+        if not is_file_reference(o) and composer.is_group(o)
+    }
+    for o in groups:
+        if (o.key_or_group, str(o.value())) not in recorded:
+            made = " ".join(recorded_lines) or "its config's defaults"
+            raise UsageError(
+                f"Run {run_dir.name} cannot change its config group '{o.key_or_group}' on "
+                f"resume ('{o.input_line}'): a resume reuses the run's frozen config, which was "
+                f"composed from: {made}. Repeat the run's own choice or leave it out; for "
+                f"another choice start a new run (without logger.forced_log_id)."
+            )
+    return [o for o in user if all(o is not g for g in groups)]
 
 
 def resumed_point(
@@ -283,20 +317,27 @@ def execute(
         # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
         code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
-    runs = prepare_runs(plan, spec, sweep_id)
+    runs = prepare_runs(plan, spec, sweep_id, prepare_only)
     if settings.logger.forced_log_id != -1:  # a resumed run stays in the sweep it was made in
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:
         code_version.record([run.log_dir for run in runs])
     if prepare_only:
+        for run in runs:
+            run.release_lock()
         print_prepared([run.log_id for run in runs], spec.parent_log_dir)
         return 0
+    if not executor.in_process:
+        for run in runs:  # a worker or a job takes the run's lock itself
+            run.release_lock()
     if executor.runs_locally:
         spec.progress = sweep_progress(len(runs), quiet)
     try:
         results = executor.launch(runs, spec)
     finally:
         spec.progress.close()
+        for run in runs:
+            run.release_lock()
     code = summarize(results, spec.parent_log_dir, sweep_id)
     stopped_by = getattr(executor, "stopped_by", None)  # a signal, though no run was interrupted
     return code or (128 + stopped_by if stopped_by else 0)
@@ -345,6 +386,19 @@ def existing_run(script_dir: Path, settings: Settings) -> Optional[Path]:
         return None
     run_dir = resolve_path(script_dir, settings.logger.parent_log_dir) / str(forced)
     return run_dir if metadata_path(run_dir, CONFIG_FILE).is_file() else None
+
+
+def _main_module() -> Optional[str]:
+    """``mypkg.train`` when the user ran ``python -m mypkg.train`` (None for ``python file.py``)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", None)
+    return name if isinstance(name, str) and name != "__main__" else None
+
+
+def _settings_file(config_dir: Path) -> Optional[Path]:
+    """The project's launcher.yaml, if it has one."""
+    path = config_dir / SETTINGS_FILE
+    return path if path.is_file() else None
 
 
 def _has_file(task: Callable[..., Any]) -> bool:

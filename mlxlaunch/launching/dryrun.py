@@ -30,6 +30,7 @@ from mlxlaunch.launching.help import leaves, show
 from mlxlaunch.launching.settings import Settings, settings_to_dict
 from mlxlaunch.render import Block, Table, Text, print_blocks
 from mlxlaunch.runfolder.layout import JOBS_DIR
+from mlxlaunch.vcs import planned_code
 
 #: Points shown in full; longer sweeps show the first and last few.
 MAX_ROWS = 30
@@ -163,6 +164,9 @@ def dry_run_blocks(plan: Plan, spec: LaunchSpec) -> list[Block]:
     blocks.append(Text("Run ids:", ids_text))
     executor = get_executor(spec)
     blocks.append(Text("Executor:", _describe_executor(executor)))
+    if spec.settings.use_version_manager:
+        # the snapshot's paths, as the job scripts below will hold them (nothing is made)
+        blocks.append(Text("Code:", planned_code(spec)))
     changes = _settings_changes(spec.settings)
     if changes:
         blocks.append(Table("Settings (differing from the defaults):", [], changes))

@@ -22,20 +22,24 @@ from mlxlaunch.runfolder.ids import remove_run_dirs
 from mlxlaunch.runfolder.layout import CONFIG_FILE, INFO_FILE, LAUNCHER_FILE
 
 
-def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRun]:
+def prepare_runs(
+    plan: Plan, spec: LaunchSpec, sweep_id: str, prepare_only: bool = False
+) -> list[PreparedRun]:
     """Create (or, for a forced id, reopen) the run folders of ``plan``'s points.
 
     A run folder says QUEUED (its ``info.yaml``) only once its config and settings
     are durable: after a crash, a QUEUED folder is complete, an unfinished one has
     no ``info.yaml``. A few points are written one file after another, each
-    fsync-ed; a sweep is written in bulk (:func:`_write_in_bulk`).
+    fsync-ed; a sweep is written in bulk (:func:`_write_in_bulk`). ``prepare_only``
+    (``--prepare-only``): the runs wait for ``mlxlaunch start``, so they record no
+    launching process whose end would make them read LOST.
     """
     settings = spec.settings
     parent = spec.parent_log_dir
     forced = settings.logger.forced_log_id
     settings_data = settings_to_dict(settings)
     if forced != -1:
-        return [_prepare_forced(plan, spec, sweep_id, forced, settings_data)]
+        return [_prepare_forced(plan, spec, sweep_id, forced, settings_data, prepare_only)]
 
     total = len(plan.points)
     runs = [
@@ -46,12 +50,13 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
     ]
     try:
         if total > FEW_POINTS:
-            _write_in_bulk(runs, spec, sweep_id, runfolder.dump_yaml(settings_data))
+            _write_in_bulk(runs, spec, sweep_id, runfolder.dump_yaml(settings_data), prepare_only)
             return runs
         for index, run in enumerate(runs):
             runfolder.write_config(run.log_dir, run.config)
             runfolder.write_settings(run.log_dir, settings_data)
-            runfolder.write_info(run.log_dir, _queued(run, index, total, spec, sweep_id))
+            info = _queued(run, index, total, spec, sweep_id, prepare_only)
+            runfolder.write_info(run.log_dir, info)
     except OSError as exc:  # full disk, quota...: no half-made run folder is left behind
         remove_run_dirs([run.log_dir for run in runs])
         raise StorageError(
@@ -61,7 +66,12 @@ def prepare_runs(plan: Plan, spec: LaunchSpec, sweep_id: str) -> list[PreparedRu
 
 
 def _queued(
-    run: PreparedRun, index: int, total: int, spec: LaunchSpec, sweep_id: str
+    run: PreparedRun,
+    index: int,
+    total: int,
+    spec: LaunchSpec,
+    sweep_id: str,
+    prepare_only: bool = False,
 ) -> dict[str, Any]:
     """The QUEUED ``info.yaml`` of point ``index`` of ``total``."""
     info = queued_info(
@@ -73,10 +83,13 @@ def _queued(
         total,
         script=spec.script,
         heartbeat_interval=spec.settings.heartbeat_interval,
+        module=spec.module,
     )
     info["name"] = spec.settings.name or None  # +launcher.name: queryable as info.name
     if spec.run_info is not None:
         info.update(spec.run_info(run.config))
+    if prepare_only:
+        info["launched_by"] = None  # waits for `mlxlaunch start`: never abandoned
     return info
 
 
@@ -98,7 +111,13 @@ def _filled(
 FEW_POINTS = 4
 
 
-def _write_in_bulk(runs: list[PreparedRun], spec: LaunchSpec, sweep_id: str, settings: str) -> None:
+def _write_in_bulk(
+    runs: list[PreparedRun],
+    spec: LaunchSpec,
+    sweep_id: str,
+    settings: str,
+    prepare_only: bool = False,
+) -> None:
     """Every config and settings file, one barrier, every ``info.yaml``, one barrier.
 
     ``runfolder.bulk``: for 10,000 runs, 2 ``syncfs`` and 10,000 renames instead of
@@ -115,13 +134,18 @@ def _write_in_bulk(runs: list[PreparedRun], spec: LaunchSpec, sweep_id: str, set
     batch.sync()  # config and settings durable before any info.yaml says QUEUED
     total = len(runs)
     for index, run in enumerate(runs):
-        info = _queued(run, index, total, spec, sweep_id)
+        info = _queued(run, index, total, spec, sweep_id, prepare_only)
         batch.write(runfolder.metadata_path(run.log_dir, INFO_FILE), runfolder.dump_yaml(info))
     batch.sync()
 
 
 def _prepare_forced(
-    plan: Plan, spec: LaunchSpec, sweep_id: str, forced: int, settings_data: dict[str, Any]
+    plan: Plan,
+    spec: LaunchSpec,
+    sweep_id: str,
+    forced: int,
+    settings_data: dict[str, Any],
+    prepare_only: bool = False,
 ) -> PreparedRun:
     if len(plan.points) != 1:
         raise UsageError(
@@ -134,28 +158,39 @@ def _prepare_forced(
         )
     point = plan.points[0]
     log_dir, existed = runfolder.claim_run_dir(spec.parent_log_dir, forced)
-    config_file = runfolder.metadata_path(log_dir, runfolder.CONFIG_FILE)
-    # for a resume: the frozen config (its placeholders filled long ago) with the new overrides
-    config = _filled(point.config, spec, sweep_id, forced, log_dir)
-    if existed and config_file.exists():
-        # refuse early (before touching anything) if a live process holds the run
-        with runfolder.RunLock(log_dir):
+    # Refused before anything is written if a live process holds the run, and held from
+    # here on: by an in-process run until it ends, so a second resume started meanwhile is
+    # refused before it can write its config over this one's (PreparedRun.release_lock).
+    lock = runfolder.RunLock(log_dir)
+    lock.acquire()
+    try:
+        config_file = runfolder.metadata_path(log_dir, runfolder.CONFIG_FILE)
+        # for a resume: the frozen config (its placeholders filled long ago) with the new
+        # overrides
+        config = _filled(point.config, spec, sweep_id, forced, log_dir)
+        if existed and config_file.exists():
             info = reopened_info(log_dir, forced, point.overrides, spec.script)
-    else:
-        info = queued_info(
-            forced,
-            log_dir,
-            point.overrides,
-            sweep_id,
-            0,
-            1,
-            script=spec.script,
-            heartbeat_interval=spec.settings.heartbeat_interval,
-        )
-        info["name"] = spec.settings.name or None
-    if spec.run_info is not None:
-        info.update(spec.run_info(config))
-    runfolder.write_config(log_dir, config)
-    runfolder.write_settings(log_dir, settings_data)
-    runfolder.write_info(log_dir, info)
-    return PreparedRun(forced, log_dir, config, point.overrides)
+        else:
+            info = queued_info(
+                forced,
+                log_dir,
+                point.overrides,
+                sweep_id,
+                0,
+                1,
+                script=spec.script,
+                heartbeat_interval=spec.settings.heartbeat_interval,
+                module=spec.module,
+            )
+            info["name"] = spec.settings.name or None
+        if spec.run_info is not None:
+            info.update(spec.run_info(config))
+        if prepare_only:
+            info["launched_by"] = None  # waits for `mlxlaunch start`: never abandoned
+        runfolder.write_config(log_dir, config)
+        runfolder.write_settings(log_dir, settings_data)
+        runfolder.write_info(log_dir, info)
+    except BaseException:
+        lock.release()
+        raise
+    return PreparedRun(forced, log_dir, config, point.overrides, lock=lock)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch.errors import BadSettingChoice, SettingsError, UnknownSetting, did_you_mean
+from mlxlaunch.launching import hydra_shim
 
 #: The namespace of launcher settings on the command line: ``+launcher.n_workers=4``.
 NAMESPACE = "launcher"
@@ -130,6 +131,8 @@ class Settings:
     confirm_above: int = 100
     # a name for this command's runs, recorded in each run's info (info.name) and ${mlx:name}
     name: str = ""
+    # refuse a sweep of more points than this before expanding it (a typo'd range)
+    max_points: int = 100000
     # settings of the run folders and the logger
     logger: LoggerSettings = field(default_factory=LoggerSettings)
     # settings of cluster jobs
@@ -220,6 +223,45 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise SettingsError(f"{path} must hold a mapping of {what}.")
     return content
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The settings tree of a ``launcher.yaml``, its keys checked."""
+    content = read_mapping(path, "settings, e.g. 'use_logger: false'")
+    check_keys(content, str(path))
+    return content
+
+
+def parse_setting_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """``["scheduler.partition=gpu", "+launcher.requeue=true"]`` -> ``(path, value)`` pairs.
+
+    Values are read with Hydra's override grammar, as ``+launcher.*`` on a task's
+    command line are, so both spellings give the same value.
+    """
+    from hydra.errors import HydraException  # heavy, deferred
+
+    parser = hydra_shim.override_parser()
+    pairs = []
+    for item in items:
+        text = item.lstrip("+")
+        if not text.startswith(NAMESPACE + "."):
+            text = f"{NAMESPACE}.{text}"
+        try:
+            (override,) = parser.parse_overrides([text])
+        except (HydraException, ValueError) as exc:
+            raise SettingsError(f"Cannot read the setting '{item}': {str(exc).strip()}") from None
+        if override.is_sweep_override() or override.is_delete():
+            raise SettingsError(f"Give one value per setting: '{item}'.")
+        path = override.key_or_group[len(NAMESPACE) + 1 :]
+        check_keys(_tree(path, override.value()), f"'{item}'")
+        pairs.append((path, override.value()))
+    return pairs
+
+
+def _tree(path: str, value: Any) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    set_path(tree, path, value)
+    return tree
 
 
 def load_settings(

@@ -1,8 +1,16 @@
 """``mlxlaunch cancel LOGDIR QUERY``: stop the selected runs' jobs (one call per scheduler).
 
-Queued runs are recorded INTERRUPTED at once, since their job will never start;
-running ones get the scheduler's SIGTERM and record INTERRUPTED themselves. A run
-that is running locally (not on a scheduler) on this host gets SIGTERM.
+What happens to each selected run:
+
+* a run queued on a scheduler: its job is cancelled and the run recorded INTERRUPTED
+  at once, since its job will never start; a running one gets the scheduler's
+  SIGTERM and records INTERRUPTED itself (one call per scheduler for all of them);
+* a local run not started yet (a later point of a sequential or parallel sweep): it
+  is recorded INTERRUPTED (``cancelled: true``), and the sweep skips it;
+* a local run running on this host: it gets SIGTERM, after ``metadata/cancel_requested``
+  says the signal is for that run alone, so a sequential sweep goes on with its next
+  point. The pid is signalled only if it still belongs to the run (same process start
+  time): pids are reused, and a run whose process is gone is not running any more.
 """
 
 from __future__ import annotations
@@ -17,43 +25,77 @@ from typing import Any
 from mlxlaunch import runfolder
 from mlxlaunch.errors import RunLockedError
 from mlxlaunch.executors.registry import scheduler_executor
-from mlxlaunch.manage.status import load_runs, reconcile, select_runs
+from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
 
 
-def cancel_runs(logdir: Path, query: list[str]) -> list[int]:
-    """Cancel the selected queued/running runs; return their ids."""
+def cancel_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[str]]:
+    """Cancel the selected queued/running runs; return their ids, and notes on the others."""
 
     runs = load_runs(logdir)
     reconcile(runs)
     active = [r for r in select_runs(runs, query) if r.status in (Status.QUEUED, Status.RUNNING)]
     by_scheduler: dict[str, list[Any]] = defaultdict(list)
+    cancelled: list[int] = []
+    notes: list[str] = []
     for run in active:
         if run.scheduler and run.job_id:
             by_scheduler[run.scheduler].append(run)
-        elif run.status == Status.RUNNING and run.info.get("hostname") == socket.gethostname():
-            try:
-                os.kill(int(run.info["pid"]), signal.SIGTERM)
-            except (ProcessLookupError, KeyError, TypeError, ValueError):
-                pass
+        elif run.status == Status.QUEUED and _mark_cancelled(run.run_dir):
+            cancelled.append(run.log_id)
+        else:  # running (or it started just now)
+            note = _stop_local(run)
+            if note:
+                notes.append(note)
+            else:
+                cancelled.append(run.log_id)
     for name, group in by_scheduler.items():
         scheduler_executor(name).cancel([r.job_id for r in group])
         for run in group:
             if run.info.get("status") == Status.QUEUED:
                 _mark_cancelled(run.run_dir)
-    return [r.log_id for r in active]
+        cancelled += [r.log_id for r in group]
+    return sorted(cancelled), notes
 
 
-def _mark_cancelled(run_dir: Path) -> None:
+def _stop_local(run: RunView) -> str:
+    """SIGTERM to the local process of ``run``; a note saying why not, or ``""``."""
+    info = runfolder.read_info(run.run_dir)
+    if info.get("status") != Status.RUNNING:
+        return f"run {run.log_id} is {info.get('status')} now: nothing to cancel"
+    host, pid = info.get("hostname"), info.get("pid")
+    if host != socket.gethostname():
+        return f"run {run.log_id} runs on {host}: cancel it from there"
+    if not isinstance(pid, int) or not runfolder.same_process(pid, info.get("pid_start")):
+        return (
+            f"run {run.log_id} is not running any more (pid {pid} now belongs to another "
+            f"process, which was not signalled): it shows as LOST"
+        )
+    runfolder.atomic_write(
+        runfolder.metadata_path(run.run_dir, runfolder.CANCEL_FILE), runfolder.now_iso()
+    )
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        runfolder.metadata_path(run.run_dir, runfolder.CANCEL_FILE).unlink(missing_ok=True)
+        return f"run {run.log_id} ended before it could be cancelled"
+    return ""
+
+
+def _mark_cancelled(run_dir: Path) -> bool:
+    """Record a QUEUED run INTERRUPTED (it will never start); False if it started meanwhile."""
     try:
         with runfolder.RunLock(run_dir):
             info = runfolder.read_info(run_dir)
-            if info.get("status") == Status.QUEUED:
-                info.update(
-                    status=Status.INTERRUPTED,
-                    error="cancelled with mlxlaunch cancel before it started",
-                    end_time=runfolder.now_iso(),
-                )
-                runfolder.write_info(run_dir, info)
+            if info.get("status") != Status.QUEUED:
+                return False
+            info.update(
+                status=Status.INTERRUPTED,
+                cancelled=True,
+                error="cancelled with mlxlaunch cancel before it started",
+                end_time=runfolder.now_iso(),
+            )
+            runfolder.write_info(run_dir, info)
+            return True
     except RunLockedError:
-        pass  # it just started: the job's SIGTERM makes it record INTERRUPTED itself
+        return False  # it just started: a scheduler's SIGTERM, or _stop_local, stops it

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunLockedError, SubmitError, UsageError, did_you_mean
+from mlxlaunch.errors import RunFolderError, RunLockedError, SubmitError, UsageError, did_you_mean
 from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.reader.metrics import SUMMARIES, log_names, logged_keys, read_log, split_metric_key
 from mlxlaunch.reader.query import evaluate, parse
@@ -43,6 +43,8 @@ class RunView:
     status: str = ""
     #: the scheduler's own state for the run's job, when it was asked
     job_state: Optional[str] = None
+    #: why the scheduler keeps the job waiting (Slurm's reason: Resources, BeginTime, ...)
+    job_reason: Optional[str] = None
     _config: Optional[dict[str, Any]] = field(default=None, repr=False)
     #: log name -> its summary (``{"loss.last": ...}``), read once when a column needs it
     metric_logs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -70,16 +72,24 @@ class RunView:
 
 
 def load_runs(logdir: Path) -> list[RunView]:
-    """Every run folder of ``logdir``, by id, with its effective status."""
+    """Every run folder of ``logdir``, by id, with its effective status.
+
+    A run whose ``info.yaml`` cannot be read (damaged, unreadable) is left out with
+    a warning on stderr: one bad folder must not stop status, cancel or resubmit
+    from working on every other run.
+    """
     if not logdir.is_dir():
         raise UsageError(f"{logdir} is not a folder: give the parent folder of the run folders.")
     runs = []
     for entry in logdir.iterdir():
         if runfolder.RUN_ID.match(entry.name) and runfolder.is_run_dir(entry):
-            info = runfolder.read_info(entry)
-            runs.append(
-                RunView(int(entry.name), entry, info, runfolder.effective_status(entry, info))
-            )
+            try:
+                info = runfolder.read_info(entry)
+                status = runfolder.effective_status(entry, info)
+            except (RunFolderError, OSError) as exc:
+                print(f"mlxlaunch: warning: run {entry.name} left out: {exc}", file=sys.stderr)
+                continue
+            runs.append(RunView(int(entry.name), entry, info, status))
     return sorted(runs, key=lambda r: r.log_id)
 
 
@@ -226,8 +236,14 @@ def reconcile(runs: list[RunView]) -> int:
             continue
         finally:
             calls += executor.calls
+        missing = [r.job_id for r in group if r.job_id and r.job_id not in states]
+        if missing:  # ended long ago: the scheduler's accounting may still say how
+            before = executor.calls
+            states.update(executor.ended_states(missing, dict(states)))
+            calls += executor.calls - before
         for run in group:
             run.job_state = states.get(run.job_id or "")
+            run.job_reason = executor.reasons.get(run.job_id or "")
             implied = executor.run_status(run.job_state)
             recorded = run.info.get("status")
             if implied in (Status.QUEUED, Status.RUNNING):

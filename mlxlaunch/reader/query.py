@@ -70,6 +70,8 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+#: the keywords a sign may precede (``-inf``, ``+nan``)
+_SIGNED = {"nan": math.nan, "inf": math.inf}
 _KEYWORDS = {
     "true": True,
     "false": False,
@@ -105,7 +107,7 @@ def tokenize(query: str) -> list[Token]:
     while pos < end:
         match = _TOKEN.match(query, pos)
         kind = match.lastgroup if match else None
-        if kind == "number" and _AFTER_NUMBER.match(query, match.end()):
+        if match is not None and kind == "number" and _AFTER_NUMBER.match(query, match.end()):
             match = None  # "2x", "1.5.3": not a number, and not a key either
         if match is None:
             raise _bad_character(query, pos)
@@ -115,7 +117,7 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(Token(kind, text, pos, value))
         elif kind == "special":
             sign = -1.0 if text[0] == "-" else 1.0
-            tokens.append(Token("number", text, pos, sign * _KEYWORDS[text[1:].lower()]))
+            tokens.append(Token("number", text, pos, sign * _SIGNED[text[1:].lower()]))
         elif kind == "string":
             tokens.append(Token(kind, text, pos, _UNESCAPE.sub(r"\1", text[1:-1])))
         elif kind != "space":

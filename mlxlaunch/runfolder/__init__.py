@@ -22,6 +22,7 @@ from mlxlaunch.runfolder.layout import (
     CACHE_INDEX_FILE,
     CACHE_JOURNAL_FILE,
     CACHE_RUNS_DIR,
+    CANCEL_FILE,
     CONFIG_FILE,
     DIFF_FILE,
     HEARTBEAT_FILE,
@@ -44,7 +45,15 @@ from mlxlaunch.runfolder.layout import (
     job_script_name,
     metadata_path,
 )
-from mlxlaunch.runfolder.liveness import Heartbeat, RunLock, effective_status, touch_heartbeat
+from mlxlaunch.runfolder.liveness import (
+    Heartbeat,
+    RunLock,
+    effective_status,
+    launched_by,
+    process_start,
+    same_process,
+    touch_heartbeat,
+)
 from mlxlaunch.runfolder.metadata import (
     atomic_write,
     dump_yaml,
@@ -78,6 +87,7 @@ __all__ = [
     "TRACEBACK_FILE",
     "job_script_name",
     "ATTEMPTS_DIR",
+    "CANCEL_FILE",
     "HEARTBEAT_FILE",
     "LOCK_FILE",
     "CONFIG_FILE",
@@ -93,6 +103,9 @@ __all__ = [
     "claim_run_dir",
     "dump_yaml",
     "effective_status",
+    "launched_by",
+    "process_start",
+    "same_process",
     "is_run_dir",
     "load_yaml",
     "metadata_path",

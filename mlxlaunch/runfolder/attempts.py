@@ -33,6 +33,7 @@ from mlxlaunch.runfolder.layout import (
     TRACEBACK_FILE,
     Status,
 )
+from mlxlaunch.runfolder.liveness import launched_by, process_start
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, now_iso, read_info, write_info
 
 #: Bytes held in ``metadata/.reserve`` while a run runs: room for the final
@@ -61,8 +62,13 @@ def queued_info(
     total: int,
     script: Path,
     heartbeat_interval: float,
+    module: Optional[str] = None,
 ) -> dict[str, Any]:
-    """The ``info.yaml`` of a run that is prepared but not started (point ``index`` of ``total``)."""
+    """The ``info.yaml`` of a run that is prepared but not started (point ``index`` of ``total``).
+
+    ``module``: ``mypkg.train`` for a task started as ``python -m mypkg.train``
+    (workers, jobs and reruns start it the same way).
+    """
     return {
         "status": Status.QUEUED,
         "log_id": log_id,
@@ -81,11 +87,14 @@ def queued_info(
         "user": current_user(),
         **_python(),
         "script": str(script),
+        "module": module,
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "exit_code": None,
         "error": None,
         "heartbeat_interval": heartbeat_interval,
+        # if this process is gone while the run is still QUEUED (no job), nobody will run it
+        "launched_by": launched_by(),
     }
 
 
@@ -146,6 +155,7 @@ def reopened_info(run_dir: Path, log_id: int, overrides: list[str], script: Path
     if overrides:
         info.setdefault("resume_overrides", []).append(list(overrides))
     info.pop("requeues", None)  # a resume is a new submission: max_requeues afresh
+    info.pop("cancelled", None)
     info.update(
         status=Status.QUEUED,  # to run again, even if COMPLETE (the runner skips those)
         log_id=log_id,
@@ -153,6 +163,7 @@ def reopened_info(run_dir: Path, log_id: int, overrides: list[str], script: Path
         script=str(script),
         argv=list(sys.argv),  # the command of this attempt; earlier ones are in attempts/
         cwd=os.getcwd(),
+        launched_by=launched_by(),
     )
     return info
 
@@ -182,6 +193,7 @@ def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
         duration_s=None,
         hostname=socket.gethostname(),
         pid=os.getpid(),
+        pid_start=process_start(os.getpid()),  # with pid: this process, not a reused pid
         user=current_user(),
         **_python(),
         exit_code=None,

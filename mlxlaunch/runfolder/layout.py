@@ -67,6 +67,9 @@ CACHE_INDEX_FILE = "index.jsonl"
 CACHE_JOURNAL_FILE = "journal.jsonl"
 #: What versions before the index kept there (one file per run); ``mlxlaunch cache prune`` removes it.
 CACHE_RUNS_DIR = "runs"
+#: ``metadata/cancel_requested``: written by ``mlxlaunch cancel`` just before its SIGTERM, so
+#: the run knows the signal is meant for it alone (a sequential sweep goes on with the next)
+CANCEL_FILE = "cancel_requested"
 
 
 class Status:

@@ -73,6 +73,46 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def process_start(pid: int) -> Optional[int]:
+    """When process ``pid`` started (clock ticks after boot, from /proc); None if unknown.
+
+    With the pid, it names a process for good: a pid alone is reused by the system.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return int(text[text.rindex(")") + 2 :].split()[19])  # field 22, after "(comm)"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def same_process(pid: int, started: Any) -> bool:
+    """Whether the live process ``pid`` is the one that started at ``started`` (if recorded)."""
+    if not isinstance(started, int):
+        return True  # not recorded (an older run, no /proc): the pid is all we know
+    now = process_start(pid)
+    return now is None or now == started
+
+
+def launched_by() -> dict[str, Any]:
+    """Who prepared a QUEUED run (this process): recorded so readers can tell an abandoned one."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": process_start(os.getpid()),
+    }
+
+
+def _abandoned(info: dict[str, Any]) -> bool:
+    """A QUEUED run nobody will start: no job, and the process that queued it (here) is gone."""
+    by = info.get("launched_by")
+    if info.get("scheduler") or not isinstance(by, dict) or by.get("host") != socket.gethostname():
+        return False
+    pid = by.get("pid")
+    return isinstance(pid, int) and (
+        not _pid_alive(pid) or not same_process(pid, by.get("pid_start"))
+    )
+
+
 def effective_status(
     run_dir: Path, info: Optional[dict[str, Any]] = None, now: Optional[float] = None
 ) -> str:
@@ -85,12 +125,15 @@ def effective_status(
     if info is None:
         info = read_info(run_dir)
     status = str(info.get("status", "")) or "UNKNOWN"
+    if status == Status.QUEUED:
+        # a point of a local sweep that was stopped (signal, fail_fast) or killed
+        return Status.LOST if _abandoned(info) else status
     if status != Status.RUNNING:
         return status
     pid = info.get("pid")
     if info.get("hostname") == socket.gethostname() and isinstance(pid, int):
-        if not _pid_alive(pid):
-            return Status.LOST
+        if not _pid_alive(pid) or not same_process(pid, info.get("pid_start")):
+            return Status.LOST  # its process is gone (its pid may be another's by now)
     try:
         beat = os.lstat(run_dir / HEARTBEAT_FILE).st_mtime
     except FileNotFoundError:

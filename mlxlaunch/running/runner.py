@@ -28,10 +28,13 @@ from mlxlaunch.running.context import AttrDict, Context
 from mlxlaunch.running.streams import start_tee
 
 #: Exit codes of a run stopped by a signal, as a shell reports them (128 + signal number).
-#: SIGUSR1/SIGUSR2 are the preemption signals schedulers send before a time limit.
+#: SIGUSR1/SIGUSR2 are the preemption signals schedulers send before a time limit; SIGHUP
+#: (terminal closed, ssh dropped) and SIGQUIT (Ctrl-\) stop a run like SIGTERM does.
 SIGNAL_EXIT_CODES = {
     signal.SIGTERM: 143,
     signal.SIGINT: 130,
+    signal.SIGHUP: 129,
+    signal.SIGQUIT: 131,
     signal.SIGUSR1: 138,
     signal.SIGUSR2: 140,
 }
@@ -51,17 +54,32 @@ class RunResult:
     log_dir: Path
     status: str
     exit_code: Optional[int] = None
+    #: stopped by ``mlxlaunch cancel`` (for it alone): a sequential sweep goes on
+    cancelled: bool = False
+
+
+def handled_signals() -> list[signal.Signals]:
+    """The signals that stop a run (``SIGNAL_EXIT_CODES``), except an ignored SIGHUP.
+
+    ``nohup`` (or ``setsid``/``disown`` set-ups that ignore it) asks for a run that
+    survives its terminal: a SIGHUP ignored when the run starts stays ignored.
+    """
+    return [
+        s
+        for s in SIGNAL_EXIT_CODES
+        if not (s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN)
+    ]
 
 
 class _SignalGuard:
-    """Turns SIGTERM and SIGINT into ``Interrupted`` while the task runs; restores after."""
+    """Turns the signals of ``handled_signals()`` into ``Interrupted`` while the task runs."""
 
     def __init__(self) -> None:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _SignalGuard:
         if threading.current_thread() is threading.main_thread():
-            for signum in SIGNAL_EXIT_CODES:
+            for signum in handled_signals():
                 self._previous[signum] = signal.signal(signum, self._raise)
         return self
 
@@ -162,15 +180,18 @@ def run_prepared(
     settings: Settings,
     seeding_function: SeedingFunction = None,
     config: Optional[dict[str, Any]] = None,
+    lock: Optional[runfolder.RunLock] = None,
 ) -> RunResult:
     """Run ``task`` in the prepared folder ``run_dir`` and record how it ended.
 
     Never raises for a failure of the task: the outcome is in the returned
     ``RunResult`` and in ``info.yaml``. Raises ``RunLockedError`` if another live
-    process holds the folder.
+    process holds the folder. ``lock``: the run's lock, already held by the caller
+    (a resume holds it from its preparation on); released at the end either way.
     """
-    lock = runfolder.RunLock(run_dir)
-    lock.acquire()
+    if lock is None:
+        lock = runfolder.RunLock(run_dir)
+        lock.acquire()
     try:
         done = runfolder.read_info(run_dir)
         if done.get("status") == Status.COMPLETE:
@@ -182,12 +203,18 @@ def run_prepared(
             )
             sys.stderr.flush()
             return RunResult(int(done.get("log_id") or run_dir.name), run_dir, Status.COMPLETE, 0)
+        if done.get("cancelled") and done.get("status") == Status.INTERRUPTED:
+            # mlxlaunch cancel reached it while it was QUEUED: it never starts
+            log_id = int(done.get("log_id") or run_dir.name)
+            return RunResult(log_id, run_dir, Status.INTERRUPTED, None, cancelled=True)
+        runfolder.metadata_path(run_dir, runfolder.CANCEL_FILE).unlink(missing_ok=True)  # stale
         if config is None:
             config = runfolder.read_config(run_dir)
         info = start_attempt(run_dir, settings.heartbeat_interval)
         started = time.time()
         heartbeat = runfolder.Heartbeat(run_dir, settings.heartbeat_interval)
         status, exit_code, error, failure = Status.COMPLETE, 0, None, None
+        cancelled = False
         ctx: Optional[Context] = None
         guard = _SignalGuard()
         streams = None
@@ -208,6 +235,10 @@ def run_prepared(
             guard.restore()
             _run_preempt_hooks(ctx)
             status, exit_code, error = _preempted_outcome(info, settings, exc.signum)
+            request = runfolder.metadata_path(run_dir, runfolder.CANCEL_FILE)
+            if exc.signum == signal.SIGTERM and request.exists():
+                cancelled, error = True, "cancelled with mlxlaunch cancel (SIGTERM)"
+                request.unlink(missing_ok=True)
         except KeyboardInterrupt:
             status, exit_code, error = Status.INTERRUPTED, 130, "interrupted by SIGINT"
         except SystemExit as exc:
@@ -231,6 +262,6 @@ def run_prepared(
             if streams is not None:
                 streams.stop()
         finish_attempt(run_dir, info, status, exit_code, error, started, failure)
-        return RunResult(int(info["log_id"]), run_dir, status, exit_code)
+        return RunResult(int(info["log_id"]), run_dir, status, exit_code, cancelled)
     finally:
         lock.release()

@@ -139,18 +139,26 @@ if __name__ == "__main__":
 """
 
 
-def test_a_run_whose_disk_fills_ends_failed_with_the_cause_recorded(
-    project, small_disk: Path
-) -> None:
+def _launch_filling(
+    project, small_disk: Path, *args: str
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """Launch FILL_THEN_LOG with ``args``, its logs folder on ``small_disk``."""
     logs = small_disk / "logs"
     logs.mkdir()
     project.write("main.py", FILL_THEN_LOG)
     env = project.env()
     env["SMALL_DISK"] = str(small_disk)
     proc = subprocess.run(
-        [__import__("sys").executable, "main.py", f"+launcher.logger.parent_log_dir={logs}"],
+        [__import__("sys").executable, "main.py", *args, f"+launcher.logger.parent_log_dir={logs}"],
         cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    return logs, proc
+
+
+def test_a_run_whose_disk_fills_ends_failed_with_the_cause_recorded(
+    project, small_disk: Path
+) -> None:
+    logs, proc = _launch_filling(project, small_disk)
     assert proc.returncode == 1, proc.stderr
     from mlxlaunch.runfolder.metadata import read_info
 
@@ -167,16 +175,7 @@ def test_a_sweep_on_a_disk_its_first_run_filled_stops_with_the_rest_queued(
     project, small_disk: Path
 ) -> None:
     """Later points cannot record an end, so they do not start: QUEUED, for mlxlaunch start."""
-    logs = small_disk / "logs"
-    logs.mkdir()
-    project.write("main.py", FILL_THEN_LOG)
-    env = project.env()
-    env["SMALL_DISK"] = str(small_disk)
-    proc = subprocess.run(
-        [__import__("sys").executable, "main.py", "+seed=1,2,3",
-         f"+launcher.logger.parent_log_dir={logs}"],
-        cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    logs, proc = _launch_filling(project, small_disk, "+seed=1,2,3")
     assert proc.returncode == 1, proc.stderr
     errors = [x for x in proc.stderr.splitlines() if x.startswith("mlxlaunch: error:")]
     assert len(errors) == 1 and "cannot start run 2" in errors[0], proc.stderr

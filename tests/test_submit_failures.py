@@ -1,0 +1,297 @@
+"""A submission that fails, and the resubmission that must then work (issue 12, items 3-5).
+
+Fake ``sbatch``/``scontrol`` programs on PATH stand in for Slurm here: what is
+checked is what mlxlaunch writes and records around them (the job scripts, the
+runs' statuses, the advice it prints). ``test_slurm_cluster.py`` checks the same
+seams against a real Slurm.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_scheduler import _fake, _five_queued_runs
+
+from mlxlaunch.executors import scheduler as scheduler_module
+from mlxlaunch.executors.scheduler import JobCommand, SubmitError
+from mlxlaunch.executors.slurm import SlurmExecutor
+from mlxlaunch.launching.settings import SchedulerSettings
+from mlxlaunch.runfolder.metadata import read_info, read_settings
+
+SLURM = ["+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
+#: an sbatch that refuses the partition "nope" (as Slurm does) and accepts any other
+PICKY_SBATCH = (
+    "if grep -q -- '--partition=nope' \"$2\"; then "
+    "echo 'sbatch: error: Batch job submission failed: Invalid partition name specified' >&2; "
+    "exit 1; fi; echo 1234"
+)
+
+
+def _env(project) -> dict[str, str]:
+    env = project.env()
+    env["PATH"] = f"{project.root / 'bin'}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def _slurm(project, sbatch: str = "echo 1234") -> None:
+    _fake(project.root / "bin", "sbatch", sbatch)
+    _fake(project.root / "bin", "scontrol", "exit 0")
+
+
+def _launch(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py", *args], cwd=project.root, env=_env(project),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _cli(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", *args], cwd=project.root, env=_env(project),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- 4: no orphans
+
+
+def test_an_unwritable_jobs_folder_marks_every_run_submit_failed_in_one_line(project) -> None:
+    """``logs/.jobs`` is a file (or a colleague's 0755 folder): no traceback, no QUEUED orphan."""
+    _slurm(project)
+    project.logs.mkdir()
+    (project.logs / ".jobs").write_text("not a folder")
+    proc = _launch(project, "optimizer.lr=0.1,0.2", *SLURM)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    first, *rest = proc.stderr.splitlines()
+    assert first.startswith("mlxlaunch: error: ") and ".jobs is not a folder" in first
+    assert "2 run(s) were not submitted" in rest[0] and "mlxlaunch resubmit" in rest[0]
+    assert project.run_ids() == [1, 2]
+    for i in (1, 2):
+        info = read_info(project.logs / str(i))
+        assert info["status"] == "SUBMIT_FAILED"
+        assert ".jobs" in info["error"] and "scheduler" not in info
+    calls = project.root / "bin" / "calls.log"
+    assert "sbatch" not in (calls.read_text() if calls.exists() else "")  # nothing submitted
+
+    (project.logs / ".jobs").unlink()  # fixed: resubmit now takes every one of them
+    again = _cli(project, "resubmit", str(project.logs))
+    assert again.returncode == 0, again.stderr
+    assert "resubmitted 2 run(s): 1, 2" in again.stdout
+    assert [read_info(project.logs / str(i))["status"] for i in (1, 2)] == ["QUEUED"] * 2
+
+
+def _no_space(path, data, **kwargs) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def test_a_full_disk_while_writing_the_job_script_marks_the_runs_submit_failed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(scheduler_module.runfolder, "atomic_write", _no_space)
+    dirs = _five_queued_runs(tmp_path / "logs")
+    command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    with pytest.raises(SubmitError) as caught:
+        SlurmExecutor().submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
+    assert "No space left on device" in str(caught.value)
+    assert str(caught.value).rstrip().split("run: ")[1].startswith("mlxlaunch resubmit ")
+    for d in dirs:
+        info = read_info(d)
+        assert info["status"] == "SUBMIT_FAILED" and "No space left" in info["error"]
+
+
+def test_ctrl_c_during_submission_leaves_no_queued_run_without_a_job(
+    tmp_path: Path, monkeypatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    _fake(bin_dir, "scancel", "exit 0")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    executor = SlurmExecutor()
+
+    def interrupted(argv, cwd=None, check=True):
+        if argv[0] == "sbatch":
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(executor, "run_command", interrupted)
+    dirs = _five_queued_runs(tmp_path / "logs")
+    command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        executor.submit(dirs, SchedulerSettings(name="slurm"), command, tmp_path / "logs")
+    assert {read_info(d)["status"] for d in dirs} == {"SUBMIT_FAILED"}
+    assert "KeyboardInterrupt" in read_info(dirs[0])["error"]
+
+
+# ---------------------------------------------------------------- 3: resubmit with fixed settings
+
+
+def test_resubmit_with_a_setting_override_fixes_a_failed_submission(project) -> None:
+    _slurm(project, PICKY_SBATCH)
+    proc = _launch(project, "optimizer.lr=0.1,0.2", *SLURM, "+launcher.scheduler.partition=nope")
+    assert proc.returncode == 1 and "Invalid partition" in proc.stderr
+    # the same settings fail the same way: the saved ones are reused
+    same = _cli(project, "resubmit", str(project.logs), "1-2")
+    assert same.returncode == 1 and "Invalid partition" in same.stderr
+
+    fixed = _cli(project, "resubmit", str(project.logs), "1-2", "scheduler.partition=gpu")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "changed the settings of 2 run(s): scheduler.partition: 'nope' -> 'gpu'" in fixed.stdout
+    assert "resubmitted 2 run(s): 1, 2" in fixed.stdout
+    for i in (1, 2):
+        run_dir = project.logs / str(i)
+        info = read_info(run_dir)
+        assert info["status"] == "QUEUED" and info["scheduler"]["job_id"] == f"1234_{i - 1}"
+        assert read_settings(run_dir)["scheduler"]["partition"] == "gpu"
+        assert "--partition=gpu" in Path(info["scheduler"]["script"]).read_text()
+        last = info["resubmissions"][-1]
+        assert last["settings_changed"] == {"scheduler.partition": ["nope", "gpu"]}
+
+    # the job runs: its attempt record keeps what was changed for it
+    script = read_info(project.logs / "1")["scheduler"]["script"]
+    job = subprocess.run(
+        ["bash", script], env=dict(_env(project), SLURM_ARRAY_TASK_ID="0"), timeout=120
+    )
+    assert job.returncode == 0
+    record = yaml.safe_load((project.logs / "1" / "metadata" / "attempts" / "1.yaml").read_text())
+    assert record["status"] == "COMPLETE"
+    assert record["resubmissions"][-1]["settings_changed"]["scheduler.partition"][1] == "gpu"
+
+
+def test_the_printed_advice_with_the_fixed_launcher_yaml_works_as_printed(project) -> None:
+    """Fix configs/launcher.yaml, run the command the failure printed: it submits."""
+    _slurm(project, PICKY_SBATCH)
+    settings = project.write(
+        "configs/launcher.yaml",
+        "use_scheduler: true\nscheduler:\n  name: slurm\n  partition: nope\n",
+    )
+    proc = _launch(project, "optimizer.lr=0.1,0.2")
+    assert proc.returncode == 1
+    advice = re.search(r"then run: (mlxlaunch resubmit .*?) \(", proc.stderr)
+    assert advice, proc.stderr
+    argv = shlex.split(advice.group(1))
+    assert argv[-2:] == ["--settings", str(settings)]
+    settings.write_text(settings.read_text().replace("nope", "gpu"))
+    again = _cli(project, *argv[1:])
+    assert again.returncode == 0, again.stderr
+    assert [read_info(project.logs / str(i))["status"] for i in (1, 2)] == ["QUEUED"] * 2
+    assert read_settings(project.logs / "1")["scheduler"]["partition"] == "gpu"
+
+
+def test_a_wrong_setting_override_changes_nothing(project) -> None:
+    _slurm(project, PICKY_SBATCH)
+    proc = _launch(project, "optimizer.lr=0.1", *SLURM, "+launcher.scheduler.partition=nope")
+    assert proc.returncode == 1
+    before = (project.logs / "1" / "metadata" / "launcher.yaml").read_text()
+    bad = _cli(project, "resubmit", str(project.logs), "1", "scheduler.partiton=gpu")
+    assert bad.returncode == 2
+    assert "'scheduler.partition'" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _cli(project, "resubmit", str(project.logs), "1", "scheduler.time=2h")
+    assert bad.returncode == 2 and "scheduler.time" in bad.stderr
+    assert (project.logs / "1" / "metadata" / "launcher.yaml").read_text() == before
+    assert read_info(project.logs / "1")["status"] == "SUBMIT_FAILED"
+
+
+def test_resubmit_can_move_a_run_to_the_local_machine(project) -> None:
+    _slurm(project, PICKY_SBATCH)
+    proc = _launch(project, "optimizer.lr=0.1", *SLURM, "+launcher.scheduler.partition=nope")
+    assert proc.returncode == 1
+    local = _cli(project, "resubmit", str(project.logs), "1", "use_scheduler=false")
+    assert local.returncode == 0, local.stderr
+    assert read_info(project.logs / "1")["status"] == "COMPLETE"
+
+
+# ---------------------------------------------------------------- 5: paths a script cannot hold
+
+
+def test_a_percent_in_the_logs_path_is_escaped_in_slurms_output_pattern() -> None:
+    """sbatch expands ``%x`` in --output: ``logs%x`` would become ``logsmlxlaunch``."""
+    command = JobCommand(python="/usr/bin/python3", script="/p/main.py", workdir="/p")
+    text = SlurmExecutor().job_script(
+        [Path("/p/logs%x/1")], SchedulerSettings(name="slurm"), command, Path("/p/logs%x/.jobs")
+    )
+    assert "#SBATCH --output=/p/logs%%x/.jobs/slurm-%A_%a.out\n" in text
+    assert "  /p/logs%x/1\n" in text  # the bash array holds the name as it is
+
+
+def test_a_line_break_in_a_path_is_never_written_into_a_job_script() -> None:
+    command = JobCommand(python="/usr/bin/python3", script="/p/main.py", workdir="/p")
+    with pytest.raises(SubmitError, match="line break"):
+        SlurmExecutor().job_script(
+            [Path("/p/logs\necho pwned/1")], SchedulerSettings(name="slurm"), command, Path("/o")
+        )
+
+
+def test_a_logs_folder_with_a_line_break_is_refused_before_anything_is_written(project) -> None:
+    _slurm(project)
+    project.write("configs/launcher.yaml", 'logger:\n  parent_log_dir: "logs\\ntouch /tmp/pwned"\n')
+    proc = _launch(project, "optimizer.lr=0.1,0.2", *SLURM)
+    assert proc.returncode == 2, proc.stderr
+    assert "line break" in proc.stderr and "logger.parent_log_dir" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [p.name for p in project.root.iterdir() if p.name.startswith("logs")] == []
+    calls = project.root / "bin" / "calls.log"
+    assert "sbatch" not in (calls.read_text() if calls.exists() else "")
+
+
+# ---------------------------------------------------------------- 6: the scheduler's own word
+
+
+def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(project) -> None:
+    """Issue 12.6: squeue's reason for a pending job; a task cancelled outside mlxlaunch that
+    squeue no longer lists is what sacct says (CANCELLED -> INTERRUPTED), not LOST."""
+    from test_scheduler import _five_queued_runs
+
+    from mlxlaunch.runfolder.metadata import write_info
+
+    dirs = _five_queued_runs(project.logs)[:3]
+    for i, d in enumerate(dirs):
+        info = read_info(d)
+        info["scheduler"] = {"name": "slurm", "job_id": f"500_{i}", "array_job_id": "500"}
+        write_info(d, info)
+    _fake(
+        project.root / "bin", "squeue", "printf '500_0|PENDING|BeginTime\\n500_1|PENDING|None\\n'"
+    )
+    _fake(project.root / "bin", "sacct", "printf '500|PENDING\\n500_2|CANCELLED by 0\\n'")
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert "500_0 (PENDING: BeginTime)" in status.stdout
+    assert "500_1 (PENDING)" in status.stdout
+    assert "LOST" not in status.stdout
+    third = read_info(dirs[2])
+    assert third["status"] == "INTERRUPTED" and "job 500_2 ended CANCELLED" in third["error"]
+    assert (
+        "sacct -n -X -P -o JobID,State -j 500" in (project.root / "bin" / "calls.log").read_text()
+    )
+
+
+def test_without_accounting_a_task_missing_from_a_listed_array_was_cancelled(project) -> None:
+    """What a real Slurm without slurmdbd shows after ``scancel`` of one pending task: the
+    task is gone and its siblings are still pending; a whole array squeue forgot stays LOST."""
+    from test_scheduler import _five_queued_runs
+
+    from mlxlaunch.runfolder.metadata import write_info
+
+    dirs = _five_queued_runs(project.logs)
+    for i, d in enumerate(dirs):
+        info = read_info(d)
+        array, index = ("600", i) if i < 3 else ("601", i - 3)
+        info["scheduler"] = {"name": "slurm", "job_id": f"{array}_{index}", "array_job_id": array}
+        write_info(d, info)
+    _fake(
+        project.root / "bin", "squeue", "printf '600_0|PENDING|BeginTime\\n600_1|PENDING|None\\n'"
+    )
+    _fake(project.root / "bin", "sacct", "echo 'Slurm accounting storage is disabled' >&2; exit 1")
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert [read_info(d)["status"] for d in dirs] == ["QUEUED"] * 2 + ["INTERRUPTED"] + [
+        "QUEUED"
+    ] * 2
+    assert "2 LOST" in status.stdout  # 601 is not listed at all: nothing says what became of it
