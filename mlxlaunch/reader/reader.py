@@ -17,6 +17,7 @@ from mlxlaunch.errors import UsageError
 from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader import query as _query
 from mlxlaunch.reader.cache import RunCache
+from mlxlaunch.reader.metrics import gc_paused
 from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_run, with_effective_status
 from mlxlaunch.reader.table import Run, RunTable, _Context
 from mlxlaunch.runfolder.layout import is_run_dir
@@ -73,7 +74,7 @@ class Reader:
         progress = Progress(len(pairs), self.progress)
         old = {run.log_id: run for run in self._runs}
         runs: list[Run] = []
-        with self._context.cache.batch():
+        with gc_paused(), self._context.cache.batch():
             self._read(pairs, runs, old, progress)
         progress.close()
         self._runs = runs
