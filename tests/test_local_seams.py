@@ -87,13 +87,13 @@ def test_one_damaged_info_yaml_is_a_warning_not_a_refusal(project) -> None:
     (project.logs / "2" / "metadata" / "info.yaml").write_text("status: [FAILED\n")
     status = _cli(project, "status", str(project.logs))
     assert status.returncode == 0, status.stderr
-    assert "run 2 left out" in status.stderr and "info.yaml is damaged" in status.stderr
-    assert "2 run(s): 2 FAILED" in status.stdout
+    assert "logs/2/metadata/info.yaml is damaged" in status.stderr
+    assert "3 run(s): 2 FAILED, 1 UNKNOWN" in status.stdout  # listed, never left out silently
     cancel = _cli(project, "cancel", str(project.logs), "1-3")
     assert cancel.returncode == 0, cancel.stderr
-    assert "run 2 left out" in cancel.stderr
+    assert "info.yaml is damaged" in cancel.stderr
     again = _cli(project, "resubmit", str(project.logs))
-    assert "run 2 left out" in again.stderr
+    assert "info.yaml is damaged" in again.stderr
     assert "resubmitted 2 run(s): 1, 3" in again.stdout, again.stderr
 
 
