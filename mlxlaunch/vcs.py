@@ -460,6 +460,31 @@ def _command_line() -> str:
     return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
 
 
+def _look_at(spec: Any) -> tuple[Path, Path, Any, Path, list[str], list[str]]:
+    """``(script, work_parent, repo, root, excludes, changes)`` of the code ``spec`` runs.
+
+    The script is an entry point's MLproject, else the decorated script: the file
+    whose repository is used. The launch's own outputs (logs, snapshots) and
+    bytecode are excluded from the uncommitted ``changes``.
+    """
+    script = Path(spec.project_file or spec.script).resolve()
+    work_parent = resolve_path(script.parent, spec.settings.version_manager.parent_work_dir)
+    repo = open_repository(script)
+    root = _root(repo)
+    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
+    return script, work_parent, repo, root, excludes, uncommitted_changes(repo, excludes)
+
+
+def _dirty_tree_error(root: Path, changes: list[str], how: str) -> DirtyTreeError:
+    """The error of a dirty tree the policy refuses (``how``: why the policy is fail)."""
+    return DirtyTreeError(
+        f"The git repository {root} has uncommitted changes ({how}):\n"
+        f"{_describe_changes(changes)}\n"
+        f"Commit them, or choose a policy: +launcher.version_manager.on_dirty="
+        f"{'|'.join(p for p in DIRTY_POLICIES if p != 'ask')}."
+    )
+
+
 def prepare_code(spec: Any) -> CodeVersion:
     """Apply the dirty-tree policy, make or reuse the snapshot, and point ``spec`` at it.
 
@@ -468,13 +493,7 @@ def prepare_code(spec: Any) -> CodeVersion:
     script and ``spec.workdir`` the snapshot's counterpart of the current folder.
     """
     settings = spec.settings.version_manager
-    # an entry point's MLproject, else the decorated script: the file whose repository is used
-    script = Path(spec.project_file or spec.script).resolve()
-    work_parent = resolve_path(script.parent, settings.parent_work_dir)
-    repo = open_repository(script)
-    root = _root(repo)
-    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
-    changes = uncommitted_changes(repo, excludes)
+    script, work_parent, repo, root, excludes, changes = _look_at(spec)
 
     policy = CLEAN
     if changes:
@@ -486,12 +505,7 @@ def prepare_code(spec: Any) -> CodeVersion:
             how = "you answered fail"
         else:
             how = f"on_dirty=ask without a terminal, so non_interactive={settings.non_interactive}"
-        raise DirtyTreeError(
-            f"The git repository {root} has uncommitted changes ({how}):\n"
-            f"{_describe_changes(changes)}\n"
-            f"Commit them, or choose a policy: +launcher.version_manager.on_dirty="
-            f"{'|'.join(p for p in DIRTY_POLICIES if p != 'ask')}."
-        )
+        raise _dirty_tree_error(root, changes, how)
     if policy in ("commit", "snapshot_dirty"):
         dirty_subs = _dirty_submodules(repo)
         if dirty_subs:
@@ -560,12 +574,7 @@ def planned_code(spec: Any) -> str:
     ``on_dirty=fail`` raises the launch's ``DirtyTreeError``.
     """
     settings = spec.settings.version_manager
-    script = Path(spec.project_file or spec.script).resolve()
-    work_parent = resolve_path(script.parent, settings.parent_work_dir)
-    repo = open_repository(script)
-    root = _root(repo)
-    excludes = own_output_excludes(root, [spec.parent_log_dir, work_parent]) + BYTECODE_EXCLUDES
-    changes = uncommitted_changes(repo, excludes)
+    script, work_parent, repo, root, excludes, changes = _look_at(spec)
     commit = repo.head.commit.hexsha
     policy = CLEAN
     if changes:
@@ -573,12 +582,7 @@ def planned_code(spec: Any) -> str:
         if policy == "ask":  # a dry run asks nothing: what a launch without a terminal does
             policy = settings.non_interactive if not _is_terminal(sys.stdin) else "ask"
     if policy == "fail":
-        raise DirtyTreeError(
-            f"The git repository {root} has uncommitted changes (on_dirty=fail):\n"
-            f"{_describe_changes(changes)}\n"
-            f"Commit them, or choose a policy: +launcher.version_manager.on_dirty="
-            f"{'|'.join(p for p in DIRTY_POLICIES if p != 'ask')}."
-        )
+        raise _dirty_tree_error(root, changes, f"on_dirty={settings.on_dirty}")
     name = snapshot_name(commit, None)
     what = f"commit {commit[:12]}"
     if policy == "snapshot_dirty":
