@@ -170,6 +170,17 @@ class StorageError(RunFolderError):
         return f"{what}{where}{self.cause}{hint}."
 
 
+class NotStartedError(StorageError):
+    """A prepared run could not take the room it needs to record its end (its reserve,
+    ``runfolder.attempts``): it did not start and stays QUEUED for ``mlxlaunch start``.
+
+    A job or parallel worker then exits ``job_exit_code`` instead of 1, so the launcher
+    that started it keeps the run QUEUED instead of recording a failure."""
+
+    #: ``os.EX_TEMPFAIL``: "a temporary failure, try again later"
+    job_exit_code = 75
+
+
 class MetricValueError(MlxlaunchError, ValueError):
     """``log_metrics`` got a value a metric log cannot hold faithfully (an integer beyond
     64 bits: readers keep integer columns as ``int64``); nothing was written.

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import SettingsError
+from mlxlaunch.errors import NotStartedError, SettingsError
 from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.settings import Settings
@@ -118,9 +118,13 @@ class ParallelExecutor(Executor):
                 _forward(worker, signum)
 
         def stopping(results: list[Optional[RunResult]]) -> bool:
-            """No new point starts after a signal, or after a failure with ``fail_fast``."""
-            failed = any(r is not None and r.status == Status.FAILED for r in results)
-            return bool(stop_signal) or (spec.settings.fail_fast and failed)
+            """No new point starts after a signal, after a point that could not start
+            (no room on the disk), or after a failure with ``fail_fast``."""
+            ended = [r.status for r in results if r is not None]
+            failed = Status.FAILED in ended
+            return (
+                bool(stop_signal) or Status.QUEUED in ended or (spec.settings.fail_fast and failed)
+            )
 
         last_start = 0.0
         previous = _install_handlers(on_signal)
@@ -265,6 +269,10 @@ def _outcome(worker: _Worker) -> RunResult:
     if status == Status.QUEUED and worker.signalled:
         # stopped by the forwarded signal before its run started: it stays QUEUED
         return RunResult(run.log_id, run.log_dir, Status.QUEUED)
+    if status == Status.QUEUED and code == NotStartedError.job_exit_code:
+        # no room to record its end (the worker said why): it never ran, so it stays
+        # QUEUED for mlxlaunch start, as in a sequential sweep; the code makes the command fail
+        return RunResult(run.log_id, run.log_dir, Status.QUEUED, NotStartedError.exit_code)
     # The worker died before recording an outcome: it could not start (bad script,
     # import error) or was killed (SIGKILL, OOM). It is gone, so the run failed.
     if code is not None and code < 0:

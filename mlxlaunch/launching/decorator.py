@@ -23,7 +23,14 @@ from typing import Any, Callable, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch._version import __version__
-from mlxlaunch.errors import MlxlaunchError, StorageError, UnknownSetting, UsageError, did_you_mean
+from mlxlaunch.errors import (
+    MlxlaunchError,
+    NotStartedError,
+    StorageError,
+    UnknownSetting,
+    UsageError,
+    did_you_mean,
+)
 from mlxlaunch.executors import LaunchSpec, get_executor
 from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
@@ -132,7 +139,12 @@ def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: SeedingF
     """Job/worker mode: run the prepared folder ``run_dir`` exactly as frozen."""
 
     settings = load_settings(metadata_path(run_dir, LAUNCHER_FILE))
-    result = run_prepared(run_dir, task, settings, seeding_function)
+    try:
+        result = run_prepared(run_dir, task, settings, seeding_function)
+    except NotStartedError as exc:  # it stays QUEUED: tell the launcher it never started
+        sys.stderr.write(f"mlxlaunch: error: {exc}\n")
+        sys.stderr.flush()
+        return NotStartedError.job_exit_code
     return result.exit_code or 0
 
 

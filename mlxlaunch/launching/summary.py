@@ -18,7 +18,8 @@ def summarize(results: list[RunResult], parent: Path, sweep_id: str) -> int:
     """Print ``mlxlaunch: N runs: 3 COMPLETE, 1 FAILED (ids 2) ...``; return the exit code.
 
     The exit code is 0 when every run completed (or was queued on a scheduler),
-    the interrupted run's code (130/143) when one was interrupted, 1 otherwise.
+    the interrupted run's code (130/143) when one was interrupted, 1 otherwise
+    (a failure, or a run left QUEUED because it could not start).
     """
     counts = Counter(r.status for r in results)
     parts = []
@@ -48,4 +49,6 @@ def summarize(results: list[RunResult], parent: Path, sweep_id: str) -> int:
         return interrupted[0].exit_code or 130
     if any(r.status in (Status.FAILED, Status.SUBMIT_FAILED) for r in results):
         return 1
+    if any(r.status == Status.QUEUED and r.exit_code for r in results):
+        return 1  # a worker's run could not start (no room on the disk): nothing ran
     return 0

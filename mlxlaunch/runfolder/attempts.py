@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from mlxlaunch.errors import StorageError
+from mlxlaunch.errors import NotStartedError, StorageError
 from mlxlaunch.jobenv import ENV_JOB_ID
 from mlxlaunch.runfolder.layout import (
     ATTEMPTS_DIR,
@@ -184,7 +184,7 @@ def start_attempt(run_dir: Path, heartbeat_interval: float) -> dict[str, Any]:
     except OSError as exc:  # it stays QUEUED: it never ran (mlxlaunch start runs it later)
         where = exc.filename or str(run_dir / METADATA / RESERVE_FILE)  # a write has no name
         cause = OSError(exc.errno, exc.strerror, where)
-        raise StorageError(cause, f"cannot start run {run_dir.name}") from None
+        raise NotStartedError(cause, f"cannot start run {run_dir.name}") from None
     info.update(
         status=Status.RUNNING,
         attempt=previous + 1,

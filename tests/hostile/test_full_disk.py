@@ -190,6 +190,25 @@ def test_a_sweep_on_a_disk_its_first_run_filled_stops_with_the_rest_queued(
     assert not [p for p in logs.rglob("*") if ".tmp" in p.name]
 
 
+def test_a_worker_that_cannot_start_on_a_full_disk_leaves_its_run_queued(
+    project, small_disk: Path
+) -> None:
+    """The same sweep run by the parallel executor (one worker process per point, here
+    one worker: ``gpus=[0]``): the worker that cannot start its run says why and the run
+    stays QUEUED, not FAILED as if it had run; no later point is started."""
+    logs, proc = _launch_filling(project, small_disk, "+seed=1,2,3", "+launcher.gpus=[0]")
+    assert proc.returncode == 1, proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("mlxlaunch: error:")]
+    assert len(errors) == 1 and "cannot start run 2" in errors[0], proc.stderr
+    assert "No space left on device" in errors[0]
+    from mlxlaunch.runfolder.metadata import read_info
+
+    infos = [read_info(logs / str(i)) for i in (1, 2, 3)]
+    assert [i["status"] for i in infos] == ["FAILED", "QUEUED", "QUEUED"], infos
+    assert not infos[1].get("error") and not infos[1].get("attempt"), infos[1]
+    assert "3 runs: 2 QUEUED, 1 FAILED (id 1)" in proc.stderr, proc.stderr
+
+
 def test_a_chmod_555_logs_folder_gives_one_line_to_a_non_root_user(user_project) -> None:
     """Root writes through mode 555, so the launch runs as a second Unix user."""
     user_project.logs.mkdir(mode=0o555)
