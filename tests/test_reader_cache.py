@@ -333,3 +333,89 @@ def test_no_process_loses_another_ones_entries(tmp_path):
     assert len(held.rows) == 300
     missing = {name: 300 - sum(log == name for _, log in held.summaries) for name in names}
     assert missing == dict.fromkeys(names, 0)
+
+
+# ---------------------------------------------------------------- metric log names
+
+
+def _age(folder: Path, seconds: float = 60.0) -> int:
+    """Set ``folder``'s mtime ``seconds`` in the past (as if written then); its new mtime_ns."""
+    stamp = folder.stat().st_mtime_ns - int(seconds * 1e9)
+    os.utime(folder, ns=(stamp, stamp))
+    return stamp
+
+
+def _names_listed(monkeypatch) -> list[str]:
+    """Record each listing of a ``metrics/`` folder (a cached read lists none)."""
+    from mlxlaunch.reader import metrics
+
+    listed: list[str] = []
+    real = metrics.log_names
+    monkeypatch.setattr(metrics, "log_names", lambda d, p=None: listed.append(d) or real(d, p))
+    return listed
+
+
+def test_log_names_come_from_the_index_until_a_log_is_added_or_removed(logs, monkeypatch):
+    for log_id in range(1, 7):
+        _age(logs / str(log_id) / "metrics")
+    listed = _names_listed(monkeypatch)
+    assert [run.log_names for run in quiet(logs).search("")] == [["train"]] * 6
+    assert len(listed) == 6
+    listed.clear()
+    assert [run["train.loss"].size for run in quiet(logs).search("")] == [4] * 6
+    assert listed == [], "the names were listed again though no metrics/ changed"
+    # a run gets a new log (a resumed run, a file copied in), another loses its log
+    write_metrics(logs / "2", "eval", [{"acc": 0.5}])
+    (logs / "3" / "metrics" / "train.json").unlink()
+    runs = quiet(logs).search("")
+    assert runs[1].log_names == ["eval", "train"]
+    assert runs[1]["eval.acc"].tolist() == [0.5]
+    assert runs[2].log_names == []
+    assert "train.loss" not in runs[2]
+    assert [run.log_names for run in runs[3:]] == [["train"]] * 3
+
+
+def test_a_live_run_starting_a_log_is_seen_even_within_one_clock_tick(logs, monkeypatch):
+    import socket
+
+    write_run(
+        logs, 7, status="RUNNING", info={"hostname": socket.gethostname(), "pid": os.getpid()}
+    )
+    write_metrics(logs / "7", "train", [{"loss": 1.0}])
+    metrics_dir = logs / "7" / "metrics"
+    stamp = _age(metrics_dir)
+    assert quiet(logs).search("log_id == 7")[0].log_names == ["train"]
+    write_metrics(logs / "7", "eval", [{"acc": 0.5}])
+    os.utime(metrics_dir, ns=(stamp, stamp))  # a file system whose clock did not move
+    run = quiet(logs).search("log_id == 7")[0]
+    assert run.status == "RUNNING"
+    assert run.log_names == ["eval", "train"]
+
+
+def test_a_metrics_folder_changed_just_now_is_not_cached(logs):
+    metrics_dir = logs / "1" / "metrics"
+    stamp = metrics_dir.stat().st_mtime_ns  # written just now (the fixture)
+    assert quiet(logs).search("log_id == 1")[0].log_names == ["train"]
+    write_metrics(logs / "1", "eval", [{"acc": 0.5}])  # within the same tick of a coarse clock
+    os.utime(metrics_dir, ns=(stamp, stamp))
+    assert quiet(logs).search("log_id == 1")[0].log_names == ["eval", "train"]
+
+
+def test_entries_queued_outside_a_search_are_written_once_at_exit(logs, tmp_path):
+    for log_id in range(1, 7):
+        _age(logs / str(log_id) / "metrics")
+    script = textwrap.dedent(
+        f"""
+        import mlxlaunch
+        runs = mlxlaunch.Reader({str(logs)!r}, progress=False).search("")
+        print(sum(run["train.loss"].size for run in runs))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "24"
+    assert sorted(entries(tmp_path / "cache", logs).names) == [str(i) for i in range(1, 7)]
+    journal = (index_of(tmp_path / "cache", logs) / CACHE_JOURNAL_FILE).read_bytes()
+    assert journal.count(b'["L"') == 6
+    assert journal.strip().count(b"\n\n") == 0, "one append for the loop, not one per run"

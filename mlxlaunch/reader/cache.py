@@ -11,10 +11,13 @@ in the cache, ``<cache dir>/index/<sha1 of the logs folder's path>.v<FORMAT>/``:
 Each line is a JSON array: ``["H", logs folder]`` (the header),
 ``["K", shape, [keys]]`` (a key list shared by the rows that have these keys),
 ``["R", run, signature, shape, [values], [problems]]`` (a run's flattened
-config/info row) and ``["S", run, log, signature, {summary}]`` (a metric log's
-summaries). A signature is the (size, mtime, inode) of the files the entry came
-from; an entry whose signature differs from the files on disk is a miss, and is
-replaced. Later lines win over earlier ones.
+config/info row), ``["S", run, log, signature, {summary}]`` (a metric log's
+summaries) and ``["L", run, signature, [names]]`` (the names of a run's metric
+logs, so a repeated read needs no listing of ``metrics/``). A signature is the
+(size, mtime, inode) of the files the entry came from (for ``L``: the mtime and
+inode of ``metrics/``, which change when a log file is added, removed or
+renamed); an entry whose signature differs from the files on disk is a miss,
+and is replaced. Later lines win over earlier ones.
 
 Safety with many readers and live writers:
 
@@ -43,11 +46,14 @@ the ``MLXLAUNCH_CACHE_DIR`` environment variable, ``$XDG_CACHE_HOME/mlxlaunch``,
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import math
 import os
 import shutil
+import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +83,10 @@ FORMAT = 5
 #: (and than ``JOURNAL_MIN_BYTES``), so repeated appends cost at most a constant factor.
 JOURNAL_SHARE = 0.5
 JOURNAL_MIN_BYTES = 1 << 20
+#: Entries queued outside a ``batch()`` are written once this many are queued, or once
+#: the oldest is this many seconds old (and when the process exits).
+PENDING_MAX = 4096
+PENDING_S = 2.0
 #: Integers orjson reads and writes (larger ones are not cached: the row is re-parsed).
 _INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 
@@ -175,6 +185,7 @@ class _Entries:
         self.shapes: dict[str, list[str]] = {}
         self.rows: dict[str, list] = {}  # run -> ["R", run, signature, shape, values, problems]
         self.summaries: dict[tuple[str, str], list] = {}  # -> ["S", run, log, signature, summary]
+        self.names: dict[str, list] = {}  # run -> ["L", run, signature, [names]]
 
     def add(self, lines: Iterable[Any]) -> None:
         # comprehensions, not a loop with branches: 100,000 lines take ~30 ms, not ~1 s
@@ -184,6 +195,7 @@ class _Entries:
         self.summaries.update(
             ((x[1], x[2]), x) for x in good if x[0] == "S" and len(x) == 5 and type(x[2]) is str
         )
+        self.names.update((x[1], x) for x in good if x[0] == "L" and len(x) == 4)
 
     def lines(self, logs: str) -> Iterator[list]:
         """The lines of a compacted index holding these entries."""
@@ -196,13 +208,15 @@ class _Entries:
             if line[3] in self.shapes:
                 yield line
         yield from self.summaries.values()
+        yield from self.names.values()
 
     def runs(self) -> set[str]:
-        return set(self.rows).union(run for run, _ in self.summaries)
+        return set(self.rows).union(self.names, (run for run, _ in self.summaries))
 
     def drop(self, runs: set[str]) -> None:
         for run in runs:
             self.rows.pop(run, None)
+            self.names.pop(run, None)
         self.summaries = {k: v for k, v in self.summaries.items() if k[0] not in runs}
 
 
@@ -237,8 +251,11 @@ class RunCache:
     Runs are named by their folder's name (``"12"``). The index is read once, on
     the first lookup. ``put_*`` queue new entries; they are written when a
     ``with cache.batch():`` block ends (``Reader.refresh`` and ``Reader.search``
-    use one), or at once outside such a block. Writing never raises: the cache is
-    only ever a speed-up (a full disk or a read-only home only costs speed).
+    use one). Outside a block (a notebook's loop over ``run["train.loss"]``) they are
+    written together once :data:`PENDING_MAX` are queued or the oldest is
+    :data:`PENDING_S` seconds old, and at the latest when the cache is dropped or the
+    process exits: one append per loop, not one per run. Writing never raises: the cache is only
+    ever a speed-up (a full disk or a read-only home only costs speed).
     """
 
     def __init__(self, folder: Optional[Path], logs: str) -> None:
@@ -250,6 +267,7 @@ class RunCache:
         self._new: list[list] = []  # lines not yet written
         self._new_shapes: set[str] = set()
         self._batching = False
+        self._since: Optional[float] = None  # when the oldest entry not yet written was queued
         self._present: Optional[set[str]] = None  # the runs of the last listing
 
     @classmethod
@@ -315,6 +333,24 @@ class RunCache:
         self._new.append(line)
         self._written()
 
+    # -- metric log names
+    def log_names(self, run: str, signature: list) -> Optional[list[str]]:
+        """The metric log names of ``run`` if listed from ``metrics/`` with ``signature``."""
+        if self.folder is None:
+            return None
+        line = self.entries.names.get(run)
+        if line is None or line[2] != signature or not isinstance(line[3], list):
+            return None
+        return line[3]
+
+    def put_log_names(self, run: str, signature: list, names: list[str]) -> None:
+        if self.folder is None:
+            return
+        line = ["L", run, signature, names]
+        self.entries.names[run] = line
+        self._new.append(line)
+        self._written()
+
     # -- writing
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -330,7 +366,17 @@ class RunCache:
             self.flush()
 
     def _written(self) -> None:
-        if not self._batching:
+        if self._batching:
+            return
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            _flush_at_exit(self)
+        if len(self._new) >= PENDING_MAX or now - self._since >= PENDING_S:
+            self.flush()
+
+    def __del__(self) -> None:  # a Reader dropped in a notebook: its queued entries stay useful
+        if self._new:
             self.flush()
 
     def flush(self) -> None:
@@ -341,6 +387,7 @@ class RunCache:
         if not self._new and not stale:
             return
         lines, self._new = self._new, []
+        self._since = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with locked(self.folder):
@@ -395,6 +442,24 @@ class RunCache:
 
     def _exists(self, run: str) -> bool:
         return os.path.isdir(os.path.join(self.logs, run))
+
+
+#: Caches with entries queued outside a batch, written when the process exits.
+_PENDING: weakref.WeakSet = weakref.WeakSet()
+
+
+def _flush_at_exit(cache: RunCache) -> None:
+    """Have ``cache``'s queued entries written when the process exits (if still queued)."""
+    if not _PENDING:
+        atexit.unregister(_flush_pending)  # registered once, however many caches
+        atexit.register(_flush_pending)
+    _PENDING.add(cache)
+
+
+def _flush_pending() -> None:
+    for cache in list(_PENDING):
+        cache.flush()
+    _PENDING.clear()
 
 
 def _inside(path: Path, logs: str) -> bool:

@@ -17,17 +17,20 @@ from __future__ import annotations
 import gc
 import operator
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from mlxlaunch.errors import NotRegularFile
-from mlxlaunch.reader.cache import json_loads
+from mlxlaunch.reader.cache import RunCache, json_loads
 from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.layout import KEYS_DIR, METRICS_DIR, METRICS_SUFFIX
-from mlxlaunch.runfolder.safefiles import open_regular_file
+from mlxlaunch.runfolder.safefiles import open_regular_file, read_regular_snapshot
 
+#: Statuses of a run that may still write its logs.
+LIVE = ("RUNNING", "QUEUED")
 #: Summaries a query can use: ``<log>.<key>.<summary>``, e.g. ``train.loss.last``.
 SUMMARIES = ("last", "first", "min", "max", "mean", "count")
 
@@ -211,14 +214,13 @@ def read_log(run_dir: str, name: str, live: bool = False) -> MetricLog:
 
     The file is read once, and every column comes from that one read: a live run
     appending meanwhile cannot give ``loss`` and ``step`` different lengths. The
-    signature is the open file's (``fstat``), taken before reading, so a file that
-    grows during the read is re-read next time it is asked for.
+    signature is the open file's (``fstat``), taken before reading, and exactly the
+    bytes it describes are read, so a file that grows meanwhile is re-read next time
+    it is asked for.
     """
     path = log_path(run_dir, name)
     try:
-        with open_regular_file(path, MAX_LOG_BYTES) as f:  # never a FIFO (it would block)
-            st = os.fstat(f.fileno())
-            data = f.read()
+        data, st = read_regular_snapshot(path, MAX_LOG_BYTES)  # never a FIFO (it would block)
     except FileNotFoundError:
         return MetricLog(name, {}, 0, ())
     except (OSError, NotRegularFile) as exc:  # one odd file costs this log only
@@ -266,6 +268,46 @@ def log_names(run_dir: str, problems: Optional[list[str]] = None) -> list[str]:
             )
         return []
     return sorted(names)
+
+
+#: A ``metrics/`` folder changed less than this many seconds ago may still change within
+#: the same tick of the file system's clock (its mtime would not move): its listing is
+#: not cached yet (git's "racy" entries). Larger than any file system's granularity.
+RACY_S = 2.0
+
+
+def cached_log_names(
+    run_dir: str, cache: RunCache, live: bool, problems: Optional[list[str]] = None
+) -> list[str]:
+    """``log_names(run_dir)``, from ``cache`` when ``metrics/`` did not change since.
+
+    Listing ``metrics/`` is most of the cost of a first ``run["train.loss"]`` (a
+    directory read per run); its mtime and inode change whenever a log file is added,
+    removed or renamed, so one ``stat`` tells whether the cached names still hold.
+    Not cached: a live run's names (it may start a new log any time), a folder
+    changed less than :data:`RACY_S` ago, and a listing with problems (a FIFO or a
+    link loop among the logs is reported at every read).
+    """
+    folder = os.path.join(run_dir, METRICS_DIR)
+    run = os.path.basename(run_dir)
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return log_names(run_dir, problems)  # reports why
+    signature = [st.st_mtime_ns, st.st_ino]
+    if not live:
+        names = cache.log_names(run, signature)
+        if names is not None:
+            return names
+    found: list[str] = []
+    names = log_names(run_dir, found)
+    if problems is not None:
+        problems.extend(found)
+    if not live and not found and time.time() - st.st_mtime >= RACY_S:
+        cache.put_log_names(run, signature, names)
+    return names
 
 
 def logged_keys(run_dir: str, name: str) -> list[str]:

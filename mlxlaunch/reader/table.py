@@ -155,7 +155,10 @@ class Run(Mapping):
         read (a link loop, a FIFO) is reported in ``reader.problems`` and left out."""
         if self._log_names is None:
             problems: list[str] = []
-            self._log_names = _metrics.log_names(self.path, problems)
+            live = self.status in _metrics.LIVE
+            self._log_names = _metrics.cached_log_names(
+                self.path, self._context.cache, live, problems
+            )
             for problem in problems:
                 self._context.problems.add(problem)
         return self._log_names
@@ -173,7 +176,7 @@ class Run(Mapping):
         cached = self._logs.get(name)
         if cached is not None:
             return cached
-        log = _metrics.read_log(self.path, name, live=self.status in ("RUNNING", "QUEUED"))
+        log = _metrics.read_log(self.path, name, live=self.status in _metrics.LIVE)
         for problem in log.problems:
             self._context.problems.add(problem)
         self._logs[name] = log

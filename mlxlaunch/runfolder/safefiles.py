@@ -154,6 +154,23 @@ def check_private_dir(path: Path) -> None:
         )
 
 
+def _open_regular(path: str, limit: Optional[int]) -> tuple[int, os.stat_result]:
+    """``(fd, fstat)`` of ``path`` opened for reading, if it is a regular file of at most
+    ``limit`` bytes: opened with ``O_NONBLOCK``, so a FIFO planted under that name cannot
+    block the open, and checked on the open descriptor before anything is read."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile("not a regular file (a FIFO, device or socket)")
+        if limit is not None and st.st_size > limit:
+            raise NotRegularFile(f"too large ({st.st_size} bytes, more than {limit})")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
 def open_regular_file(path: str, limit: Optional[int] = None) -> BinaryIO:
     """``path`` opened for reading if it is a regular file (of at most ``limit`` bytes).
 
@@ -163,13 +180,8 @@ def open_regular_file(path: str, limit: Optional[int] = None) -> BinaryIO:
     file raises :class:`NotRegularFile`; ``OSError`` as ``open`` would (missing, no
     permission, a link loop).
     """
-    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    fd, _ = _open_regular(path, limit)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile("not a regular file (a FIFO, device or socket)")
-        if limit is not None and st.st_size > limit:
-            raise NotRegularFile(f"too large ({st.st_size} bytes, more than {limit})")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -181,3 +193,27 @@ def read_regular_file(path: str, limit: int) -> bytes:
     (:func:`open_regular_file`: never blocks on a FIFO, never reads a device)."""
     with open_regular_file(path, limit) as f:
         return f.read()
+
+
+def read_regular_snapshot(path: str, limit: Optional[int] = None) -> tuple[bytes, os.stat_result]:
+    """The first ``st_size`` bytes of the regular file ``path`` and its ``fstat``, taken
+    before reading (the checks of :func:`open_regular_file`).
+
+    For files that only grow (metric logs): what is read is exactly the file as its
+    ``fstat`` describes it, even while a writer appends (a shorter read means the file
+    was cut meanwhile). Plain ``os.read`` on the descriptor, no file object: a tenth
+    of the cost of a small file's ``open().read()``.
+    """
+    fd, st = _open_regular(path, limit)
+    try:
+        chunks = []
+        left = st.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 30))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), st
