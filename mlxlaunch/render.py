@@ -9,6 +9,7 @@ text, which is also what tests and ``docs/cli.md`` show.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -53,15 +54,15 @@ def is_terminal(stream: TextIO) -> bool:
         return False
 
 
+def terminal_with(stream: TextIO, package: str) -> bool:
+    """Whether ``stream`` is a real terminal (``is_terminal``) and the optional ``package``
+    that draws on it (rich, tqdm: the cli extra) is installed. Nothing is imported."""
+    return is_terminal(stream) and importlib.util.find_spec(package) is not None
+
+
 def use_rich(stream: TextIO) -> bool:
-    """Whether to draw with rich: a real terminal (``is_terminal``) and rich installed."""
-    if not is_terminal(stream):
-        return False
-    try:
-        import rich  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether to draw with rich: a real terminal and rich installed."""
+    return terminal_with(stream, "rich")
 
 
 _RST_LITERAL = re.compile(r"``([^`]+)``")

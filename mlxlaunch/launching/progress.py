@@ -26,7 +26,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from mlxlaunch.executors.base import PreparedRun, Progress
-from mlxlaunch.render import format_seconds, is_terminal
+from mlxlaunch.render import format_seconds, terminal_with
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.running.runner import RunResult
 
@@ -56,7 +56,7 @@ class SweepProgress(Progress):
         self._bar: Any = None
         self._pump: Optional[_TerminalPump] = None
         if live is None:
-            live = _is_terminal(self._stream)
+            live = terminal_with(self._stream, "tqdm")  # a bar, or plain lines
         if live:
             self._bar = _make_bar(total, self._stream)
             self._pump = _TerminalPump(self._bar).start()
@@ -261,19 +261,8 @@ def _private_stderr() -> TextIO:
         return sys.stderr
 
 
-def _is_terminal(stream: TextIO) -> bool:
-    """A terminal to draw a bar on (``render.is_terminal``), and tqdm installed."""
-    if not is_terminal(stream):
-        return False
-    try:
-        import tqdm  # noqa: F401  - optional: the cli extra
-    except ImportError:
-        return False
-    return True
-
-
 def _make_bar(total: int, stream: TextIO) -> Any:
-    from tqdm import tqdm  # optional dependency (the cli extra), checked by _is_terminal
+    from tqdm import tqdm  # optional dependency (the cli extra), checked by terminal_with
 
     return tqdm(
         total=total,
