@@ -39,6 +39,7 @@ from mlxlaunch.executors.parallel import ParallelExecutor
 from mlxlaunch.executors.registry import LOCAL, backend_kinds, executor_for
 from mlxlaunch.launching.settings import SchedulerSettings, load_settings
 from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml
+from mlxlaunch.runfolder.safefiles import locked
 
 #: Presets that always exist: just the scheduler, with every other setting at its default.
 #: (The schedulers a preset may name are ``executors.registry.backend_kinds()``.)
@@ -121,12 +122,9 @@ def editing(path: Optional[Path] = None) -> Iterator[Presets]:
     Two ``mlxlaunch backend add`` at once both land; nothing is written if the
     caller raises.
     """
-    import fcntl
-
     path = path or backends_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(path.parent, f".{path.name}.lock"):
         presets = read_presets(path)
         yield presets
         write_presets(presets, path)

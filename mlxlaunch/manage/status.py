@@ -32,6 +32,7 @@ from mlxlaunch.errors import (
 from mlxlaunch.executors.registry import scheduler_executor
 from mlxlaunch.reader.metrics import SUMMARIES, log_names, logged_keys, read_log, split_metric_key
 from mlxlaunch.reader.query import evaluate, parse
+from mlxlaunch.reader.scan import flatten
 from mlxlaunch.runfolder.layout import Status
 
 #: info.status values the scheduler is asked about (INTERRUPTED: it may have been requeued)
@@ -106,14 +107,6 @@ def load_runs(logdir: Path) -> list[RunView]:
 _IDS = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
-def _flatten(prefix: str, data: Any, row: dict[str, Any]) -> None:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            _flatten(f"{prefix}.{key}", value, row)
-    else:
-        row[prefix] = data
-
-
 def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
     """The runs matching ``query``: run ids (``3 5-7``) or a Reader query.
 
@@ -137,9 +130,9 @@ def select_runs(runs: list[RunView], query: list[str]) -> list[RunView]:
     selected = []
     for run in runs:
         row: dict[str, Any] = {}
-        _flatten("info", dict(run.info, status=run.status), row)
+        flatten(dict(run.info, status=run.status), "info.", row)
         if "config." in text:
-            _flatten("config", run.config(), row)
+            flatten(run.config(), "config.", row)
         if evaluate(node, row):
             selected.append(run)
     return selected

@@ -111,15 +111,16 @@ def open_existing(path: Path, flags: int, mode: int = 0o644) -> int:
 
 
 @contextlib.contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<folder>/.lock`` (made if missing) for the block.
+def locked(folder: Path, name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<folder>/<name>`` (made if missing) for the block.
 
-    For read-merge-write updates of an index several processes share (a Logger
-    handed to workers): the kernel releases the lock if the holder dies.
+    For read-merge-write updates of a file several processes share (a Logger's
+    index handed to workers, the Reader's cache, the backend presets): the kernel
+    releases the lock if the holder dies.
     """
     import fcntl  # POSIX only
 
-    fd = open_existing(folder / ".lock", os.O_RDWR | os.O_CREAT)
+    fd = open_existing(folder / name, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
