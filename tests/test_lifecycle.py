@@ -140,10 +140,10 @@ def test_forced_id_with_a_sweep_is_refused(project):
 
 
 def test_signal_handlers_restored_after_run():
-    from mlxlaunch.running.runner import _SignalGuard
+    from mlxlaunch.running.runner import SignalGuard
 
     before = signal.getsignal(signal.SIGTERM)
-    with _SignalGuard():
+    with SignalGuard():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
 

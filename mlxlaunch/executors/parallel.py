@@ -42,7 +42,7 @@ from mlxlaunch.executors.base import Executor, LaunchSpec, PreparedRun
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching.settings import Settings
 from mlxlaunch.runfolder.layout import Status
-from mlxlaunch.running.runner import RunResult, handled_signals
+from mlxlaunch.running.runner import RunResult, SignalGuard, handled_signals
 
 #: Environment variable that restricts which GPUs a worker sees.
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
@@ -127,38 +127,37 @@ class ParallelExecutor(Executor):
             )
 
         last_start = 0.0
-        previous = _install_handlers(on_signal)
-        try:
-            while pending or running:
-                while pending and len(running) < self.n_workers and not stopping(results):
-                    slot = min(set(range(self.n_workers)) - set(running))
-                    index, run = pending.pop(0)
-                    worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
-                    running[slot] = worker
-                    spec.progress.started(run)
-                    if stop_signal and not worker.signalled:  # arrived while it was starting
-                        _forward(worker, stop_signal[-1])
-                    _watch(worker, finished)
-                    last_start = time.monotonic()
-                timeout = 0.5
-                if use_standbys and not stopping(results):
-                    due = last_start + STANDBY_DELAY_S - time.monotonic()
-                    if due <= 0:
-                        self._fill_standbys(standbys, len(pending), spec)
-                    else:
-                        timeout = due
-                if not running:
-                    break
-                try:
-                    worker = finished.get(timeout=timeout)
-                except queue.Empty:
-                    continue
-                del running[worker.slot]
-                result = results[worker.index] = _outcome(worker)
-                spec.progress.finished(worker.run, result)
-        finally:
-            _restore_handlers(previous)
-            _dismiss(standbys.values())
+        with SignalGuard(on_signal):  # forwarded to the running workers
+            try:
+                while pending or running:
+                    while pending and len(running) < self.n_workers and not stopping(results):
+                        slot = min(set(range(self.n_workers)) - set(running))
+                        index, run = pending.pop(0)
+                        worker = self._start(slot, index, run, spec, standbys.pop(slot, None))
+                        running[slot] = worker
+                        spec.progress.started(run)
+                        if stop_signal and not worker.signalled:  # arrived while it was starting
+                            _forward(worker, stop_signal[-1])
+                        _watch(worker, finished)
+                        last_start = time.monotonic()
+                    timeout = 0.5
+                    if use_standbys and not stopping(results):
+                        due = last_start + STANDBY_DELAY_S - time.monotonic()
+                        if due <= 0:
+                            self._fill_standbys(standbys, len(pending), spec)
+                        else:
+                            timeout = due
+                    if not running:
+                        break
+                    try:
+                        worker = finished.get(timeout=timeout)
+                    except queue.Empty:
+                        continue
+                    del running[worker.slot]
+                    result = results[worker.index] = _outcome(worker)
+                    spec.progress.finished(worker.run, result)
+            finally:
+                _dismiss(standbys.values())
         for index, run in pending:
             results[index] = RunResult(run.log_id, run.log_dir, Status.QUEUED)
         return [r for r in results if r is not None]
@@ -245,18 +244,6 @@ def _send(process: subprocess.Popen, signum: int) -> None:
         process.send_signal(signum)
     except ProcessLookupError:  # it just exited
         pass
-
-
-def _install_handlers(handler: Any) -> dict[int, Any]:
-    """Route SIGINT/SIGTERM to ``handler``; return the handlers to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {signum: signal.signal(signum, handler) for signum in handled_signals()}
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
 
 
 def _outcome(worker: _Worker) -> RunResult:

@@ -71,16 +71,23 @@ def handled_signals() -> list[signal.Signals]:
     ]
 
 
-class _SignalGuard:
-    """Turns the signals of ``handled_signals()`` into ``Interrupted`` while the task runs."""
+class SignalGuard:
+    """Routes the signals of ``handled_signals()`` to ``handler`` inside the block, and
+    puts the previous handlers back after it (or at ``restore()``).
 
-    def __init__(self) -> None:
+    The default handler raises ``Interrupted`` (a run's task); the parallel executor
+    passes one that forwards the signal to its workers. Outside the main thread,
+    where Python cannot set handlers, it does nothing.
+    """
+
+    def __init__(self, handler: Optional[Callable[[int, Any], None]] = None) -> None:
+        self._handler = handler or self._raise
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _SignalGuard:
+    def __enter__(self) -> SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for signum in handled_signals():
-                self._previous[signum] = signal.signal(signum, self._raise)
+                self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     @staticmethod
@@ -216,7 +223,7 @@ def run_prepared(
         status, exit_code, error, failure = Status.COMPLETE, 0, None, None
         cancelled = False
         ctx: Optional[Context] = None
-        guard = _SignalGuard()
+        guard = SignalGuard()
         streams = None
         if settings.logger.log_streams_to_file:
             streams = start_tee(run_dir)
