@@ -284,7 +284,7 @@ def test_unknown_metric_column_is_a_clear_error(logs):
 
 
 def test_a_log_is_parsed_once_into_typed_columns_that_share_one_length(logs):
-    """One read of metrics/train.json gives every column: float64 / int64 arrays, no
+    """One snapshot of metrics/train.json gives every column: float64 / int64 arrays, no
     per-record objects kept, and the collector is running again afterwards."""
     import gc
 
@@ -297,4 +297,43 @@ def test_a_log_is_parsed_once_into_typed_columns_that_share_one_length(logs):
     assert lr.dtype == np.float64 and np.isnan(lr[0]) and lr[-1] == 1.0  # missing -> NaN
     assert len(loss) == len(epoch) == len(lr) == 5
     assert run["train.loss"] is loss, "the log was parsed again"
-    assert set(run._logs) == {"train"} and run._logs["train"].columns["epoch"] is epoch
+    assert set(run._logs) == {"train"} and run._logs["train"].column("epoch") is epoch
+
+
+def test_only_the_columns_asked_for_stay_in_memory(logs):
+    """Loading train.loss of many runs keeps one array per run, not every key of the log;
+    a query on summaries keeps none (the summaries are numbers in the index)."""
+    reader = quiet_reader(logs)
+    first = reader.search("log_id == 2")[0]
+    assert first["train.loss"].size == 4 and first._logs["train"].loaded == ["loss"]
+    runs = reader.search("train.loss.last < 1")  # every run's summaries
+    assert [run._logs["train"].loaded for run in runs] == [[]] + [["loss"]] + [[]] * 4
+    run = runs[0]
+    loss = run["train.loss"]
+    assert run._logs["train"].loaded == ["loss"]
+    assert len(run["train.epoch"]) == len(loss) == 4
+    assert run._logs["train"].loaded == ["loss", "epoch"]
+    assert list(run.metrics("train").columns) == ["step", "loss", "epoch"]
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten in place"])
+def test_a_log_rewritten_between_two_columns_moves_every_column_together(logs, how):
+    """A column asked for later comes from the same bytes as the first; if the file no
+    longer starts with them (replaced, or rewritten in place by another tool), the log
+    is read anew and every column of it moves to the new content together."""
+    run = quiet_reader(logs).search("log_id == 1")[0]
+    assert run["train.loss"].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+    path = logs / "1" / "metrics" / "train.json"
+    old = path.read_bytes()
+    # the same lines with other values (same lengths: as many records in the old size)
+    new = old.replace(b'"loss": 1.0', b'"loss": 9.0').replace(b'"loss": 0.5', b'"loss": 0.7')
+    new += b'{"loss": 0.1, "epoch": 4}\n'
+    if how == "replaced":
+        (logs / "1" / "metrics" / "new.tmp").write_bytes(new)
+        os.replace(logs / "1" / "metrics" / "new.tmp", path)
+    else:
+        with open(path, "r+b") as f:  # same inode, longer: the old size is a prefix of it
+            f.write(new)
+    assert run["train.epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert run["train.loss"].tolist() == [9.0, 0.7, 1 / 3, 0.25, 0.1]
+    assert run["train.loss.count"] == 5

@@ -88,9 +88,9 @@ class Run(Mapping):
                 summary = self.summary(split[0])  # from the cache when the log is unchanged
                 if split[1] in summary:
                     return summary[split[1]]
-            log = self.log(split[0])
-            if split[1] in log.columns:
-                return log.columns[split[1]]
+            log = self.log(split[0], keep=(split[1],))
+            if split[1] in log.keys:
+                return log.column(split[1])
         if key.startswith(MLXP_ARTIFACT_PREFIX):
             groups = self.artifact_groups()
             if key in groups:
@@ -166,17 +166,20 @@ class Run(Mapping):
     def metric_keys(self, name: str) -> list[str]:
         """Keys of a metric log, from ``metrics/.keys`` (or the loaded log)."""
         if name in self._logs:
-            return list(self._logs[name].columns)
+            return list(self._logs[name].keys)
         return _metrics.logged_keys(self.path, name)
 
-    def log(self, name: str) -> _metrics.MetricLog:
-        """The parsed metric log ``name``: one read of the file, kept until the Reader is
-        refreshed (or ``forget()``), so every column and summary of it agrees, even while
-        the run appends (``run["train.loss"]`` and ``run["train.step"]`` have one length)."""
+    def log(self, name: str, keep: Optional[Sequence[str]] = None) -> _metrics.MetricLog:
+        """The parsed metric log ``name``: one snapshot of the file, kept until the Reader
+        is refreshed (or ``forget()``), so every column and summary of it agrees, even while
+        the run appends (``run["train.loss"]`` and ``run["train.step"]`` have one length).
+        A first read builds the columns ``keep`` (``None``: all); others are built from
+        the same snapshot when asked for."""
         cached = self._logs.get(name)
         if cached is not None:
             return cached
-        log = _metrics.read_log(self.path, name, live=self.status in _metrics.LIVE)
+        live = self.status in _metrics.LIVE
+        log = _metrics.read_log(self.path, name, live=live, keep=keep)
         for problem in log.problems:
             self._context.problems.add(problem)
         self._logs[name] = log
@@ -202,8 +205,11 @@ class Run(Mapping):
         run = os.path.basename(self.path)
         summary = self._context.cache.summary(run, name, signature)
         if summary is None:
-            log = self.log(name)
+            fresh = name not in self._logs
+            log = self.log(name)  # every column: a summary needs them all
             summary = log.summary()
+            if fresh:
+                log.release()  # only the snapshot stays: memory follows what is asked for
             signature = list(log.signature)
             self._context.cache.put_summary(run, name, signature, summary)
         self._summaries[name] = (signature, summary)

@@ -207,14 +207,17 @@ def read_regular_snapshot(path: str, limit: Optional[int] = None) -> tuple[bytes
     """
     fd, st = _open_regular(path, limit)
     try:
-        chunks = []
-        left = st.st_size
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 30))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = os.read(fd, st.st_size) if st.st_size else b""
+        if len(data) < st.st_size:  # a short read (signals, huge files) or a file cut meanwhile
+            chunks = [data]
+            left = st.st_size - len(data)
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 30))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            data = b"".join(chunks)
     finally:
         os.close(fd)
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), st
+    return data, st
