@@ -19,6 +19,7 @@ from mlxlaunch.reader.query import (
     QueryError,
     check_keys,
     evaluate,
+    evaluate_columns,
     parse,
     to_text,
 )
@@ -228,3 +229,35 @@ def test_any_text_parses_or_raises_query_error(text):
 @given(trees, st.dictionaries(keys, values, max_size=6))
 def test_not_is_the_complement(tree, row):
     assert evaluate(Not(tree), row) is (not evaluate(tree, row))
+
+
+few_keys = st.sampled_from(["config.lr", "config.seed", "info.status"])
+row_values = st.one_of(
+    values,
+    st.floats(),  # NaN and infinities too: NaN is never one memoised value
+    st.sampled_from([1, 1.0, True, 0, 0.0, -0.0, False, "1"]),  # equal in Python, not here
+    st.lists(st.integers(0, 2), max_size=2),  # unhashable: decided each time
+)
+few_leaves = st.one_of(
+    st.builds(Compare, few_keys, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), row_values),
+    st.builds(In, few_keys, st.lists(row_values, max_size=3).map(tuple)),
+    st.builds(IsNan, few_keys),
+)
+few_trees = st.recursive(
+    few_leaves,
+    lambda sub: st.one_of(
+        st.builds(Not, sub),
+        st.lists(sub, min_size=2, max_size=3).map(lambda ops: And(*ops)),
+        st.lists(sub, min_size=2, max_size=3).map(lambda ops: Or(*ops)),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(few_trees, st.lists(st.dictionaries(few_keys, row_values, max_size=3), max_size=12))
+def test_columns_give_what_rows_give(tree, rows):
+    """A search over whole columns (each condition decided once per distinct value)
+    matches exactly the runs a row-by-row evaluation matches."""
+    column = lambda key: [row.get(key) for row in rows]  # noqa: E731
+    assert evaluate_columns(tree, column, len(rows)) == [evaluate(tree, row) for row in rows]

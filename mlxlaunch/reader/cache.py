@@ -245,6 +245,39 @@ def index_logs_folder(folder: Path) -> Optional[str]:
     return None
 
 
+class FlatRow:
+    """A run's row as its index entry holds it: the key positions of its shape (one dict
+    shared by every row with those keys) and its list of values.
+
+    A repeated search reads 10,000 rows from the index and looks at two keys of
+    each: building a dict per run (~40 keys) would cost more than the rest of the
+    search. ``Run.row`` makes the dict when something needs all of it.
+    """
+
+    __slots__ = ("positions", "values")
+
+    def __init__(self, positions: dict[str, int], values: list) -> None:
+        self.positions = positions
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        i = self.positions.get(key)
+        return default if i is None else self.values[i]
+
+    def keys(self) -> Iterable[str]:
+        return self.positions.keys()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[self.positions[key]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FlatRow):
+            return list(self.positions) == list(other.positions) and self.values == other.values
+        return dict(self) == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dict it stands for
+
+
 class RunCache:
     """The index of one logs folder: rows and metric summaries of its runs.
 
@@ -264,6 +297,7 @@ class RunCache:
         if self.folder is not None and _inside(self.folder, logs):
             self.folder = None  # a cache inside the logs folder would write there: off
         self._entries: Optional[_Entries] = None
+        self._positions: dict[str, dict[str, int]] = {}  # shape -> {key: position}
         self._new: list[list] = []  # lines not yet written
         self._new_shapes: set[str] = set()
         self._batching = False
@@ -285,18 +319,23 @@ class RunCache:
         self._present = set(runs)
 
     # -- rows
-    def row(self, run: str, signature: list) -> Optional[tuple[dict[str, Any], list[str]]]:
+    def row(self, run: str, signature: list) -> Optional[tuple[FlatRow, list[str]]]:
         """``(row, problems)`` of ``run`` if its entry was made from files with ``signature``."""
         if self.folder is None:
             return None
         line = self.entries.rows.get(run)
         if line is None or line[2] != signature:
             return None
-        keys = self.entries.shapes.get(line[3])
-        values = line[4]
-        if keys is None or not isinstance(values, list) or len(keys) != len(values):
+        positions = self._positions.get(line[3])
+        if positions is None:
+            keys = self.entries.shapes.get(line[3])
+            if keys is None:
+                return None
+            positions = self._positions[line[3]] = {key: i for i, key in enumerate(keys)}
+        values, problems = line[4], line[5]
+        if type(values) is not list or len(positions) != len(values) or type(problems) is not list:
             return None
-        return dict(zip(keys, values)), list(line[5])
+        return FlatRow(positions, values), problems
 
     def put_row(self, run: str, signature: list, row: dict[str, Any], problems: list[str]) -> None:
         """Store the row of ``run`` made from files with ``signature`` (if JSON keeps it)."""

@@ -499,6 +499,46 @@ def evaluate(node: Node, row: Row) -> bool:
     return True
 
 
+#: ``evaluate_columns`` is for queries of at most this many conditions; a longer one
+#: (generated) is evaluated run by run, each stopping at its first deciding condition.
+MAX_COLUMN_LEAVES = 64
+
+
+def evaluate_columns(node: Node, column: Callable[[str], list], n: int) -> list[bool]:
+    """``[evaluate(node, row) for row in rows]``, condition by condition over whole columns.
+
+    ``column(key)`` gives the value of ``key`` in each of the ``n`` rows (``None``
+    where missing). Each condition is decided once per distinct value (a column of
+    10,000 runs has a handful of learning rates and statuses), then ``& | ~`` combine
+    lists of booleans: the same answers as ``evaluate``, at a fraction of the cost.
+    Only for rows whose values need no loading (no metric summaries): ``evaluate``
+    stops at the first deciding condition, this evaluates every one.
+    """
+    if isinstance(node, (Compare, In, IsNan)):
+        decided: dict[Any, bool] = {}
+        out = []
+        for value in column(node.key):
+            try:
+                memo = (value.__class__, value)  # 1, 1.0 and True are three values here
+                hit = decided.get(memo)
+            except TypeError:  # a list or a mapping: decided each time
+                memo, hit = None, None
+            if hit is None:
+                hit = evaluate(node, {node.key: value})
+                if memo is not None:
+                    decided[memo] = hit
+            out.append(hit)
+        return out
+    if isinstance(node, (And, Or)):
+        parts = [evaluate_columns(operand, column, n) for operand in node.operands]
+        if isinstance(node, And):
+            return [all(hits) for hits in zip(*parts)]
+        return [any(hits) for hits in zip(*parts)]
+    if isinstance(node, Not):
+        return [not hit for hit in evaluate_columns(node.operand, column, n)]
+    return [True] * n
+
+
 def to_text(node: Node) -> str:
     """Query text for ``node`` (fully parenthesised); ``parse(to_text(n)) == n`` up to positions."""
     if isinstance(node, Compare):

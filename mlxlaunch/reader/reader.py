@@ -82,17 +82,18 @@ class Reader:
         return self
 
     def _read(self, pairs: list, runs: list[Run], old: dict[int, Run], progress: Progress) -> None:
+        cache, context, add = self._context.cache, self._context, self._problems.add
         for done, (log_id, run_dir) in enumerate(pairs, start=1):
-            row, problems = read_run(run_dir, log_id, self._context.cache)
+            row, problems = read_run(run_dir, log_id, cache)
             for problem in problems:
-                self._problems.add(problem)
+                add(problem)
             row = with_effective_status(row, run_dir)
-            previous = old.get(log_id)
-            if previous is not None and previous.row == row:
+            previous = old.get(log_id) if old else None
+            if previous is not None and previous._row == row:
                 previous.drop_changed_logs()  # keeps its loaded metrics, unless they changed
                 runs.append(previous)
             else:
-                runs.append(Run(log_id, run_dir, row, self._context))
+                runs.append(Run(log_id, run_dir, row, context))
             progress.update(done)
 
     @property
@@ -110,8 +111,10 @@ class Reader:
     def _known_keys(self) -> set[str]:
         if self._known is None:
             known: set[str] = set()
-            for run in self._runs:
-                known.update(run.row)
+            # the index's rows share one key set per shape: each set is looked at once
+            shapes = {id(keys): keys for keys in map(Run.key_set, self._runs)}
+            for keys in shapes.values():
+                known.update(keys)
             self._known = known
         return self._known
 
@@ -187,6 +190,12 @@ class Reader:
             raise exc.trimmed() from None
         if isinstance(tree, _query.All):
             runs = list(self._runs)
+        elif self._by_columns(tree):
+            every = self._runs
+            hits = _query.evaluate_columns(
+                tree, lambda key: [run.value(key) for run in every], len(every)
+            )
+            runs = [run for run, hit in zip(every, hits) if hit]
         else:
             with self._context.cache.batch():  # metric summaries go to the index too
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]
@@ -194,6 +203,15 @@ class Reader:
         if asPandas:  # MLXP's spelling gives MLXP's table: metric columns loaded, rows 0..n-1
             return table.toPandas()
         return table.to_pandas() if as_pandas else table
+
+    @staticmethod
+    def _by_columns(tree: Any) -> bool:
+        """Whether ``tree`` can be evaluated over whole columns: a few conditions, none on
+        a metric summary (those load logs, and only for the runs that need them)."""
+        leaves = _query.keys(tree)
+        return len(leaves) <= _query.MAX_COLUMN_LEAVES and not any(
+            leaf.key.rpartition(".")[2] in _metrics.SUMMARIES for leaf in leaves
+        )
 
     def _checked_query(self, query: str) -> Any:
         """The query's syntax tree; a ``QueryError`` if it does not parse or names no key."""
@@ -234,6 +252,9 @@ class Reader:
         return runs.plot(metric, by=by, **kwargs)
 
 
+_MISSING = object()
+
+
 class _QueryRow:
     """What the query evaluator sees of a run: its row, plus metric summaries on demand."""
 
@@ -243,9 +264,9 @@ class _QueryRow:
         self.run = run
 
     def get(self, key: str, default: Any = None) -> Any:
-        row = self.run.row
-        if key in row:
-            return row[key]
+        value = self.run.value(key, _MISSING)
+        if value is not _MISSING:
+            return value
         base, _, summary = key.rpartition(".")
         if summary not in _metrics.SUMMARIES:
             return default

@@ -17,16 +17,17 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import StorageError
-from mlxlaunch.reader.cache import RunCache
-from mlxlaunch.reader.metrics import file_signature
+from mlxlaunch.reader.cache import FlatRow, RunCache
 from mlxlaunch.runfolder import fastyaml
 from mlxlaunch.runfolder.metadata import MAX_METADATA_BYTES
 from mlxlaunch.runfolder.safefiles import read_regular_file
 
+#: A run's flat row: a dict, or the index's ``FlatRow`` (both have ``get``).
+Row = Union[dict[str, Any], FlatRow]
 #: Entries of a logs folder that are not runs and need no warning.
 IGNORED_ENTRIES = frozenset({"database.json", "lost+found"})
 #: At most this many warnings per scan; ``Reader.problems`` keeps them all.
@@ -207,8 +208,11 @@ def load_yaml_tolerant(path: str) -> tuple[dict, Optional[str]]:
 
 def _signature(path: str) -> Optional[list]:
     """``file_signature`` as a list, as it reads back from a cache entry's JSON."""
-    signature = file_signature(path)
-    return None if signature is None else list(signature)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 #: A run folder whose ``info.yaml`` is missing is shown as being prepared (status
@@ -218,8 +222,9 @@ def _signature(path: str) -> Optional[list]:
 PREPARE_GRACE = 600.0
 
 
-def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[dict[str, Any], list[str]]:
-    """The flat row of one run and the problems met, from the cache when it is current."""
+def read_run(run_dir: str, log_id: int, cache: RunCache) -> tuple[Row, list[str]]:
+    """The flat row of one run and the problems met, from the cache when it is current
+    (then a ``FlatRow``: the index's values, no dict made)."""
     metadata = f"{run_dir}/{runfolder.METADATA}"
     config_path = f"{metadata}/{runfolder.CONFIG_FILE}"
     info_path = f"{metadata}/{runfolder.INFO_FILE}"
@@ -281,7 +286,7 @@ def _unreachable(run_dir: str, exc: OSError) -> str:
     )
 
 
-def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:
+def with_effective_status(row: Row, run_dir: str) -> Row:
     """Replace a RUNNING status by LOST when the run is dead (``runfolder.effective_status``)."""
     if row.get("info.status") != runfolder.Status.RUNNING:
         return row
@@ -295,6 +300,6 @@ def with_effective_status(row: dict[str, Any], run_dir: str) -> dict[str, Any]:
 
     status = runfolder.effective_status(Path(run_dir), info)
     if status != runfolder.Status.RUNNING:
-        row = dict(row)
+        row = dict(row)  # a copy: a FlatRow's values are the index's
         row["info.status"] = status
     return row

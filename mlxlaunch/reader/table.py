@@ -23,7 +23,7 @@ from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.plot import draw as draw_plot
-from mlxlaunch.reader.scan import Problems, Progress, load_yaml_tolerant
+from mlxlaunch.reader.scan import Problems, Progress, Row, load_yaml_tolerant
 from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mlxlaunch.reader.cache import RunCache
 
+#: What ``Run.value`` gives for a key the run does not have (None is a value).
+_MISSING = object()
 #: MLXP's prefix of artifact columns (``run["artifact.pickle."]``).
 MLXP_ARTIFACT_PREFIX = "artifact."
 #: Rows shown by ``repr`` of a table (first and last halves).
@@ -66,19 +68,38 @@ class Run(Mapping):
     summary in ``last first min max mean count``.
     """
 
-    def __init__(self, log_id: int, path: str, row: dict[str, Any], context: _Context) -> None:
+    def __init__(self, log_id: int, path: str, row: Row, context: _Context) -> None:
         self.log_id = log_id
         self.path = path
-        self.row = row
+        self._row = row  # a dict, or the index's FlatRow until the whole dict is needed
         self._context = context
         self._logs: dict[str, _metrics.MetricLog] = {}
         self._summaries: dict[str, tuple[list, dict[str, Any]]] = {}  # name -> (signature, summary)
         self._log_names: Optional[list[str]] = None
 
+    @property
+    def row(self) -> dict[str, Any]:
+        """Every ``config.*`` / ``info.*`` value of the run (and ``log_id``), flat."""
+        row = self._row
+        if type(row) is not dict:
+            row = self._row = dict(row)
+        return row
+
+    def value(self, key: str, default: Any = None) -> Any:
+        """``row.get(key, default)``, without making the row's dict."""
+        return self._row.get(key, default)
+
+    def key_set(self) -> Mapping[str, Any]:
+        """The row's keys (a mapping whose keys they are; shared by runs read from the index
+        with the same keys)."""
+        row = self._row
+        return row if type(row) is dict else row.positions  # type: ignore[union-attr]
+
     # -- mapping protocol
     def __getitem__(self, key: str) -> Any:
-        if key in self.row:
-            return self.row[key]
+        value = self._row.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
         names = self.log_names
         if key in names:
             return self.log(key).frame()
@@ -106,7 +127,7 @@ class Run(Mapping):
         """Without loading a log for its own keys (``"train.loss" in run``)."""
         if not isinstance(key, str):
             return False
-        if key in self.row or key in self.log_names:
+        if self._row.get(key, _MISSING) is not _MISSING or key in self.log_names:
             return True
         split = _metrics.split_metric_key(key, self.log_names)
         if split is not None and split[1] in self.metric_keys(split[0]):
@@ -123,7 +144,7 @@ class Run(Mapping):
         return sum(1 for _ in self)
 
     def __repr__(self) -> str:
-        return f"<Run {self.log_id} {self.row.get('info.status')} at {self.path}>"
+        return f"<Run {self.log_id} {self.value('info.status')} at {self.path}>"
 
     # Mapping's content equality would load every metric log of both runs and then fail on
     # comparing numpy arrays; a run is its folder (so runs can be set members and dict keys)
@@ -138,7 +159,7 @@ class Run(Mapping):
     # -- parts
     @property
     def status(self) -> str:
-        return self.row.get("info.status", "UNKNOWN")
+        return self._row.get("info.status", "UNKNOWN")
 
     @property
     def config(self) -> dict[str, Any]:
