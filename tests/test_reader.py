@@ -337,3 +337,29 @@ def test_a_log_rewritten_between_two_columns_moves_every_column_together(logs, h
     assert run["train.epoch"].tolist() == [0, 1, 2, 3, 4]
     assert run["train.loss"].tolist() == [9.0, 0.7, 1 / 3, 0.25, 0.1]
     assert run["train.loss.count"] == 5
+
+
+def test_a_first_metric_access_finds_its_log_without_listing_metrics(logs, monkeypatch):
+    """run["train.loss"] looks for metrics/train.loss.json then metrics/train.json (the
+    longest log name wins, as with the listing); metrics/ is listed only when unsure."""
+    from mlxlaunch.reader import metrics
+
+    write_metrics(logs / "1", "a", [{"b.c": 1.0, "x": 2}])
+    write_metrics(logs / "1", "a.b", [{"c": 3.0}])
+    os.mkfifo(logs / "2" / "metrics" / "val.json")
+    listed: list[str] = []
+    real = metrics.log_names
+    monkeypatch.setattr(metrics, "log_names", lambda d, p=None: listed.append(d) or real(d, p))
+    reader = Reader(logs, cache_dir=False, progress=False)
+    one, two = reader.search("log_id in [1, 2]")
+    assert one["train.loss"].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+    assert one["a.b.c"].tolist() == [3.0], "the longest log name wins"
+    assert one["a.x"].tolist() == [2]
+    assert list(one["a.b"].columns) == ["step", "c"]
+    assert one["train.loss.last"] == 0.25
+    assert listed == []
+    with pytest.warns(ReaderWarning, match="val.json: not a regular file"):
+        with pytest.raises(KeyError, match="val.acc"):
+            two["val.acc"]  # a FIFO: listed, reported, and not a log
+    assert "val.json: not a regular file" in " ".join(reader.problems)
+    assert one.log_names == ["a", "a.b", "train"]

@@ -156,17 +156,21 @@ def index_dir(folder: Path, logs: str) -> Path:
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` survives a JSON round trip unchanged (no dates, sets, NaN keys...)."""
-    if value is None or isinstance(value, (bool, str)):
+    """Whether ``value`` survives a JSON round trip unchanged (no dates, sets, NaN keys...).
+
+    Exact types (a subclass is not cached): this runs on every value of every row a
+    first search reads, so it is one ``type()`` and a comparison or two per value."""
+    t = type(value)
+    if t is str or t is bool or value is None:
         return True
-    if isinstance(value, int):
-        return _INT_RANGE[0] <= value <= _INT_RANGE[1]
-    if isinstance(value, float):
+    if t is float:
         return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if t is int:
+        return _INT_RANGE[0] <= value <= _INT_RANGE[1]
+    if t is list:
+        return all(map(_plain, value))
+    if t is dict:
+        return all(type(k) is str for k in value) and all(map(_plain, value.values()))
     return False
 
 

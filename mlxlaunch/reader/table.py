@@ -13,6 +13,7 @@ metric and other info columns on request), ``RunTable.metrics("train")`` (one lo
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -24,7 +25,13 @@ from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, Row, load_yaml_tolerant
-from mlxlaunch.runfolder.layout import ARTIFACT_INDEX_FILE, ARTIFACTS_DIR, KEYS_DIR
+from mlxlaunch.runfolder.layout import (
+    ARTIFACT_INDEX_FILE,
+    ARTIFACTS_DIR,
+    KEYS_DIR,
+    METRICS_DIR,
+    METRICS_SUFFIX,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -100,10 +107,16 @@ class Run(Mapping):
         value = self._row.get(key, _MISSING)
         if value is not _MISSING:
             return value
-        names = self.log_names
-        if key in names:
+        found = self._probe_log(key) if self._log_names is None else None
+        if found is None:
+            names = self.log_names
+            if key in names:
+                return self.log(key).frame()
+            split = _metrics.split_metric_key(key, names)
+        elif found == key:
             return self.log(key).frame()
-        split = _metrics.split_metric_key(key, names)
+        else:
+            split = (found, key[len(found) + 1 :])
         if split is not None:
             if split[1].rpartition(".")[2] in _metrics.SUMMARIES:
                 summary = self.summary(split[0])  # from the cache when the log is unchanged
@@ -112,6 +125,7 @@ class Run(Mapping):
             log = self.log(split[0], keep=(split[1],))
             if split[1] in log.keys:
                 return log.column(split[1])
+        names = self.log_names
         if key.startswith(MLXP_ARTIFACT_PREFIX):
             groups = self.artifact_groups()
             if key in groups:
@@ -122,6 +136,29 @@ class Run(Mapping):
                 return self[key]
         known = list(self.row) + [f"{n}.{k}" for n in names for k in self.metric_keys(n)]
         raise KeyError(f"run {self.log_id} has no key {key!r}.{did_you_mean(key, known)}")
+
+    def _probe_log(self, key: str) -> Optional[str]:
+        """The metric log ``key`` names or starts with (``train`` for ``train.loss``: the
+        longest one, as ``split_metric_key`` picks it), found by looking for its file
+        rather than listing ``metrics/``: a first ``run["train.loss"]`` of many runs then
+        costs two ``stat`` per run, not a directory read. ``None`` when unsure (no such
+        file, or an entry that is not a regular file: the listing tells and reports)."""
+        if "/" in key or "\0" in key:
+            return None
+        folder = f"{self.path}/{METRICS_DIR}/"
+        name = key
+        while name:
+            if not name.startswith("."):  # dot-files are not logs
+                try:
+                    st = os.stat(f"{folder}{name}{METRICS_SUFFIX}")
+                except FileNotFoundError:
+                    pass
+                except (OSError, ValueError):  # a link loop, a name too long...
+                    return None
+                else:
+                    return name if stat.S_ISREG(st.st_mode) else None
+            name = name.rpartition(".")[0]
+        return None
 
     def __contains__(self, key: object) -> bool:
         """Without loading a log for its own keys (``"train.loss" in run``)."""

@@ -192,8 +192,7 @@ def open_regular_file(path: str, limit: Optional[int] = None) -> BinaryIO:
 def read_regular_file(path: str, limit: int) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes
     (:func:`open_regular_file`: never blocks on a FIFO, never reads a device)."""
-    with open_regular_file(path, limit) as f:
-        return f.read()
+    return read_regular_snapshot(path, limit)[0]  # os.read on the descriptor: no file object
 
 
 def read_regular_snapshot(path: str, limit: Optional[int] = None) -> tuple[bytes, os.stat_result]:
