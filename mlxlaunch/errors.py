@@ -14,8 +14,9 @@ field) is an :class:`UnknownName` subclass and reads
 
 Private control-flow exceptions stay next to the code they steer, because no
 caller outside that module may see them: ``runfolder.fastyaml.Unsupported`` (the
-fast reader hands a file to PyYAML) and ``launching.schema._Mismatch`` (a value
-does not fit one branch of a type; the caller turns it into a ConfigError).
+fast reader hands a file to PyYAML), ``runfolder.fastdump._Declined`` (the fast
+writer hands a tree to PyYAML) and ``launching.schema._Mismatch`` (a value does
+not fit one branch of a type; the caller turns it into a ConfigError).
 """
 
 from __future__ import annotations

@@ -129,6 +129,31 @@ def test_the_scheduler_record_gives_the_bytes_a_whole_dump_gives(tmp_path):
     assert again == {**info, "status": "QUEUED", "scheduler": sched}
 
 
+def test_the_record_is_appended_to_the_prepared_text_only_if_the_file_still_holds_it(tmp_path):
+    """The launch passes the info.yaml bytes it wrote: appended to without a parse, unless
+    the file changed meanwhile (then it is read and rewritten as a whole, as without them)."""
+    run_dir = tmp_path / "1"
+    (run_dir / runfolder.METADATA).mkdir(parents=True)
+    info = {"status": "QUEUED", "log_id": 1, "overrides": ["a=1"], "error": None}
+    runfolder.write_info(run_dir, info)
+    prepared = runfolder.dump_yaml(info).encode()
+    sched = {"name": "slurm", "job_id": "7_0", "array_index": 0}
+    whole = runfolder.dump_yaml({**info, "scheduler": sched}).encode()
+    assert scheduler._info_with_job(run_dir, sched, prepared) == whole
+
+    changed = {**info, "status": "SUBMIT_FAILED", "scheduler": {"job_id": "old"}}
+    runfolder.write_info(run_dir, changed)
+    again = yaml.safe_load(scheduler._info_with_job(run_dir, sched, prepared))
+    assert again == {**changed, "status": "QUEUED", "scheduler": sched}
+
+
+def test_a_bulk_launch_hands_the_scheduler_the_info_text_it_wrote(tmp_path):
+    runs = _runs(tmp_path / "logs", 6)
+    prepare._write_in_bulk(runs, _spec(tmp_path / "logs"), "sweep", "{}\n")
+    for run in runs:
+        assert run.info_text == runfolder.metadata_path(run.log_dir, "info.yaml").read_bytes()
+
+
 SLOW_SBATCH = "sleep 30; echo 1234"
 
 

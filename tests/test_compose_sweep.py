@@ -80,6 +80,98 @@ def test_every_point_is_the_config_hydra_composes_for_it(tmp_path, args):
         assert ours == _hydra_configs(composer, args)
 
 
+#: a config without interpolations: points of one shape patch the first point's resolved config
+PLAIN = """\
+seed: 0
+lr: 0.1
+name: base
+nothing: null
+flag: false
+model:
+  depth: 2
+  layers: [1, 2]
+optimizer:
+  lr: 0.01
+"""
+
+PLAIN_SWEEPS = [
+    ["seed=range(0,30)"],
+    ["+i=range(0,25)", "lr=0.1,1,true"],
+    ["model.depth=1,2.5,null,abc,'3'", "name='a b',''"],
+    ["+new.deep.key=range(0,4)", "flag=true,false"],
+    ["seed=1,${lr},4,???", "lr=2,3"],
+    ["optimizer.lr=1e-3,2e-3,inf,nan", "++seed=range(5,-5,-1)"],
+    ["model.layers=[3],[4,5]", "seed=range(0,3)"],
+    ["nothing=range(0,3)", "+nothing2=x,y"],
+    ["model.depth=range(0,3)", "model=x,y"],
+]
+
+
+@pytest.mark.parametrize("args", PLAIN_SWEEPS, ids=[" ".join(a) for a in PLAIN_SWEEPS])
+def test_a_patched_point_is_the_config_hydra_composes_for_it(tmp_path, args):
+    """Byte for byte as written to config.yaml: 1, 1.0 and true are three values here."""
+    from mlxlaunch.runfolder.metadata import dump_yaml
+
+    with _composer(tmp_path, PLAIN) as composer:
+        ours = [dump_yaml(p.config) for p in composer.plan(args).points]
+        assert ours == [dump_yaml(c) for c in _hydra_configs(composer, args)]
+
+
+def test_points_of_one_shape_are_not_each_converted_by_omegaconf(tmp_path, monkeypatch):
+    """A 10,000-point ``range()`` sweep of a plain config patches one resolved config."""
+    from omegaconf import OmegaConf
+
+    calls = []
+    to_container = OmegaConf.to_container
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return to_container(*args, **kwargs)
+
+    monkeypatch.setattr(OmegaConf, "to_container", counted)
+    with _composer(tmp_path, PLAIN) as composer:
+        points = composer.plan(["+i=range(0,200)", "lr=1,2"]).points
+    assert [(p.config["i"], p.config["lr"]) for p in points[-2:]] == [(199, 1), (199, 2)]
+    assert len(calls) < 5  # the first point's, and the template's check
+
+
+def test_a_typed_node_converts_the_value_of_every_point(tmp_path):
+    """A leaf typed by a structured schema (float) turns ``lr=1`` into 1.0 on every point."""
+    from dataclasses import dataclass
+
+    from hydra.core.config_store import ConfigStore
+
+    @dataclass
+    class TypedSchema:
+        lr: float = 0.1
+        seed: int = 0
+
+    ConfigStore.instance().store(name="mlxlaunch_test_typed_schema", node=TypedSchema)
+    config = "defaults:\n  - mlxlaunch_test_typed_schema\n  - _self_\nlr: 0.5\n"
+    with _composer(tmp_path, config) as composer:
+        points = composer.plan(["lr=1,2,3", "seed=range(0,2)"]).points
+    assert [p.config["lr"] for p in points] == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+    assert {type(p.config["lr"]) for p in points} == {float}
+
+
+def test_a_schema_checks_the_value_of_every_point(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Schema:
+        lr: float = 0.1
+        seed: int = 0
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("lr: 0.5\n")
+    with Composer(folder, "config", schema=Schema) as composer:
+        points = composer.plan(["lr=1,2", "seed=range(0,2)"]).points
+        assert {type(p.config["lr"]) for p in points} == {float}
+        with pytest.raises(ConfigError, match="point 3 of 3"):
+            composer.plan(["seed=1,2,abc"])
+
+
 def test_a_cached_resolver_runs_again_for_every_point_as_on_a_fresh_copy(tmp_path):
     from omegaconf import OmegaConf
 

@@ -27,7 +27,11 @@ from mlxlaunch.errors import (
 
 PACKAGE = Path(errors.__file__).parent
 #: Private control-flow exceptions that never leave their module (see errors.py's docstring).
-PRIVATE = {("runfolder/fastyaml.py", "Unsupported"), ("launching/schema.py", "_Mismatch")}
+PRIVATE = {
+    ("runfolder/fastyaml.py", "Unsupported"),
+    ("runfolder/fastdump.py", "_Declined"),
+    ("launching/schema.py", "_Mismatch"),
+}
 
 
 def test_every_exception_class_of_the_package_is_in_errors_py() -> None:

@@ -30,6 +30,9 @@ class PreparedRun:
     overrides: list[str]
     #: a resumed run's lock, held from its preparation on (see ``release_lock``)
     lock: Optional[RunLock] = None
+    #: the ``info.yaml`` bytes the launch wrote for it, if known (a scheduler appends its
+    #: job record to them instead of parsing the file again)
+    info_text: Optional[bytes] = None
 
     def release_lock(self) -> None:
         """Let another process (a worker, a job) take the run: its run lock is released."""

@@ -364,9 +364,12 @@ class SchedulerExecutor(Executor):
         validate(s, self.unsupported)  # (the decorator asked for confirmation above confirm_above)
         command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
         dirs = [r.log_dir for r in runs]
+        written = {r.log_dir: r.info_text for r in runs if r.info_text is not None}
         submitted = []
         if command:
-            submitted = self.submit(dirs, s, command, spec.parent_log_dir, spec.settings_file)
+            submitted = self.submit(
+                dirs, s, command, spec.parent_log_dir, spec.settings_file, written
+            )
         print(self.describe(submitted, spec.parent_log_dir), flush=True)
         return [RunResult(r.log_id, r.log_dir, Status.QUEUED) for r in runs]
 
@@ -377,6 +380,7 @@ class SchedulerExecutor(Executor):
         command: JobCommand,
         parent: Path,
         settings_file: Optional[Path] = None,
+        written: Optional[dict[Path, bytes]] = None,
     ) -> list[Submission]:
         """Submit ``run_dirs`` in arrays of at most :meth:`max_array_size` runs.
 
@@ -384,7 +388,8 @@ class SchedulerExecutor(Executor):
         scheduler refuses, the job script cannot be written, Ctrl-C), the runs not
         yet submitted get status SUBMIT_FAILED (with the message in ``info.error``)
         and ``SubmitError`` is raised, saying how to resubmit them (``settings_file``:
-        the project's launcher.yaml, named in that advice).
+        the project's launcher.yaml, named in that advice). ``written``: the
+        ``info.yaml`` bytes this launch wrote, by run folder (see ``_info_with_job``).
         """
         jobs = Path(parent) / JOBS_DIR / user_name()  # made and checked in the try below
         size = max(1, self.max_array_size())
@@ -434,7 +439,7 @@ class SchedulerExecutor(Executor):
                     for i in range(len(chunk))
                 ]
                 try:
-                    _record_jobs(chunk, records)
+                    _record_jobs(chunk, records, written or {})
                     # the array was submitted held: no job starts before its run knows its job
                     self.run_command(self.release_argv(submission))
                 except BaseException:
@@ -630,7 +635,9 @@ OUTPUT_CHECK = [
 ]
 
 
-def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
+def _record_jobs(
+    run_dirs: list[Path], records: list[dict[str, Any]], written: dict[Path, bytes]
+) -> None:
     """Write each run's ``info.scheduler``: every write, then one durability barrier.
 
     The writes are atomic (``runfolder.bulk``); the barrier makes them all durable
@@ -641,25 +648,29 @@ def _record_jobs(run_dirs: list[Path], records: list[dict[str, Any]]) -> None:
         return
     batch = bulk.Batch(run_dirs[0].parent)
     for run_dir, sched in zip(run_dirs, records):
-        batch.write(runfolder.metadata_path(run_dir, INFO_FILE), _info_with_job(run_dir, sched))
+        text = _info_with_job(run_dir, sched, written.get(run_dir))
+        batch.write(runfolder.metadata_path(run_dir, INFO_FILE), text)
     batch.sync()
 
 
-def _info_with_job(run_dir: Path, sched: dict[str, Any]) -> bytes:
+def _info_with_job(run_dir: Path, sched: dict[str, Any], written: Optional[bytes] = None) -> bytes:
     """The text of ``run_dir``'s ``info.yaml`` with status QUEUED and ``scheduler: sched``.
 
     A freshly prepared run (QUEUED, no ``scheduler`` key yet) gets the record
     appended to its text: the very bytes ``dump_yaml`` gives for the whole mapping
     (a block-style mapping is dumped key after key), without dumping its other
-    twenty-odd keys again.
+    twenty-odd keys again. ``written``: the text this launch prepared the run
+    with; if the file still holds exactly that, it is not parsed again.
     """
     path = runfolder.metadata_path(run_dir, INFO_FILE)
+    record = runfolder.dump_yaml({"scheduler": sched}).encode()
     try:
         text = path.read_bytes()
+        if written is not None and text == written:
+            return text + record  # QUEUED without a job, as prepare_runs wrote it
         info = fastyaml.safe_load(text)
     except Exception:  # missing or damaged: read_info says which, or starts afresh
         text, info = b"", runfolder.read_info(run_dir)
-    record = runfolder.dump_yaml({"scheduler": sched}).encode()
     if isinstance(info, dict) and info and info.get("status") == Status.QUEUED:
         if "scheduler" not in info and text.endswith(b"\n"):
             return text + record

@@ -19,7 +19,7 @@ from mlxlaunch.launching.settings import settings_to_dict
 from mlxlaunch.runfolder import bulk
 from mlxlaunch.runfolder.attempts import queued_info, reopened_info
 from mlxlaunch.runfolder.ids import remove_run_dirs
-from mlxlaunch.runfolder.layout import CONFIG_FILE, INFO_FILE, LAUNCHER_FILE
+from mlxlaunch.runfolder.layout import CONFIG_FILE, INFO_FILE, LAUNCHER_FILE, Status
 
 
 def prepare_runs(
@@ -135,7 +135,10 @@ def _write_in_bulk(
     total = len(runs)
     for index, run in enumerate(runs):
         info = _queued(run, index, total, spec, sweep_id, prepare_only)
-        batch.write(runfolder.metadata_path(run.log_dir, INFO_FILE), runfolder.dump_yaml(info))
+        text = runfolder.dump_yaml(info).encode()
+        batch.write(runfolder.metadata_path(run.log_dir, INFO_FILE), text)
+        if info.get("status") == Status.QUEUED and "scheduler" not in info:  # (run_info may add)
+            run.info_text = text  # a scheduler appends its job record to it
     batch.sync()
 
 

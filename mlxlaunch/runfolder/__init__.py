@@ -8,7 +8,8 @@ so the on-disk contract has one implementation:
 - ``metadata``: YAML in and out, atomic writes, info/config/settings;
 - ``attempts``: the records of a run's life: queued, requeued, each attempt's start and end;
 - ``liveness``: heartbeat, run lock, ``effective_status`` (LOST);
-- ``fastyaml``: the fast reader of the YAML that ``metadata`` writes.
+- ``fastyaml``: the fast reader of the YAML that ``metadata`` writes;
+- ``fastdump``: the fast writer of that YAML (the text PyYAML writes, for plain trees).
 """
 
 from mlxlaunch.runfolder.attempts import save_attempt

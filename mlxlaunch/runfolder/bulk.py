@@ -25,10 +25,14 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mlxlaunch.runfolder.metadata import atomic_write
+from mlxlaunch.runfolder.safefiles import write_all
 
 #: Up to this many files and folders, fsync each rather than flush the whole file
 #: system (which also waits for other programs' pending writes).
 FEW_PATHS = 8
+
+#: a new file, never an existing one nor through a link (``O_EXCL``), closed in children
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 #: Threads for the fsync fallback: the writes wait on the device, not on the CPU.
 SYNC_THREADS = 16
@@ -106,8 +110,13 @@ class Batch:
         meanwhile may see the file empty, as it sees a run without ``info.yaml``
         (the Reader keeps what it can read and reads again when the size changes).
         """
-        with open(path, "xb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        # os.open, not open(path, "xb"): the same file (mode 0o666 less the umask), without
+        # a buffered file object around one write (10,000 runs create 20,000 files)
+        fd = os.open(path, _CREATE, 0o666)
+        try:
+            write_all(fd, data.encode("utf-8") if isinstance(data, str) else data)
+        finally:
+            os.close(fd)
         self._written(path, path.parent)
 
     def sync(self) -> None:

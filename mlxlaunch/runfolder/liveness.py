@@ -93,13 +93,23 @@ def same_process(pid: int, started: Any) -> bool:
     return now is None or now == started
 
 
+#: ``launched_by()`` of this process, by pid (a forked child is another process)
+_LAUNCHER: dict[int, dict[str, Any]] = {}
+
+
 def launched_by() -> dict[str, Any]:
-    """Who prepared a QUEUED run (this process): recorded so readers can tell an abandoned one."""
-    return {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "pid_start": process_start(os.getpid()),
-    }
+    """Who prepared a QUEUED run (this process): recorded so readers can tell an abandoned one.
+
+    Asked once per process (a sweep records it in each of its 10,000 runs).
+    """
+    pid = os.getpid()
+    if pid not in _LAUNCHER:
+        _LAUNCHER[pid] = {
+            "host": socket.gethostname(),
+            "pid": pid,
+            "pid_start": process_start(pid),
+        }
+    return dict(_LAUNCHER[pid])
 
 
 def _abandoned(info: dict[str, Any]) -> bool:
