@@ -249,8 +249,8 @@ def test_a_line_built_without_hydras_parser_is_the_override_it_parses_to(prefix,
 
     line = f"{prefix}{key}={value}"
     composer = Composer(Path("/nonexistent"), None)
-    composer.config_loader = None
-    composer.parser = OverridesParser.create()
+    composer._loader = None  # (Hydra not started: the parser has no config loader)
+    composer._parser = OverridesParser.create()
     try:
         if operations.split_operation(line) is not None:
             expected = composer.parse([line])[0]
@@ -260,3 +260,78 @@ def test_a_line_built_without_hydras_parser_is_the_override_it_parses_to(prefix,
         return  # not a valid line: Hydra's parser (and ours, through it) refuses it
     assert composer._parse_line(line) == expected
     assert composer._parse_line(line) is composer._parse_line(line)  # parsed once
+
+
+# -- the plain path (plain.py): lines read without Hydra's parser, for a group-free config
+
+PLAIN_VALUE = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.from_regex(r"[A-Za-z0-9_./+-]{1,8}", fullmatch=True),
+    st.sampled_from(
+        ["0", "-0", "+1", "01", "1_000", "1.", ".5", "1.5e-3", "1E5", "-2e+3", "0.0", "1.50"]
+        + ["true", "False", "TRUE", "null", "NULL", "Null", "inf", "-inf", "NaN", "infinity"]
+        + ["x", "a-b", "a.b", "/tmp/x", "v1.2.3", "x,y", "1,2,3", "a,1,true,null", "", "'q'"]
+        + ["${a}", "@f.yaml", "[1,2]", "{a:1}", "a b", "choice(1,2)", "é", "a=b", "a:b"]
+    ),
+)
+PLAIN_LINE = st.builds(
+    lambda prefix, key, values: f"{prefix}{key}" + ("" if values is None else "=" + values),
+    st.sampled_from(["", "+", "++", "~"]),
+    st.one_of(KEY, st.sampled_from(["hydra.run.dir", "hydra", "a.0", "a@b", "a/b", "__mlxop_x"])),
+    st.one_of(st.none(), PLAIN_VALUE, st.lists(PLAIN_VALUE, min_size=2, max_size=3).map(",".join)),
+)
+
+
+def _same_value(ours, hydras) -> bool:
+    return type(ours) is type(hydras) and ours == hydras
+
+
+@settings(max_examples=500, deadline=None)
+@given(line=PLAIN_LINE)
+@example(line="a=1e5")  # Hydra types it a float: the sweeper writes it back as 100000.0
+@example(line="a=inf")  # a float to Hydra, left to it
+@example(line="~a=1")
+@example(line="+a=x,TRUE,null,-3,0.5")
+def test_a_line_read_without_hydra_is_the_override_hydras_parser_makes(line):
+    """What ``plain.parse`` accepts, it reads as Hydra's parser does: kind, key, value
+    and its Python type, sweep values, and the lines Hydra's sweeper writes back."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mlxlaunch.launching import plain
+
+    ours = plain.parse(line)
+    if ours is None:
+        return  # left to Hydra's parser
+    (hydras,) = OverridesParser.create().parse_overrides([line])  # never refuses what we read
+    assert ours.type == hydras.type.name
+    assert ours.key_or_group == hydras.key_or_group
+    assert ours.package is hydras.package is None
+    assert ours.input_line == hydras.input_line
+    assert ours.is_sweep_override() == hydras.is_sweep_override()
+    assert ours.get_key_element() == hydras.get_key_element()
+    if hydras.is_sweep_override():
+        sweep = hydras.value().list
+        assert len(ours.sweep) == len(sweep)
+        assert all(_same_value(a, b) for a, b in zip(ours.sweep, sweep))
+        assert ours.sweep_strings() == list(hydras.sweep_string_iterator())
+    else:
+        assert _same_value(ours.value(), hydras.value())
+    assert plain.expand([ours]) == BasicSweeper.split_arguments([hydras], None)[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(PLAIN_LINE, min_size=0, max_size=4))
+@example(lines=["a=1,2", "+b=x", "a=3", "~c"])  # a repeated key keeps its first place
+def test_plain_sweeps_expand_to_hydras_points_in_hydras_order(lines):
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mlxlaunch.launching import plain
+
+    ours = [plain.parse(line) for line in lines]
+    if any(o is None for o in ours):
+        return
+    hydras = OverridesParser.create().parse_overrides(lines)
+    assert plain.expand(ours) == BasicSweeper.split_arguments(hydras, None)[0]

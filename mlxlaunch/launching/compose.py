@@ -37,7 +37,7 @@ from mlxlaunch.errors import (
     UsageError,
     did_you_mean,
 )
-from mlxlaunch.launching import factories, hydra_shim, mlxp, operations, placeholders
+from mlxlaunch.launching import factories, hydra_shim, mlxp, operations, placeholders, plain
 from mlxlaunch.launching.configfiles import apply_file_override, base_from_file, is_file_reference
 from mlxlaunch.launching.schema import defaults, validate
 from mlxlaunch.launching.settings import NAMESPACE, set_path, valid_keys
@@ -66,6 +66,8 @@ class Plan:
 
 def _sweep_length(override: Any) -> int:
     """How many values the sweep ``override`` has, without listing a range's values."""
+    if isinstance(override, plain.PlainOverride):
+        return len(override.sweep)
     from hydra.core.override_parser.types import RangeSweep  # heavy, deferred
 
     value = override.value()
@@ -126,13 +128,19 @@ _SCALARS = (int, float, bool, str, type(None))
 #: "no such key" for OmegaConf.select (None is a value a key may hold)
 _MISSING = object()
 
+#: ``Composer._loader`` before Hydra is started
+_NOT_STARTED = object()
+
 
 class Composer:
-    """Parses, expands and composes overrides against one config folder."""
+    """Parses, expands and composes overrides against one config folder.
 
-    #: Hydra's config loader and override parser, set while the composer is entered
-    config_loader: ConfigLoader
-    parser: OverridesParser
+    Hydra is started only when a command needs it: a config folder without
+    config groups, whose main config has no ``defaults:`` list, with plain
+    overrides (``seed=3``, ``+new=x``, ``lr=0.1,0.01``) is composed with OmegaConf
+    alone (``plain.py``), the same config as Hydra's; anything else, or anything
+    the plain path cannot apply, is composed by Hydra, from the start.
+    """
 
     def __init__(
         self,
@@ -155,6 +163,10 @@ class Composer:
             config_name = None  # no main config: start from an empty one (`+key=value` works)
         self.config_name = config_name
         self._hydra_ctx: Optional[AbstractContextManager[ConfigLoader]] = None
+        self._loader: Any = _NOT_STARTED  # Hydra's config loader, once started
+        self._parser: Optional[OverridesParser] = None
+        #: the composed main config while the plain path is on (``plain.py``), else None
+        self._plain: Optional[Any] = None
         self._base_cache: dict[tuple[str, ...], Any] = {}
         self._parsed: dict[str, Any] = {}  # override line -> Hydra Override
         self._groups: dict[str, bool] = {}  # key -> is a config group
@@ -162,23 +174,49 @@ class Composer:
         # point shape -> its resolved config to patch, or None (see _patched)
         self._templates: dict[tuple[Any, ...], Optional[_Template]] = {}
 
-    # -- Hydra's global state: entered once per command ----------------------------------
+    # -- Hydra's global state: entered once per command, started when first needed ------
     def __enter__(self) -> Composer:
-        # without a config folder (a schema or a config file only) Hydra searches nothing
-        self._hydra_ctx = hydra_shim.initialize(
-            self.config_dir if self.config_dir.is_dir() else None
-        )
-        self.config_loader = self._hydra_ctx.__enter__()
         placeholders.register()  # ${mlx:run_id} and co. resolve to markers, filled per run
-        self.parser = hydra_shim.override_parser(self.config_loader)
+        if self.config_file is None:
+            self._plain = plain.primary_config(self.config_dir, self.config_name)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._hydra_ctx is not None:
             self._hydra_ctx.__exit__(None, None, None)
 
+    @property
+    def config_loader(self) -> ConfigLoader:
+        """Hydra's config loader (Hydra is initialised on the config folder the first time)."""
+        if self._loader is _NOT_STARTED:
+            # without a config folder (a schema or a config file only) Hydra searches nothing
+            self._hydra_ctx = hydra_shim.initialize(
+                self.config_dir if self.config_dir.is_dir() else None
+            )
+            self._loader = self._hydra_ctx.__enter__()
+        return self._loader
+
+    @property
+    def parser(self) -> OverridesParser:
+        """Hydra's override parser (``glob()`` lists the config folder through the loader)."""
+        if self._parser is None:
+            self._parser = hydra_shim.override_parser(self.config_loader)
+        return self._parser
+
+    def _use_hydra(self) -> None:
+        """Leave the plain path: from now on this command is composed by Hydra."""
+        self._plain = None
+        self._base_cache.clear()
+        self._parsed.clear()
+        self._work.clear()
+
     # -- parsing ----------------------------------------------------------------------------
     def parse(self, args: list[str]) -> list[Override]:
+        if self._plain is not None:
+            lines = [plain.parse(arg) for arg in args]
+            if all(line is not None for line in lines):
+                return cast("list[Override]", lines)  # the same API, for what mlxlaunch uses
+            self._use_hydra()  # a line only Hydra's parser reads: Hydra composes the command
         return parse_overrides(self.parser, args)
 
     def _parse_line(self, line: str) -> Override:
@@ -189,6 +227,11 @@ class Composer:
         the tests check on many lines), without the ~0.3 ms of its ANTLR parser.
         """
         parsed = self._parsed.get(line)
+        if parsed is None and self._plain is not None:
+            parsed = plain.parse(line)
+            if parsed is None:  # (the plain sweeper writes plain lines)
+                raise plain.NeedsHydra(line)
+            self._parsed[line] = parsed
         if parsed is None:
             match = _PLAIN_INT_LINE.fullmatch(line)
             if match is None or operations.split_operation(line) is not None:  # `seed-=1`
@@ -206,6 +249,8 @@ class Composer:
         key = override.key_or_group
         if key.startswith("hydra.") or key == "hydra":
             return True
+        if self._plain is not None:  # a folder without sub-folders has no config groups
+            return False
         known = self._groups.get(key)
         if known is None:
             known = self._groups[key] = hydra_shim.group_exists(self.config_loader, key)
@@ -274,19 +319,39 @@ class Composer:
         A sweep of more than ``max_points`` points (0: no limit) is refused before it
         is expanded: ``seed=range(0,100000000)`` would fill the memory first.
         """
+        if self._plain is not None and all(isinstance(o, plain.PlainOverride) for o in user):
+            try:
+                return self._points(user, seed_required, max_points)
+            except Exception:  # noqa: BLE001 - whatever it is, Hydra's path says it
+                self._use_hydra()
+        if any(isinstance(o, plain.PlainOverride) for o in user):
+            self._use_hydra()
+            user = self.parse([o.input_line or "" for o in user])
+        return self._points(user, seed_required, max_points)
+
+    def _points(self, user: list[Any], seed_required: bool, max_points: int) -> list[Point]:
+        """``points`` on the current path (plain or Hydra)."""
         if max_points:
             _check_sweep_size(user, max_points)
-        try:
-            batches = hydra_shim.expand_sweep(user)
-        except HydraIncompatible:
-            raise
-        except Exception as exc:  # Hydra raises plain HydraException for sweep types
-            raise UsageError(f"Cannot expand the sweep: {exc}") from None
+        if self._plain is not None:
+            batches = plain.expand(user)
+        else:
+            batches = self._expand_sweep(user)
         # a point's overrides are recorded as the user typed them (``lr*=2``, not encoded)
         points = [Point(index=i, overrides=[as_typed(o) for o in b]) for i, b in enumerate(batches)]
         for point in points:
             point.config = self.compose(point, len(points), seed_required)
         return points
+
+    @staticmethod
+    def _expand_sweep(user: list[Override]) -> list[list[str]]:
+        """Hydra's basic sweeper's points, one clear error for a sweep it cannot expand."""
+        try:
+            return hydra_shim.expand_sweep(user)
+        except HydraIncompatible:
+            raise
+        except Exception as exc:  # Hydra raises plain HydraException for sweep types
+            raise UsageError(f"Cannot expand the sweep: {exc}") from None
 
     def plan(self, args: list[str], seed_required: bool = False) -> Plan:
         """Expand ``args`` into validated points; launcher overrides are split off."""
@@ -297,6 +362,8 @@ class Composer:
         key = tuple(group_overrides)
         if key not in self._base_cache and self.config_file is not None:
             self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
+        if key not in self._base_cache and self._plain is not None and not key:
+            self._base_cache[key] = self._typed(self._plain)
         if key not in self._base_cache:
             import yaml
             from hydra import compose
@@ -407,7 +474,7 @@ class Composer:
             if shape is not None and all(_is_leaf(cfg, o.key_or_group) for o in values):
                 self._work[shape] = cfg
             return cfg
-        again = [hydra_shim.as_force_add(o) if o.is_add() else o for o in values]
+        again = [_as_force_add(o) if o.is_add() else o for o in values]
         _apply_value_overrides(cfg, again, where)
         if OmegaConf.get_cache(cfg) or OmegaConf.get_cache(base):  # a cached resolver ran
             OmegaConf.copy_cache(from_config=base, to_config=cfg)
@@ -529,6 +596,13 @@ def _reusable_shape(group_lines: tuple[str, ...], values: list[Any]) -> Optional
         if any(other.startswith(key + ".") for other in keys):
             return None
     return (group_lines, tuple((o.type, o.key_or_group) for o in values))
+
+
+def _as_force_add(override: Any) -> Any:
+    """``override`` (a ``+key=value``) as a ``++key=value``."""
+    if isinstance(override, plain.PlainOverride):
+        return override.with_type(plain.FORCE_ADD)
+    return hydra_shim.as_force_add(override)
 
 
 def _is_leaf(cfg: Any, key: str) -> bool:
@@ -670,7 +744,6 @@ def _plus_sets_existing(override: Override, cfg: Any) -> Override:
     """
     import dataclasses
 
-    from hydra.core.override_parser.types import OverrideType
     from omegaconf import OmegaConf
 
     if not override.is_add():
@@ -678,6 +751,10 @@ def _plus_sets_existing(override: Override, cfg: Any) -> Override:
     key = override.key_or_group
     if OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError) is KeyError:
         return override
+    if isinstance(override, plain.PlainOverride):
+        return override.with_type(plain.CHANGE)
+    from hydra.core.override_parser.types import OverrideType  # heavy, deferred
+
     return dataclasses.replace(override, type=OverrideType.CHANGE)
 
 
@@ -688,10 +765,14 @@ def _apply_value_overrides(cfg: Any, overrides: list[Override], where: str) -> N
     read the value the overrides before them left; factory calls (``factories.py``)
     replace a node with the factory's result.
     """
-    from hydra.errors import HydraException  # heavy: ~0.3 s
     from omegaconf.errors import OmegaConfBaseException
 
     for override in overrides:
+        if isinstance(override, plain.PlainOverride):  # errors: Hydra's path words them
+            plain.apply(_plus_sets_existing(override, cfg), cfg)
+            continue
+        from hydra.errors import HydraException  # heavy: ~0.3 s
+
         if operations.is_operation(override):
             operations.apply_operation(cfg, override, where, _all_keys(cfg))
             continue

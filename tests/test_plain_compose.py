@@ -1,0 +1,266 @@
+"""A start without Hydra (``plain.py``) composes exactly what Hydra composes.
+
+A config folder without config groups, whose main config has no ``defaults:``
+list, is composed with OmegaConf alone and plain overrides are read without
+Hydra's parser. The reference is the Hydra path itself (``hydra.compose`` of the
+main config, Hydra's parser and sweeper): on a corpus of configs and overrides,
+every point's config, dumped to YAML, is the same byte for byte, and every error
+is the same message. The line-level comparison (values and their types, sweep
+lines) is in ``tests/test_compose_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlxlaunch.launching import plain
+from mlxlaunch.launching.compose import Composer
+
+CORPUS = {
+    "nested": """\
+        seed: 0
+        a:
+          b: 1
+          c:
+            d: x
+            e: [1, 2, {k: v}]
+        lst: [1, 2, 3]
+        """,
+    "interpolations": """\
+        a:
+          b: 1
+        ref: ${a.b}
+        text: pre-${a.b}-post
+        env: ${oc.env:MLXLAUNCH_TEST_SURELY_UNSET,fallback}
+        nested_ref: ${a}
+        """,
+    "missing": """\
+        a:
+          b: ???
+        c: 1
+        lst: [???, 2]
+        """,
+    "quoted": """\
+        s: 'it''s'
+        colon: "a: b"
+        num_text: '1'
+        bool_text: 'true'
+        dollar: '$HOME'
+        """,
+    "scalars": """\
+        i: 1
+        neg: -3
+        f: 1.5
+        sci: 1e-3
+        big: 12345678901234567890
+        b: true
+        off: no
+        n: null
+        tilde: ~
+        empty: ''
+        a:
+          b: 2
+        """,
+    "unicode": """\
+        name: café
+        键: 值
+        emoji: 🎉 ok
+        a:
+          ü: 1
+        """,
+    "empty": "",
+    "odd keys": """\
+        1: one
+        x:
+          2: two
+        a-b: 3
+        a:
+          b: null
+        """,
+    "launcher node": """\
+        launcher:
+          foo: 1
+        a: 2
+        """,
+}
+
+OVERRIDES = [
+    [],
+    ["a=1"],
+    ["+new=x"],
+    ["++a.b=2"],
+    ["++new.deep.key=2"],
+    ["~a"],
+    ["~a.b"],
+    ["~a.b=1"],
+    ["a=[1,2]"],
+    ["a={x:1}"],
+    ["a=1,2"],
+    ["a.b=5,6", "+z=w,v"],
+    ["+a=1"],
+    ["+a.b=3"],
+    ["nope=1"],
+    ["a.nope=1"],
+    ["~nope"],
+    ["a=null", "a=true"],
+    ["seed=1e5,inf"],
+    ["i=TRUE,null,-0,007"],
+    ["name=x/y.z", "+k=v-1"],
+    ["a='quoted'"],
+    ["a=${c}"],
+    ["+launcher.foo=2"],
+    ["launcher.foo=3"],
+    ["hydra.job.name=x"],
+]
+
+
+def _write(tmp_path: Path, config: str) -> Path:
+    folder = tmp_path / "configs"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.yaml").write_text(textwrap.dedent(config), encoding="utf-8")
+    return folder
+
+
+def _outcome(folder: Path, args: list[str]) -> tuple[Any, bool]:
+    """What a command composes (each point's overrides and config as YAML), or its error."""
+    with Composer(folder, "config") as composer:
+        try:
+            user, launcher = composer.split(args)
+            points = composer.points(user)
+            base = composer._base([], "the main config")
+        except Exception as exc:  # noqa: BLE001 - the error is part of what is compared
+            return (type(exc).__name__, str(exc)), composer._plain is not None
+        dumped = [
+            (p.overrides, yaml.safe_dump(p.config, sort_keys=False, allow_unicode=True))
+            for p in points
+        ]
+        from omegaconf import OmegaConf
+
+        unresolved = (OmegaConf.to_yaml(base), OmegaConf.is_struct(base))
+        return (dumped, launcher, unresolved), composer._plain is not None
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_the_plain_path_composes_what_hydra_composes(tmp_path, monkeypatch, name):
+    folder = _write(tmp_path, CORPUS[name])
+    for args in OVERRIDES:
+        ours, was_plain = _outcome(folder, args)
+        with monkeypatch.context() as patch:
+            patch.setattr(plain, "primary_config", lambda *a: None)  # the Hydra path
+            hydras, _ = _outcome(folder, args)
+        assert ours == hydras, args
+        failed = isinstance(ours[0], str)
+        if not failed:  # not a vacuous comparison: plain lines took the plain path
+            assert was_plain == all(plain.parse(line) for line in args), args
+
+
+def test_the_plain_path_composes_most_of_the_corpus(tmp_path):
+    """The comparison above is meaningful: most plain-looking cases take the plain path."""
+    folder = _write(tmp_path, CORPUS["nested"])
+    plain_cases = [a for a in OVERRIDES if _outcome(folder, a)[1]]
+    assert ["a=1,2"] in plain_cases and ["~a"] in plain_cases and ["+new=x"] in plain_cases
+    assert ["a=[1,2]"] not in plain_cases  # a list: Hydra's parser reads it
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"config.yaml": "defaults:\n  - _self_\na: 1\n"},
+        {"config.yaml": "a: 1\n", "model/small.yaml": "depth: 1\n"},
+        {"config.yaml": "# @package _global_.sub\na: 1\n"},
+        {"config.yaml": "a: 1\nwhen: ${now:%Y}\n"},
+        {"config.yaml": "a: 1\nhydra:\n  job:\n    name: x\n"},
+        {"config.yaml": "- 1\n- 2\n"},
+        {"config.yaml": "a: [1\n"},
+    ],
+    ids=[
+        "defaults",
+        "group folder",
+        "package header",
+        "hydra resolver",
+        "hydra node",
+        "list",
+        "bad",
+    ],
+)
+def test_a_config_hydra_must_compose_is_left_to_hydra(tmp_path, files):
+    folder = tmp_path / "configs"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    assert plain.primary_config(folder, "config") is None
+
+
+def test_configs_from_a_hydra_plugin_or_the_config_store_are_left_to_hydra(tmp_path, monkeypatch):
+    folder = _write(tmp_path, "a: 1\n")
+    assert plain.primary_config(folder, "config") is not None
+    (tmp_path / "site" / "hydra_plugins").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert plain.primary_config(folder, "config") is None  # a plugin may add search paths
+    monkeypatch.undo()
+
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    store.store(name="mlxlaunch_test_schema", node={"a": 1})
+    try:
+        assert plain.primary_config(folder, "config") is None
+    finally:
+        del store.repo["mlxlaunch_test_schema.yaml"]
+    assert plain.primary_config(folder, "config") is not None
+
+
+PROBE = """\
+import sys
+import mlxlaunch
+
+@mlxlaunch.launch(config_path="configs")
+def main(ctx):
+    heavy = sorted(m for m in sys.modules if m == "hydra" or m.startswith("hydra."))
+    print("HEAVY", heavy)
+    print("CONFIG", dict(ctx.config))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_plain_run_of_a_group_free_config_never_imports_hydra(project):
+    project.write("configs/config.yaml", "seed: 0\nlr: 0.1\nmodel:\n  depth: 2\n")
+    project.write("main.py", PROBE)
+    for args in [(), ("seed=3", "+new=x", "lr=0.5,0.7")]:
+        proc = project.run(*args, check=True)
+        assert proc.stdout.count("HEAVY []") == (2 if args else 1), proc.stdout
+    assert "CONFIG {'seed': 3, 'lr': 0.7, 'model': {'depth': 2}, 'new': 'x'}" in proc.stdout
+
+
+def test_a_config_with_groups_or_an_unusual_override_still_composes_with_hydra(project):
+    project.write("configs/config.yaml", "defaults:\n  - model: small\n  - _self_\nseed: 0\n")
+    project.write("configs/model/small.yaml", "depth: 1\n")
+    project.write("configs/model/big.yaml", "depth: 8\n")
+    project.write("main.py", PROBE)
+    proc = project.run("model=big", check=True)
+    assert "'model': {'depth': 8}" in proc.stdout and "'hydra'" in proc.stdout
+
+    project.write("configs/config.yaml", "seed: 0\n")
+    for path in ("configs/model/small.yaml", "configs/model/big.yaml"):
+        (project.root / path).unlink()
+    (project.root / "configs/model").rmdir()
+    proc = project.run("+name='a b'", check=True)  # a quoted string: Hydra's parser
+    assert "'name': 'a b'" in proc.stdout and "'hydra'" in proc.stdout
+
+
+def test_a_typo_gives_the_same_one_line_error_on_the_plain_path(project):
+    project.write("configs/config.yaml", "seed: 0\nlr: 0.1\n")
+    project.write("main.py", PROBE)
+    proc = project.run("sed=3")
+    assert proc.returncode != 0
+    assert proc.stderr == (
+        "mlxlaunch: error: Unknown config key 'sed' in (sed=3). Did you mean 'seed'?\n"
+        "To add a new key, write '+sed=3'.\n"
+    )
