@@ -241,9 +241,8 @@ def primary_config(config_dir: Path, config_name: Optional[str]) -> Optional[Any
         return None
     if config_dir.is_dir() and _has_sub_folders(config_dir):
         return None
-    if config_name is None:
-        cfg = OmegaConf.create()
-    else:
+    cfg: Any = OmegaConf.create()
+    if config_name is not None:
         try:
             text = (config_dir / f"{config_name}.yaml").read_text(encoding="utf-8")
         except (OSError, UnicodeError):
