@@ -82,6 +82,16 @@ CORPUS = {
         a:
           b: null
         """,
+    "unresolvable": """\
+        a: 1
+        b: ${nope}
+        """,
+    "two keys as one": """\
+        a: 1
+        d:
+          1: x
+          '1': y
+        """,
     "launcher node": """\
         launcher:
           foo: 1

@@ -369,6 +369,7 @@ class Composer:
             from hydra import compose
             from hydra.errors import HydraException, MissingConfigException
 
+            self.config_loader  # noqa: B018 - hydra.compose needs Hydra started on the folder
             try:
                 self._base_cache[key] = self._typed(
                     compose(config_name=self.config_name, overrides=list(group_overrides))
