@@ -228,6 +228,14 @@ class HydraIncompatible(MlxlaunchError):
     """The installed Hydra lacks a private API mlxlaunch relies on (``launching/hydra_shim.py``)."""
 
 
+class NeedsHydra(Exception):  # noqa: N818 - a signal inside the Composer, never shown to a user
+    """The start without Hydra (``launching/plain.py``) cannot be sure: compose with Hydra.
+
+    The Composer catches it (and any other error of that path) and composes the
+    whole command again with Hydra, so a user sees only the Hydra path's errors.
+    """
+
+
 class QueryError(UsageError):
     """A Reader query does not parse, or names a key no run has.
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from mlxlaunch.errors import (
     ConfigError,
     HydraIncompatible,
+    NeedsHydra,
     UnknownConfigKey,
     UsageError,
     did_you_mean,
@@ -230,7 +231,7 @@ class Composer:
         if parsed is None and self._plain is not None:
             parsed = plain.parse(line)
             if parsed is None:  # (the plain sweeper writes plain lines)
-                raise plain.NeedsHydra(line)
+                raise NeedsHydra(line)
             self._parsed[line] = parsed
         if parsed is None:
             match = _PLAIN_INT_LINE.fullmatch(line)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from mlxlaunch.errors import NeedsHydra
 from mlxlaunch.launching import factories, operations
 
 #: Hydra's override kinds, spelled as Hydra's ``OverrideType`` names them
@@ -60,10 +61,6 @@ _FLOAT_WORDS = {"inf", "nan"}
 
 #: Hydra's resolvers (registered when Hydra starts): a config using one needs Hydra
 _HYDRA_RESOLVER = re.compile(r"\b(?:now|hydra|python_version)\b")
-
-
-class NeedsHydra(Exception):  # noqa: N818 - a signal to the Composer, never shown to a user
-    """The plain path cannot be sure: compose this command with Hydra instead."""
 
 
 @dataclass(frozen=True)
