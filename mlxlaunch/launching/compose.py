@@ -210,6 +210,7 @@ class Composer:
         self._base_cache.clear()
         self._parsed.clear()
         self._work.clear()
+        self._templates.clear()
 
     # -- parsing ----------------------------------------------------------------------------
     def parse(self, args: list[str]) -> list[Override]:
