@@ -217,12 +217,15 @@ def test_configs_from_a_hydra_plugin_or_the_config_store_are_left_to_hydra(tmp_p
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    store.store(name="mlxlaunch_test_schema", node={"a": 1})
-    try:
-        assert plain.primary_config(folder, "config") is None
-    finally:
-        del store.repo["mlxlaunch_test_schema.yaml"]
+    store.store(name="mlxlaunch_test_unrelated", node={"a": 1})  # reached only via defaults:
     assert plain.primary_config(folder, "config") is not None
+    for group, name in [("mlxlaunch_test_group", "small"), (None, "config")]:
+        store.store(group=group, name=name, node={"a": 1})  # a group, a schema of config.yaml
+        try:
+            assert plain.primary_config(folder, "config") is None
+        finally:
+            del store.repo[group or f"{name}.yaml"]
+    del store.repo["mlxlaunch_test_unrelated.yaml"]
 
 
 PROBE = """\

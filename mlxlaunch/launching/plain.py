@@ -198,22 +198,26 @@ def apply(override: PlainOverride, cfg: Any) -> None:
 # ------------------------------------------------------------------ the config folder
 
 
-#: what Hydra itself puts in its ConfigStore
-_HYDRAS_OWN_STORE = {"hydra", "_dummy_empty_config_.yaml"}
-
-
-def _hydra_may_add_configs() -> bool:
+def _hydra_may_add_configs(config_name: Optional[str]) -> bool:
     """Whether configs could come from elsewhere than the config folder.
 
     Hydra plugins (a ``hydra_plugins`` package on ``sys.path``) may add search
-    paths, and the script may have stored configs in Hydra's ConfigStore (config
-    groups, or a schema for the main config). Without ``hydra`` imported, the
-    store is empty: looking costs nothing.
+    paths, and the script may have stored configs in Hydra's ConfigStore: a
+    config group (besides Hydra's own ``hydra``), or a schema Hydra matches to
+    the main config by its name. (Other stored configs are reached only through
+    a ``defaults:`` list.) Without ``hydra`` imported, the store is empty.
     """
     if any(os.path.isdir(os.path.join(entry or ".", "hydra_plugins")) for entry in sys.path):
         return True
     store = sys.modules.get("hydra.core.config_store")
-    return store is not None and bool(set(store.ConfigStore.instance().repo) - _HYDRAS_OWN_STORE)
+    if store is None:
+        return False
+    for name, node in store.ConfigStore.instance().repo.items():
+        if isinstance(node, dict) and name != "hydra":
+            return True  # a config group
+        if name == f"{config_name}.yaml":
+            return True
+    return False
 
 
 def _has_sub_folders(config_dir: Path) -> bool:
@@ -234,7 +238,7 @@ def primary_config(config_dir: Path, config_name: Optional[str]) -> Optional[Any
     """
     from omegaconf import DictConfig, OmegaConf  # heavy (~50 ms), deferred
 
-    if _hydra_may_add_configs():
+    if _hydra_may_add_configs(config_name):
         return None
     if config_dir.is_dir() and _has_sub_folders(config_dir):
         return None
