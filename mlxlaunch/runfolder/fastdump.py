@@ -127,10 +127,13 @@ def _scalar(value: Any, column: int) -> str:
 
 
 def _key(key: Any) -> str:
-    render = _SCALARS.get(type(key))
-    if render is None:
-        raise _Declined  # a tuple key: PyYAML writes a complex key
-    text = render(key)
+    if type(key) is str and key in _STRINGS:
+        text = _STRINGS[key]
+    else:
+        render = _SCALARS.get(type(key))
+        if render is None:
+            raise _Declined  # a tuple key: PyYAML writes a complex key
+        text = render(key)
     if len(text) > MAX_KEY:
         raise _Declined
     return text
@@ -151,8 +154,14 @@ class _Writer:
     def mapping(self, data: dict[Any, Any], indent: int, lead: str) -> None:
         """A non-empty mapping at ``indent``; its first line starts with ``lead``."""
         pad = " " * indent
+        out = self.out
         for key, value in data.items():
-            self.value(value, f"{lead}{_key(key)}:", indent)
+            prefix = f"{lead}{_key(key)}:"
+            kind = type(value)
+            if kind is dict or kind is list:
+                self.value(value, prefix, indent)
+            else:  # most values: a scalar on the key's line (the branch of value(), inlined)
+                out.append(f"{prefix} {_scalar(value, len(prefix) + 1)}\n")
             lead = pad
 
     def sequence(self, data: list[Any], indent: int, lead: str) -> None:
