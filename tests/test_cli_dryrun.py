@@ -81,6 +81,17 @@ def test_dry_run_of_a_long_sweep_shows_head_and_tail(project):
     assert "1-40 in" in out
 
 
+def test_dry_run_of_a_sweep_shows_each_points_own_values_and_types(project):
+    """Points of one shape patch the first point's resolved config (``compose.py``): each
+    row still shows its own value, with its type (1, 0.5, true, text, null)."""
+    args = ("optimizer.lr=1,0.5,true,abc,null", "+extra=range(0,2)", "--dry-run")
+    rows = _table(project.run(*args, check=True).stdout)
+    assert rows[0] == ["#", "run id", "overrides", "optimizer.lr", "extra"]
+    values = [(lr, extra) for lr in ("1", "0.5", "true", "abc", "null") for extra in "01"]
+    assert [tuple(row[3:]) for row in rows[1:]] == values
+    assert rows[3][2] == "optimizer.lr=0.5 +extra=0"
+
+
 def _fake_sbatch(project, monkeypatch) -> Path:
     """A ``sbatch`` on PATH that records it was called (it must not be, in a dry run)."""
     bin_dir = project.root / "bin"
