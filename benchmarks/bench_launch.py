@@ -4,7 +4,9 @@
 
 Prints, each as a ratio against the peer measured in the same run:
 - ``import mlxlaunch`` vs ``import hydra`` (goal <= 1.2x);
-- a do-nothing run, whole process, vs an equivalent ``@hydra.main`` app (goal <= 1.0x);
+- a do-nothing run, whole process, vs an equivalent ``@hydra.main`` app (goal <= 0.5x: a
+  config without config groups is composed without Hydra, ``launching/plain.py``), with
+  ``python -c pass`` for the floor;
 - a 100-point no-op sweep, per point, vs Hydra multirun with its basic launcher (goal <= 0.5x);
 - a new run id with 10,000 existing runs (goal <= 2 ms; MLXP 1.0.5 takes ~54 ms);
 - 200 processes allocating an id at the same instant: all unique, slowest <= 0.5 s.
@@ -13,6 +15,7 @@ Prints, each as a ratio against the peer measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -69,6 +72,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100)
     parser.add_argument("--existing-runs", type=int, default=10_000)
     args = parser.parse_args()
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -94,7 +98,9 @@ def main() -> None:
             root,
             args.repeat,
         )
-        _row("do-nothing run (whole process)", ours, peer, "@hydra.main", "<= 1.0x")
+        _row("do-nothing run (whole process)", ours, peer, "@hydra.main", "<= 0.5x")
+        floor = _time([py, "-c", "pass"], root, args.repeat)
+        print(f"{'':<34} (python -c pass {floor * 1000:.1f} ms)")
 
         sweep = [f"num_epoch=range(0,{args.points})"]
         n = args.points

@@ -14,6 +14,13 @@ def test_defaults():
     assert settings.logger.forced_log_id == -1
 
 
+def test_the_defaults_without_any_layer_are_what_omegaconf_gives_back():
+    """``load_settings`` skips OmegaConf when nothing is layered: the same settings."""
+    from omegaconf import OmegaConf
+
+    assert load_settings() == OmegaConf.to_object(OmegaConf.structured(Settings))
+
+
 def test_file_then_overrides(tmp_path):
     path = tmp_path / "launcher.yaml"
     path.write_text("use_logger: false\nlogger:\n  parent_log_dir: /tmp/x\n")
