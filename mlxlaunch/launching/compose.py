@@ -168,6 +168,8 @@ class Composer:
         self._parser: Optional[OverridesParser] = None
         #: the composed main config while the plain path is on (``plain.py``), else None
         self._plain: Optional[Any] = None
+        #: whether ``_plain`` is plain data, composed without OmegaConf (``plain.literal_config``)
+        self._literal = False
         self._base_cache: dict[tuple[str, ...], Any] = {}
         self._parsed: dict[str, Any] = {}  # override line -> Hydra Override
         self._groups: dict[str, bool] = {}  # key -> is a config group
@@ -177,9 +179,14 @@ class Composer:
 
     # -- Hydra's global state: entered once per command, started when first needed ------
     def __enter__(self) -> Composer:
-        placeholders.register()  # ${mlx:run_id} and co. resolve to markers, filled per run
-        if self.config_file is None:
-            self._plain = plain.primary_config(self.config_dir, self.config_name)
+        # (a subclass composing from its own _base, or a schema, needs OmegaConf)
+        if self.config_file is None and self.schema is None and type(self)._base is Composer._base:
+            self._plain = plain.literal_config(self.config_dir, self.config_name)
+            self._literal = self._plain is not None
+        if not self._literal:
+            placeholders.register()  # ${mlx:run_id} and co. resolve to markers, filled per run
+            if self.config_file is None:
+                self._plain = plain.primary_config(self.config_dir, self.config_name)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,7 +213,9 @@ class Composer:
 
     def _use_hydra(self) -> None:
         """Leave the plain path: from now on this command is composed by Hydra."""
-        self._plain = None
+        if self._literal:
+            placeholders.register()
+        self._plain, self._literal = None, False
         self._base_cache.clear()
         self._parsed.clear()
         self._work.clear()
@@ -306,6 +315,8 @@ class Composer:
         has that very key: then ``launcher.foo=2``, as any plain ``key=value``, sets
         the config's value (the main config is composed only when asked this).
         """
+        if self._literal:
+            return plain.literal_select(cast(dict[str, Any], self._plain), key)
         from omegaconf import OmegaConf
 
         base = self._base([], "the main config")
@@ -362,6 +373,8 @@ class Composer:
 
     def _base(self, group_overrides: list[str], where: str) -> Any:
         key = tuple(group_overrides)
+        if self._literal:  # (never asked: a literal config's points are composed without it)
+            raise NeedsHydra(where)
         if key not in self._base_cache and self.config_file is not None:
             self._base_cache[key] = self._typed(base_from_file(self.config_file, groups=key))
         if key not in self._base_cache and self._plain is not None and not key:
@@ -408,10 +421,12 @@ class Composer:
         return merged
 
     def compose(self, point: Point, total: int, seed_required: bool = False) -> dict[str, Any]:
+        where = describe_point(point.overrides, point.index, total)
+        if self._literal:
+            return self._literal_point(point, where, seed_required)
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        where = describe_point(point.overrides, point.index, total)
         groups: list[Override] = []
         values: list[Override] = []
         for override in map(self._parse_line, point.overrides):
@@ -444,14 +459,19 @@ class Composer:
         check_distinct_keys(resolved, where)
         if self.schema is not None:
             resolved = validate(resolved, self.schema, where)
-        if seed_required and "seed" not in resolved:
-            raise ConfigError(
-                f"A seeding_function was given but the config of {where} has no 'seed' key. "
-                "Add 'seed: 0' to your config, or pass +seed=<int> on the command line."
-            )
+        _check_seed(resolved, where, seed_required)
         if shape is not None and shape not in self._templates and shape in self._work:
             self._templates[shape] = _Template.of(cfg, resolved, values, self.schema)
         return resolved
+
+    def _literal_point(self, point: Point, where: str, seed_required: bool) -> dict[str, Any]:
+        """A point of a config read as plain data (``plain.literal_config``): no OmegaConf."""
+        config = _copy_tree(self._plain)
+        for line in point.overrides:
+            plain.apply_literal(cast(plain.PlainOverride, self._parse_line(line)), config)
+        check_distinct_keys(config, where)
+        _check_seed(config, where, seed_required)
+        return cast(dict[str, Any], config)
 
     def _working_copy(
         self, base: Any, group_lines: tuple[str, ...], values: list[Any], where: str
@@ -482,6 +502,14 @@ class Composer:
         if OmegaConf.get_cache(cfg) or OmegaConf.get_cache(base):  # a cached resolver ran
             OmegaConf.copy_cache(from_config=base, to_config=cfg)
         return cfg
+
+
+def _check_seed(config: dict[str, Any], where: str, seed_required: bool) -> None:
+    if seed_required and "seed" not in config:
+        raise ConfigError(
+            f"A seeding_function was given but the config of {where} has no 'seed' key. "
+            "Add 'seed: 0' to your config, or pass +seed=<int> on the command line."
+        )
 
 
 def _copy_tree(data: Any) -> Any:

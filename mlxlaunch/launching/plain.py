@@ -16,6 +16,11 @@ that mlxlaunch uses, with the same values (``tests/test_plain_compose.py``
 compares both on generated lines), the same sweep expansion as Hydra's basic
 sweeper and the same value-override semantics as Hydra's compose.
 
+A config with no interpolation (``${``) and no ``???`` does not even need
+OmegaConf (~50 ms to import): :func:`literal_config` reads it with OmegaConf's
+YAML rules and :func:`apply_literal` applies the overrides to the plain data,
+which is what OmegaConf would give back resolved.
+
 Anything else (a config group, ``defaults:``, a ``@package`` header, Hydra's
 resolvers ``${now:}``/``${hydra:}``, quoted strings, lists, functions, a Hydra
 plugin, a ConfigStore...) is left to Hydra: :func:`primary_config` returns None
@@ -258,3 +263,136 @@ def primary_config(config_dir: Path, config_name: Optional[str]) -> Optional[Any
             return None
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+# ------------------------------------------------------------------ without OmegaConf
+
+#: YAML 1.2-style floats OmegaConf adds to PyYAML's SafeLoader (``1e-3``, ``1_000.5``)
+_OMEGACONF_FLOAT = re.compile(
+    r"""^(?:
+     [-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+    |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+    |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+_ABSENT = object()
+
+
+def _omegaconf_yaml_loader() -> Any:
+    """PyYAML's SafeLoader set up as ``omegaconf._utils.get_yaml_loader`` does (omegaconf 2.3).
+
+    Its float resolver, no timestamps, and an error for a duplicate key; its
+    ``pathlib`` tags are left out (such a config goes to OmegaConf).
+    ``tests/test_plain_compose.py`` checks both read the same values.
+    """
+    import yaml  # heavy third-party import (~10 ms), only for a config read without OmegaConf
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            keys = set()
+            for key_node, _ in node.value:
+                if key_node.tag != yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG:
+                    continue
+                if key_node.value in keys:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, "duplicate key"
+                    )
+                keys.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _OMEGACONF_FLOAT, list("-+0123456789."))
+    Loader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in Loader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def _is_literal(data: Any) -> bool:
+    """Whether OmegaConf gives ``data`` back unchanged once resolved: str keys, plain scalars."""
+    if type(data) is dict:
+        return all(type(k) is str and _is_literal(v) for k, v in data.items())
+    if type(data) is list:
+        return all(_is_literal(v) for v in data)
+    if type(data) is str:
+        return "${" not in data and data != "???"
+    return type(data) in (int, float, bool, type(None))
+
+
+def literal_config(config_dir: Path, config_name: Optional[str]) -> Optional[dict[str, Any]]:
+    """The main config as plain data, when composing it needs neither Hydra nor OmegaConf.
+
+    The conditions of :func:`primary_config`, and moreover no interpolation
+    (``${``) and no ``???``: OmegaConf would give the YAML's values back as they
+    are. Else None.
+    """
+    if _hydra_may_add_configs(config_name):
+        return None
+    if config_dir.is_dir() and _has_sub_folders(config_dir):
+        return None
+    if config_name is None:
+        return {}
+    try:
+        text = (config_dir / f"{config_name}.yaml").read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
+    if "@package" in text or "${" in text or "???" in text:
+        return None
+    try:
+        import yaml  # heavy third-party import (~10 ms), only for a config read without OmegaConf
+
+        data = yaml.load(text, Loader=_omegaconf_yaml_loader())  # noqa: S506 - a SafeLoader
+    except Exception:  # noqa: BLE001 - invalid YAML: Hydra's path words the error
+        return None
+    if data is None:
+        data = {}
+    if type(data) is not dict or "defaults" in data or "hydra" in data or not _is_literal(data):
+        return None
+    return data
+
+
+def apply_literal(override: PlainOverride, data: dict[str, Any]) -> None:
+    """Apply one plain override to plain data, as Hydra and mlxlaunch apply it to the config.
+
+    A ``+key`` on a key the config has sets it (mlxlaunch's rule, see
+    ``compose._plus_sets_existing``); missing parents of ``+key``/``++key`` are
+    created. Anything OmegaConf might treat otherwise (a container at the key, a
+    list on the way, an unknown key without ``+``, a failing ``~key``) raises
+    :class:`NeedsHydra`.
+    """
+    parts = override.key_or_group.split(".")
+    parent = data
+    for part in parts[:-1]:
+        child = parent.get(part, _ABSENT)
+        if child is _ABSENT and override.type in (ADD, FORCE_ADD):
+            child = parent[part] = {}
+        if type(child) is not dict:
+            raise NeedsHydra(override.input_line)
+        parent = child
+    last = parts[-1]
+    found = parent.get(last, _ABSENT)
+    if isinstance(found, (dict, list)):
+        raise NeedsHydra(override.input_line)  # OmegaConf merges into or replaces a node
+    value = override.value()
+    if override.type == DELETE:
+        if found is _ABSENT or found is None or (value is not None and value != found):
+            raise NeedsHydra(override.input_line)
+        del parent[last]
+    elif override.type == CHANGE and found is _ABSENT:
+        raise NeedsHydra(override.input_line)  # struct mode: the unknown-key error
+    else:
+        parent[last] = value
+
+
+def literal_select(data: dict[str, Any], key: str) -> bool:
+    """Whether the plain data ``data`` has the dotted ``key``."""
+    node: Any = data
+    for part in key.split("."):
+        if type(node) is not dict or part not in node:
+            return False
+        node = node[part]
+    return True
