@@ -516,18 +516,17 @@ def evaluate_columns(node: Node, column: Callable[[str], list], n: int) -> list[
     """
     if isinstance(node, (Compare, In, IsNan)):
         decided: dict[Any, bool] = {}
-        out = []
+        out: list[bool] = []
+        append = out.append
         for value in column(node.key):
+            memo = (value.__class__, value)  # 1, 1.0 and True are three values here
             try:
-                memo = (value.__class__, value)  # 1, 1.0 and True are three values here
-                hit = decided.get(memo)
+                append(decided[memo])
+            except KeyError:
+                decided[memo] = hit = evaluate(node, {node.key: value})
+                append(hit)
             except TypeError:  # a list or a mapping: decided each time
-                memo, hit = None, None
-            if hit is None:
-                hit = evaluate(node, {node.key: value})
-                if memo is not None:
-                    decided[memo] = hit
-            out.append(hit)
+                append(evaluate(node, {node.key: value}))
         return out
     if isinstance(node, (And, Or)):
         parts = [evaluate_columns(operand, column, n) for operand in node.operands]

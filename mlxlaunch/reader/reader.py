@@ -10,6 +10,8 @@ keys, evaluates it against each row and returns a lazy ``RunTable``
 from __future__ import annotations
 
 import os
+from functools import partial
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -19,7 +21,7 @@ from mlxlaunch.reader import query as _query
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.metrics import gc_paused
 from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_run, with_effective_status
-from mlxlaunch.reader.table import Run, RunTable, _Context
+from mlxlaunch.reader.table import Run, RunTable, _Context, row_column
 from mlxlaunch.runfolder.layout import is_run_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -192,10 +194,8 @@ class Reader:
             runs = list(self._runs)
         elif self._by_columns(tree):
             every = self._runs
-            hits = _query.evaluate_columns(
-                tree, lambda key: [run.value(key) for run in every], len(every)
-            )
-            runs = [run for run, hit in zip(every, hits) if hit]
+            hits = _query.evaluate_columns(tree, partial(row_column, every), len(every))
+            runs = list(compress(every, hits))
         else:
             with self._context.cache.batch():  # metric summaries go to the index too
                 runs = [run for run in self._runs if _query.evaluate(tree, _QueryRow(run))]

@@ -22,6 +22,7 @@ from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
+from mlxlaunch.reader.cache import FlatRow, RunCache
 from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, Row, load_yaml_tolerant
@@ -36,7 +37,6 @@ from mlxlaunch.runfolder.layout import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from mlxlaunch.reader.cache import RunCache
 
 #: What ``Run.value`` gives for a key the run does not have (None is a value).
 _MISSING = object()
@@ -309,6 +309,21 @@ class Run(Mapping):
             if now != read_as:
                 self._logs.pop(name, None)
                 self._summaries.pop(name, None)
+
+
+def row_column(runs: Sequence[Run], key: str) -> list[Any]:
+    """``[run.value(key) for run in runs]`` without a method call per run (a query over
+    100,000 runs reads each of its keys this way)."""
+    out: list[Any] = []
+    append = out.append
+    for run in runs:
+        row = run._row
+        if isinstance(row, FlatRow):
+            i = row.positions.get(key)
+            append(None if i is None else row.values[i])
+        else:
+            append(row.get(key))
+    return out
 
 
 def _list_artifacts(run: Run) -> list[Artifact]:
