@@ -363,3 +363,16 @@ def test_a_first_metric_access_finds_its_log_without_listing_metrics(logs, monke
             two["val.acc"]  # a FIFO: listed, reported, and not a log
     assert "val.json: not a regular file" in " ".join(reader.problems)
     assert one.log_names == ["a", "a.b", "train"]
+
+
+def test_a_log_deleted_between_two_columns_moves_to_no_columns(logs):
+    """The other column cannot come from the same bytes any more: like a replaced file,
+    the log moves to what the file is now (gone), every column together."""
+    run = quiet_reader(logs).search("log_id == 1")[0]
+    assert run["train.loss"].size == 4
+    (logs / "1" / "metrics" / "train.json").unlink()
+    with pytest.raises(KeyError):
+        run["train.epoch"]
+    assert run._logs["train"].signature == ()
+    with pytest.raises(KeyError):
+        run["train.loss"]

@@ -419,8 +419,11 @@ class RunCache:
             self.flush()
 
     def __del__(self) -> None:  # a Reader dropped in a notebook: its queued entries stay useful
-        if self._new:
-            self.flush()
+        try:
+            if self._new:
+                self.flush()
+        except Exception:  # noqa: S110 - at interpreter shutdown, modules may be half gone
+            pass
 
     def flush(self) -> None:
         """Append the new entries to the journal, or compact the index (see the module doc)."""

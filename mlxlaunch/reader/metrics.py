@@ -119,6 +119,7 @@ class MetricLog:
         self.keys = _KEY_TUPLES.setdefault(keys, keys)
         self.length = len(records)
         self.problems = problems or ()
+        self._snapshot = b""  # a file gone (or unreadable) since: no snapshot, no columns
         if st is not None:
             crc = zlib.crc32(data)
             self._snapshot = _SNAPSHOT.pack(st.st_size, st.st_mtime_ns, st.st_ino, crc)

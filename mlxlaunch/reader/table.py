@@ -148,6 +148,8 @@ class Run(Mapping):
         folder = f"{self.path}/{METRICS_DIR}/"
         name = key
         while name:
+            if name in self._logs:  # loaded: this snapshot holds until refresh or forget()
+                return name
             if not name.startswith("."):  # dot-files are not logs
                 try:
                     st = os.stat(f"{folder}{name}{METRICS_SUFFIX}")
