@@ -156,3 +156,20 @@ def test_a_stream_already_redirected_to_the_file_is_not_doubled(tmp_path):
         )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "log.stdout").read_text() == "once\n"
+
+
+def test_the_wait_for_the_copier_returns_its_exit_or_none_while_it_runs() -> None:
+    """``stop()`` waits for the copying helper with a pidfd (woken when it exits): it
+    gives the exit code of a process that ended, and None while one still runs."""
+    from mlxlaunch.running.streams import _wait_exit
+
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert _wait_exit(quick, 30) == 3
+    assert _wait_exit(quick, 30) == 3  # already reaped: no pidfd, the recorded code
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _wait_exit(slow, 0.2) is None
+        assert slow.poll() is None  # still running, not reaped by the wait
+    finally:
+        slow.kill()
+        slow.wait()
