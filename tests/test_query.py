@@ -192,20 +192,27 @@ values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
 )
-leaves = st.one_of(
-    st.builds(Compare, keys, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), values),
-    st.builds(In, keys, st.lists(values, max_size=4).map(tuple)),
-    st.builds(IsNan, keys),
-)
-trees = st.recursive(
-    leaves,
-    lambda sub: st.one_of(
-        st.builds(Not, sub),
-        st.lists(sub, min_size=2, max_size=4).map(lambda ops: And(*ops)),
-        st.lists(sub, min_size=2, max_size=4).map(lambda ops: Or(*ops)),
-    ),
-    max_leaves=8,
-)
+
+
+def query_trees(keys, values, operands: int, max_leaves: int):
+    """Parsed query trees over ``keys`` and ``values``: leaves, ``~``, ``&``, ``|``."""
+    leaves = st.one_of(
+        st.builds(Compare, keys, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), values),
+        st.builds(In, keys, st.lists(values, max_size=operands).map(tuple)),
+        st.builds(IsNan, keys),
+    )
+    return st.recursive(
+        leaves,
+        lambda sub: st.one_of(
+            st.builds(Not, sub),
+            st.lists(sub, min_size=2, max_size=operands).map(lambda ops: And(*ops)),
+            st.lists(sub, min_size=2, max_size=operands).map(lambda ops: Or(*ops)),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+trees = query_trees(keys, values, operands=4, max_leaves=8)
 
 
 @settings(max_examples=300, deadline=None)
@@ -238,20 +245,7 @@ row_values = st.one_of(
     st.sampled_from([1, 1.0, True, 0, 0.0, -0.0, False, "1"]),  # equal in Python, not here
     st.lists(st.integers(0, 2), max_size=2),  # unhashable: decided each time
 )
-few_leaves = st.one_of(
-    st.builds(Compare, few_keys, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), row_values),
-    st.builds(In, few_keys, st.lists(row_values, max_size=3).map(tuple)),
-    st.builds(IsNan, few_keys),
-)
-few_trees = st.recursive(
-    few_leaves,
-    lambda sub: st.one_of(
-        st.builds(Not, sub),
-        st.lists(sub, min_size=2, max_size=3).map(lambda ops: And(*ops)),
-        st.lists(sub, min_size=2, max_size=3).map(lambda ops: Or(*ops)),
-    ),
-    max_leaves=6,
-)
+few_trees = query_trees(few_keys, row_values, operands=3, max_leaves=6)
 
 
 @settings(max_examples=300, deadline=None)
