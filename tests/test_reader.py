@@ -371,8 +371,8 @@ def test_a_log_deleted_between_two_columns_moves_to_no_columns(logs):
     run = quiet_reader(logs).search("log_id == 1")[0]
     assert run["train.loss"].size == 4
     (logs / "1" / "metrics" / "train.json").unlink()
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="run 1 has no key 'train.epoch'"):
         run["train.epoch"]
     assert run._logs["train"].signature == ()
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="run 1 has no key 'train.loss'"):
         run["train.loss"]

@@ -124,7 +124,10 @@ class Run(Mapping):
                     return summary[split[1]]
             log = self.log(split[0], keep=(split[1],))
             if split[1] in log.keys:
-                return log.column(split[1])
+                try:
+                    return log.column(split[1])
+                except KeyError:  # the log was replaced or deleted since: say so below
+                    pass
         names = self.log_names
         if key.startswith(MLXP_ARTIFACT_PREFIX):
             groups = self.artifact_groups()
