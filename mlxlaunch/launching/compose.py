@@ -708,12 +708,21 @@ def _override_error(override: Override, cfg: Any, where: str, exc: Exception) ->
     return ConfigError(f"Cannot apply '{override.input_line}' in {where}: {message}")
 
 
-def check_distinct_keys(config: dict[Any, Any], where: str, prefix: str = "") -> None:
-    """Refuse two keys of one mapping that read as one (``1`` and ``"1"`` in YAML).
+def check_distinct_keys(
+    config: dict[Any, Any],
+    where: str,
+    prefix: str = "",
+    leaves: Optional[dict[str, tuple[Any, ...]]] = None,
+    path: tuple[Any, ...] = (),
+) -> None:
+    """Refuse two keys that read as one: ``1`` and ``"1"`` in one mapping (YAML), or a
+    key with a dot and a nested one (``"a.b": 1`` next to ``a: {b: 2}``).
 
-    The Reader's columns and the query language name keys by text
-    (``config.d.1``): one of the two values would be silently lost there.
+    The Reader's columns and the query language name keys by text, joined with
+    dots (``config.d.1``, ``config.a.b``): one of the two values would be silently
+    lost there. ``leaves``: the values met so far, by that name (``scan.flatten``'s).
     """
+    leaves = {} if leaves is None else leaves
     seen: dict[str, Any] = {}
     for key, value in config.items():
         text = str(key)
@@ -724,8 +733,18 @@ def check_distinct_keys(config: dict[Any, Any], where: str, prefix: str = "") ->
                 "Rename one of them (YAML reads 1 as a number, '1' as text)."
             )
         seen[text] = key
-        if isinstance(value, dict):
-            check_distinct_keys(value, where, f"{prefix}{text}.")
+        name = f"{prefix}{text}"
+        if isinstance(value, dict) and value:
+            check_distinct_keys(value, where, f"{name}.", leaves, (*path, key))
+        elif name in leaves:
+            first, second = list(leaves[name]), [*path, key]
+            raise ConfigError(
+                f"The config of {where} has two keys that read as '{name}' ({first} and "
+                f"{second}): runs are read by key name, so one value would be lost. "
+                "Rename one of them (a key with a dot in it reads as a nested key)."
+            )
+        else:
+            leaves[name] = (*path, key)
 
 
 def as_typed(line: str) -> str:

@@ -78,6 +78,33 @@ def test_two_config_keys_that_read_as_one_are_refused(project) -> None:
 
 
 @pytest.mark.parametrize(
+    "config",
+    [
+        "'a.b': 1\na:\n  b: 2\n",  # a dotted key next to the nested one
+        "a:\n  b: 2\n'a.b': 1\n",  # the other order
+        "x:\n  'a.b': 1\n  a:\n    b: 2\n",  # deeper
+        "'a.b.c': 1\na:\n  'b.c': 2\n",  # two dotted keys
+        "'a.b': {}\na:\n  b: 2\n",  # an empty mapping is a value too
+    ],
+)
+def test_a_dotted_key_that_reads_as_a_nested_one_is_refused(project, config: str) -> None:
+    """The Reader names config.a.b both "a.b": 1 and a: {b: 2}: it kept one value, silently."""
+    project.write("configs/config.yaml", "seed: 0\nnum_epoch: 1\n" + config)
+    _one_line_error(project.run(), "two keys that read as", "Rename one")
+    assert project.run_ids() == []
+
+
+def test_dotted_keys_that_name_distinct_columns_are_fine(project) -> None:
+    """A dotted key whose name is a prefix of nested ones (config.a.b.c, config.a.b.d)."""
+    config = "seed: 0\nnum_epoch: 1\noptimizer:\n  lr: 0.1\n'a.b':\n  c: 1\na:\n  b:\n    d: 2\n"
+    project.write("configs/config.yaml", config)
+    project.run(check=True)
+    assert project.run_ids() == [1]
+    row = mlxlaunch.Reader(project.logs).search("").to_pandas().iloc[0]
+    assert (row["config.a.b.c"], row["config.a.b.d"]) == (1, 2)
+
+
+@pytest.mark.parametrize(
     "metrics",
     [{1: "a", "1": "b"}, {"x": {1: "a", "1": "b"}}, {"x": {True: 1, "True": 2}}],
 )
