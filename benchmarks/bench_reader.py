@@ -207,7 +207,8 @@ print(json.dumps({{"t": t2 - t1, "n": sum(len(c) for c in cols), "rss_mb": (rss1
 """
 
 
-def _run(python: str, code: str, env: dict[str, str]) -> dict:
+def run_snippet(python: str, code: str, env: dict[str, str]) -> dict:
+    """Run ``code`` with ``python`` in a fresh process; its last stdout line, parsed as JSON."""
     out = subprocess.run(
         [python, "-c", textwrap.dedent(code)],
         capture_output=True,
@@ -240,26 +241,32 @@ def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="mlxlaunch-bench-cache-"))
     env = dict(os.environ, MLXLAUNCH_CACHE_DIR=str(cache), PYTHONPATH=str(REPO))
     ours: dict[str, dict] = {}
-    ours["first search (fresh cache)"] = _run(
+    ours["first search (fresh cache)"] = run_snippet(
         sys.executable, OURS_SEARCH.format(root=str(root)), env
     )
-    ours["repeat search (new process)"] = _run(
+    ours["repeat search (new process)"] = run_snippet(
         sys.executable, OURS_SEARCH.format(root=str(root)), env
     )
-    ours["one metric column"] = _run(sys.executable, OURS_METRIC.format(root=str(root)), env)
-    ours["metric summary query"] = _run(sys.executable, OURS_SUMMARY.format(root=str(root)), env)
-    ours["same, new process"] = _run(sys.executable, OURS_SUMMARY.format(root=str(root)), env)
-    ours["all metric columns"] = _run(sys.executable, OURS_ALL_METRICS.format(root=str(root)), env)
+    ours["one metric column"] = run_snippet(sys.executable, OURS_METRIC.format(root=str(root)), env)
+    ours["metric summary query"] = run_snippet(
+        sys.executable, OURS_SUMMARY.format(root=str(root)), env
+    )
+    ours["same, new process"] = run_snippet(
+        sys.executable, OURS_SUMMARY.format(root=str(root)), env
+    )
+    ours["all metric columns"] = run_snippet(
+        sys.executable, OURS_ALL_METRICS.format(root=str(root)), env
+    )
     shutil.rmtree(cache, ignore_errors=True)
 
     peer: dict[str, dict] = {}
     if args.runs <= args.peer_max and Path(args.peer_python).exists():
         dst = tempfile.mkdtemp(prefix="mlxp-bench-db-")
         penv = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        peer["first search (fresh cache)"] = _run(
+        peer["first search (fresh cache)"] = run_snippet(
             args.peer_python, MLXP_SEARCH.format(root=str(root), dst=dst), penv
         )
-        peer["one metric column"] = _run(
+        peer["one metric column"] = run_snippet(
             args.peer_python, MLXP_METRIC.format(root=str(root), dst=dst), penv
         )
         shutil.rmtree(dst, ignore_errors=True)

@@ -29,14 +29,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
-from bench_reader import CONFIG, INFO
+from bench_reader import CONFIG, INFO, run_snippet
 
 REPO = Path(__file__).resolve().parent.parent
 STATUSES = ["COMPLETE"] * 8 + ["FAILED", "RUNNING"]
@@ -155,20 +153,6 @@ print(json.dumps({{"t": t2 - t1, "n": n, "rss_mb": rss() - rss0}}))
 """
 
 
-def _run(code: str, env: dict[str, str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/tmp",
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"benchmark snippet failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _best(code: str, env: dict[str, str], times: int, before=None) -> dict:
     """The fastest of ``times`` fresh processes running ``code`` (``before`` each one):
     the first of a series may find the files out of the page cache, whichever it is."""
@@ -176,7 +160,7 @@ def _best(code: str, env: dict[str, str], times: int, before=None) -> dict:
     for _ in range(times):
         if before is not None:
             before()
-        results.append(_run(code, env))
+        results.append(run_snippet(sys.executable, code, env))
     return min(results, key=lambda r: r["t"])
 
 
