@@ -112,15 +112,20 @@ def test_status_reconciles_in_one_call_and_cancel_interrupts(cproject: ClusterPr
     cproject.wait_until([2], ("INTERRUPTED",), 60)
 
 
+def _wait_complete(run_dir: Path, timeout: float) -> None:
+    """Wait until the run in ``run_dir`` (a logs folder the project does not know) is COMPLETE."""
+    wait_for(
+        lambda: runfolder.read_info(run_dir).get("status") == "COMPLETE",
+        timeout,
+        lambda: str(runfolder.read_info(run_dir)),
+    )
+
+
 def test_a_logs_folder_with_a_space_is_submitted(cproject: ClusterProject) -> None:
     proc = cproject.run(*SLURM, "optimizer.lr=0.1", "+launcher.logger.parent_log_dir=my logs")
     assert proc.returncode == 0, proc.stderr
     logs = cproject.root / "my logs"
-    wait_for(
-        lambda: runfolder.read_info(logs / "1").get("status") == "COMPLETE",
-        60,
-        lambda: str(runfolder.read_info(logs / "1")),
-    )
+    _wait_complete(logs / "1", 60)
     assert (logs / "1" / "log.stdout").read_text().endswith("done\n")
     assert len(list((logs / ".jobs").glob("*/slurm-*_0.out"))) == 1  # .jobs/<user>/
 
@@ -315,11 +320,7 @@ def test_a_percent_in_the_logs_folder_reaches_the_job(cproject: ClusterProject) 
     proc = cproject.run(*SLURM, "optimizer.lr=0.1", "+launcher.logger.parent_log_dir=logs%x")
     assert proc.returncode == 0, proc.stderr
     logs = cproject.root / "logs%x"
-    wait_for(
-        lambda: runfolder.read_info(logs / "1").get("status") == "COMPLETE",
-        90,
-        lambda: str(runfolder.read_info(logs / "1")),
-    )
+    _wait_complete(logs / "1", 90)
     assert len(list((logs / ".jobs").glob("*/slurm-*_0.out"))) == 1  # .jobs/<user>/
 
 

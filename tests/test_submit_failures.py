@@ -24,7 +24,7 @@ from mlxlaunch.executors import scheduler as scheduler_module
 from mlxlaunch.executors.scheduler import JobCommand, SubmitError
 from mlxlaunch.executors.slurm import SlurmExecutor
 from mlxlaunch.launching.settings import SchedulerSettings
-from mlxlaunch.runfolder.metadata import read_info, read_settings
+from mlxlaunch.runfolder.metadata import read_info, read_settings, write_info
 
 SLURM = ["+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
 #: an sbatch that refuses the partition "nope" (as Slurm does) and accepts any other
@@ -87,6 +87,14 @@ def test_an_unwritable_jobs_folder_marks_every_run_submit_failed_in_one_line(pro
     assert again.returncode == 0, again.stderr
     assert "resubmitted 2 run(s): 1, 2" in again.stdout
     assert [read_info(project.logs / str(i))["status"] for i in (1, 2)] == ["QUEUED"] * 2
+
+
+def _record_jobs(dirs: list[Path], jobs: list[tuple[str, int]]) -> None:
+    """Record each run of ``dirs`` as Slurm array task ``(array id, index)`` of ``jobs``."""
+    for run_dir, (array, index) in zip(dirs, jobs):
+        info = read_info(run_dir)
+        info["scheduler"] = {"name": "slurm", "job_id": f"{array}_{index}", "array_job_id": array}
+        write_info(run_dir, info)
 
 
 def _no_space(path, data, **kwargs) -> None:
@@ -247,15 +255,8 @@ def test_a_logs_folder_with_a_line_break_is_refused_before_anything_is_written(p
 def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(project) -> None:
     """Issue 12.6: squeue's reason for a pending job; a task cancelled outside mlxlaunch that
     squeue no longer lists is what sacct says (CANCELLED -> INTERRUPTED), not LOST."""
-    from test_scheduler import _five_queued_runs
-
-    from mlxlaunch.runfolder.metadata import write_info
-
     dirs = _five_queued_runs(project.logs)[:3]
-    for i, d in enumerate(dirs):
-        info = read_info(d)
-        info["scheduler"] = {"name": "slurm", "job_id": f"500_{i}", "array_job_id": "500"}
-        write_info(d, info)
+    _record_jobs(dirs, [("500", i) for i in range(3)])
     _fake(
         project.root / "bin", "squeue", "printf '500_0|PENDING|BeginTime\\n500_1|PENDING|None\\n'"
     )
@@ -275,16 +276,8 @@ def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(projec
 def test_without_accounting_a_task_missing_from_a_listed_array_was_cancelled(project) -> None:
     """What a real Slurm without slurmdbd shows after ``scancel`` of one pending task: the
     task is gone and its siblings are still pending; a whole array squeue forgot stays LOST."""
-    from test_scheduler import _five_queued_runs
-
-    from mlxlaunch.runfolder.metadata import write_info
-
     dirs = _five_queued_runs(project.logs)
-    for i, d in enumerate(dirs):
-        info = read_info(d)
-        array, index = ("600", i) if i < 3 else ("601", i - 3)
-        info["scheduler"] = {"name": "slurm", "job_id": f"{array}_{index}", "array_job_id": array}
-        write_info(d, info)
+    _record_jobs(dirs, [("600", 0), ("600", 1), ("600", 2), ("601", 0), ("601", 1)])
     _fake(
         project.root / "bin", "squeue", "printf '600_0|PENDING|BeginTime\\n600_1|PENDING|None\\n'"
     )
