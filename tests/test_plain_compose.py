@@ -244,8 +244,12 @@ def test_a_config_hydra_must_compose_is_left_to_hydra(tmp_path, files):
 def test_configs_from_a_hydra_plugin_or_the_config_store_are_left_to_hydra(tmp_path, monkeypatch):
     folder = _write(tmp_path, "a: 1\n")
     assert plain.primary_config(folder, "config") is not None
-    (tmp_path / "site" / "hydra_plugins").mkdir(parents=True)
+    plugins = tmp_path / "site" / "hydra_plugins"
+    for name in ("hydra_submitit_launcher", "hydra_colorlog", "__pycache__"):
+        (plugins / name).mkdir(parents=True)  # Hydra's own: configs under hydra/ only
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert plain.primary_config(folder, "config") is not None
+    (plugins / "my_search_path").mkdir()
     assert plain.primary_config(folder, "config") is None  # a plugin may add search paths
     monkeypatch.undo()
 
@@ -387,3 +391,23 @@ def test_a_duplicate_key_is_an_error_for_both_readers():
         yaml.load(text, Loader=plain._omegaconf_yaml_loader())  # noqa: S506
     with pytest.raises(yaml.YAMLError):
         OmegaConf.load(io.StringIO(text))
+
+
+def test_a_plugin_that_stores_a_schema_for_the_main_config_is_honoured(project):
+    """A third-party plugin, imported by Hydra's plugin discovery, changes the main config:
+    the command goes to Hydra and the run gets what ``@hydra.main`` would give."""
+    project.write("configs/config.yaml", "seed: 0\n")
+    project.write("main.py", PROBE)
+    project.write(
+        "hydra_plugins/my_schema/__init__.py",
+        "from hydra.core.config_store import ConfigStore\n"
+        "ConfigStore.instance().store(name='config', node={'seed': 0, 'extra': 5})\n",
+    )
+    proc = project.run(check=True)
+    assert "CONFIG {'seed': 0, 'extra': 5}" in proc.stdout, proc.stdout
+    project.write("hydra_plugins/my_schema/__init__.py", "")  # now a plugin storing nothing
+    (project.root / "hydra_plugins" / "my_schema").rename(
+        project.root / "hydra_plugins" / "hydra_submitit_launcher"
+    )
+    proc = project.run(check=True)
+    assert "HEAVY []" in proc.stdout and "CONFIG {'seed': 0}" in proc.stdout, proc.stdout

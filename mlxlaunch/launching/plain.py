@@ -203,16 +203,51 @@ def apply(override: PlainOverride, cfg: Any) -> None:
 # ------------------------------------------------------------------ the config folder
 
 
+#: Hydra's own plugin packages (in ``hydra_plugins/``): they store launcher, sweeper and
+#: logging configs under ``hydra/`` only, which a main config without a ``defaults:`` list
+#: never sees (checked in their 1.2 and 1.3 wheels). Any other plugin sends the command to
+#: Hydra, since importing it may add a search path or store a schema for the main config.
+HYDRA_OWN_PLUGINS = frozenset(
+    {
+        "hydra_ax_sweeper",
+        "hydra_colorlog",
+        "hydra_joblib_launcher",
+        "hydra_nevergrad_sweeper",
+        "hydra_optuna_sweeper",
+        "hydra_ray_launcher",
+        "hydra_rq_launcher",
+        "hydra_submitit_launcher",
+        "__pycache__",
+    }
+)
+
+
+def _other_hydra_plugins() -> bool:
+    """Whether a ``hydra_plugins`` folder on ``sys.path`` holds a plugin not in
+    :data:`HYDRA_OWN_PLUGINS` (or cannot be listed)."""
+    for entry in sys.path:
+        try:
+            names = os.listdir(os.path.join(entry or ".", "hydra_plugins"))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return True  # unreadable: Hydra decides what it holds
+        if not HYDRA_OWN_PLUGINS.issuperset(names):
+            return True
+    return False
+
+
 def _hydra_may_add_configs(config_name: Optional[str]) -> bool:
     """Whether configs could come from elsewhere than the config folder.
 
-    Hydra plugins (a ``hydra_plugins`` package on ``sys.path``) may add search
-    paths, and the script may have stored configs in Hydra's ConfigStore: a
+    Hydra plugins (a ``hydra_plugins`` package on ``sys.path``) other than Hydra's
+    own (:data:`HYDRA_OWN_PLUGINS`) may add search paths or store configs when Hydra
+    imports them, and the script may have stored configs in Hydra's ConfigStore: a
     config group (besides Hydra's own ``hydra``), or a schema Hydra matches to
     the main config by its name. (Other stored configs are reached only through
     a ``defaults:`` list.) Without ``hydra`` imported, the store is empty.
     """
-    if any(os.path.isdir(os.path.join(entry or ".", "hydra_plugins")) for entry in sys.path):
+    if _other_hydra_plugins():
         return True
     store = sys.modules.get("hydra.core.config_store")
     if store is None:
