@@ -35,16 +35,17 @@ def train(ctx: mlxlaunch.Context) -> None:
     cfg = ctx.config
     data = make_data(cfg.data.n_samples, cfg.data.noise)  # the same data on every attempt
     weights = [0.0] * (cfg.model.num_layers + 1)
-    start = 0
+    start, loss = 0, float("nan")
     if ctx.logger is not None:
         try:  # a run started again with +launcher.logger.forced_log_id=N resumes here
             ckpt = ctx.logger.load_checkpoint("last_ckpt")
-            start, weights = ckpt["epoch"] + 1, ckpt["weights"]
+            start, weights, loss = ckpt["epoch"] + 1, ckpt["weights"], ckpt.get("loss", loss)
             random.setstate(ckpt["rng"])  # the shuffles go on as if never stopped
             print(f"resuming run {ctx.info.log_id} at epoch {start}")
         except FileNotFoundError:
             pass  # no checkpoint yet: start from scratch
-    loss = float("nan")
+    if start >= cfg.num_epoch:
+        print(f"run {ctx.info.log_id}: already trained {start} epochs; pass a larger num_epoch")
     for epoch in range(start, cfg.num_epoch):
         random.shuffle(data)
         total = 0.0
@@ -55,7 +56,7 @@ def train(ctx: mlxlaunch.Context) -> None:
         loss = total / len(data)
         if ctx.logger is not None:
             ctx.logger.log_metrics({"loss": loss, "epoch": epoch}, log_name="train")
-            state = {"epoch": epoch, "weights": weights, "rng": random.getstate()}
+            state = {"epoch": epoch, "weights": weights, "loss": loss, "rng": random.getstate()}
             ctx.logger.log_checkpoint(state, log_name="last_ckpt")
     print(f"run {ctx.info.log_id}: final loss {loss:.4f}")
 
