@@ -297,6 +297,75 @@ def _prepare(project, *overrides: str) -> list[Path]:
     return [project.logs / str(i) for i in project.run_ids()]
 
 
+def _path_without_schedulers(*first: Path) -> str:
+    """``PATH`` with ``first`` in front and without the folders of installed schedulers
+    (the cluster tests install Slurm and OAR on this machine)."""
+    programs = {p for programs in registry.SIGNATURES.values() for p in programs}
+    kept = [
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and not any(os.path.exists(os.path.join(entry, p)) for p in programs)
+    ]
+    return os.pathsep.join([*map(str, first), *kept])
+
+
+@pytest.mark.parametrize(
+    "programs, expected",
+    [
+        (["sbatch", "squeue"], "slurm"),
+        (["oarsub"], "oar"),
+        (["qsub", "pbsnodes"], "pbs"),
+        (["qsub", "qconf"], "sge"),
+        (["bsub"], "lsf"),
+        ([], "No scheduler on PATH"),
+        (["qsub"], "No scheduler on PATH"),  # PBS or SGE: nothing tells
+        (["sbatch", "oarsub"], r"sbatch \(slurm\) and oarsub \(oar\) are on PATH: choose one"),
+    ],
+)
+def test_the_scheduler_on_path_is_found_and_an_unclear_path_says_why(
+    tmp_path, programs, expected
+) -> None:
+    for program in programs:
+        _fake(tmp_path, program, "exit 0")
+    if expected in registry.SCHEDULERS:
+        assert registry.detect_scheduler(str(tmp_path)) == expected
+    else:
+        with pytest.raises(SettingsError, match=f"No scheduler chosen.*{expected}"):
+            registry.detect_scheduler(str(tmp_path))
+
+
+def test_use_scheduler_without_a_name_submits_to_the_one_installed_and_keeps_it(project) -> None:
+    """The choice is frozen with the run's settings: a resubmit goes to the same place."""
+    project.write("main.py", PREEMPT_TASK)
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "sbatch", "echo 1234")
+    _fake(bin_dir, "scontrol", "exit 0")
+    env = project.env()
+    env["PATH"] = _path_without_schedulers(bin_dir)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "+x=1,2", "+launcher.use_scheduler=true"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "note: submitting to slurm, the scheduler on this machine" in proc.stderr
+    assert "sbatch" in (bin_dir / "calls.log").read_text()
+    from mlxlaunch.runfolder.metadata import read_info
+
+    for run_id in project.run_ids():
+        run = project.logs / str(run_id)
+        assert "name: slurm" in (run / "metadata" / "launcher.yaml").read_text()
+        assert read_info(run)["scheduler"]["name"] == "slurm"
+
+    (bin_dir / "sbatch").unlink()  # a machine without a scheduler: one line, nothing made
+    proc = subprocess.run(
+        [sys.executable, "main.py", "+x=3", "+launcher.use_scheduler=true"],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1 and "No scheduler on PATH" in proc.stderr, proc.stderr
+    assert len(project.run_ids()) == 2
+
+
 def _fake(bin_dir: Path, name: str, body: str) -> Path:
     bin_dir.mkdir(exist_ok=True)
     path = bin_dir / name

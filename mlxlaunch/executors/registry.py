@@ -14,6 +14,8 @@ Adding a scheduler: write ``executors/<name>.py`` with a
 from __future__ import annotations
 
 import importlib
+import shutil
+from typing import Optional
 
 from mlxlaunch.errors import UnknownScheduler
 from mlxlaunch.executors.scheduler import SchedulerExecutor, validate
@@ -30,6 +32,18 @@ SCHEDULERS: dict[str, str] = {
     "lsf": "lsf:LsfExecutor",
 }
 
+#: What on ``PATH`` says which scheduler a machine submits to, when ``scheduler.name`` is
+#: not set: every program of an entry must be there (PBS and SGE both have ``qsub``;
+#: ``pbsnodes`` and ``qconf`` tell them apart). submitit's AutoExecutor looks the same way.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "slurm": ("sbatch",),
+    "oar": ("oarsub",),
+    "pbs": ("qsub", "pbsnodes"),
+    "sge": ("qsub", "qconf"),
+    "lsf": ("bsub",),
+}
+_HOW = "Set launcher setting 'scheduler.name' (e.g. +launcher.scheduler.name=slurm)."
+
 
 def backend_kinds() -> tuple[str, ...]:
     """What a backend preset's ``scheduler:`` may be: ``local``, then every scheduler."""
@@ -42,7 +56,7 @@ def scheduler_class(name: str) -> type[SchedulerExecutor]:
         raise UnknownScheduler(
             name,
             list(SCHEDULERS),
-            how="Set launcher setting 'scheduler.name' (e.g. +launcher.scheduler.name=slurm).",
+            how=_HOW,
         )
     module, cls = SCHEDULERS[name].split(":")
     found = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
@@ -60,3 +74,26 @@ def executor_for(settings: SchedulerSettings) -> SchedulerExecutor:
     executor = scheduler_executor(settings.name)
     validate(settings, executor.unsupported)
     return executor
+
+
+def detect_scheduler(path: Optional[str] = None) -> str:
+    """The one scheduler whose programs (:data:`SIGNATURES`) are on ``path`` (``PATH``).
+
+    For ``use_scheduler`` without ``scheduler.name``: on a cluster's login node the
+    scheduler is whichever one is installed. None or several found is an
+    ``UnknownScheduler`` that says what was found.
+    """
+    found = {
+        name: programs
+        for name, programs in SIGNATURES.items()
+        if all(shutil.which(program, path=path) for program in programs)
+    }
+    if len(found) == 1:
+        return next(iter(found))
+    if found:
+        seen = " and ".join(f"{' + '.join(p)} ({name})" for name, p in found.items())
+        why = f"{seen} are on PATH: choose one."
+    else:
+        looked = ", ".join(" with ".join(p) for p in SIGNATURES.values())
+        why = f"No scheduler on PATH (looked for {looked}): submit from the cluster's login node."
+    raise UnknownScheduler("", list(SCHEDULERS), how=f"{_HOW} {why}")

@@ -32,6 +32,7 @@ from mlxlaunch.errors import (
     did_you_mean,
 )
 from mlxlaunch.executors import LaunchSpec, get_executor
+from mlxlaunch.executors.registry import detect_scheduler
 from mlxlaunch.executors.scheduler import id_ranges
 from mlxlaunch.jobenv import ENV_RUN_DIR, STANDBY_RUN_DIR
 from mlxlaunch.launching import mlxp, placeholders, repl
@@ -237,6 +238,14 @@ def load_command_settings(config_dir: Path, launcher_overrides: list[tuple[str, 
     if preset is not None:
         settings = load_settings(
             config_dir / SETTINGS_FILE, launcher_overrides, preset, file_layer=file_layer
+        )
+    if settings.use_scheduler and not settings.scheduler.name:
+        # before the settings are frozen in any run folder: resubmit reuses the choice
+        settings.scheduler.name = detect_scheduler()
+        print(
+            f"mlxlaunch: note: submitting to {settings.scheduler.name}, the scheduler on "
+            "this machine (+launcher.scheduler.name=... to choose).",
+            file=sys.stderr,
         )
     return settings
 

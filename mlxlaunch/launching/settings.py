@@ -50,7 +50,7 @@ class LoggerSettings:
 class SchedulerSettings:
     """Cluster job settings (used when ``use_scheduler`` is true)."""
 
-    # scheduler kind: slurm | oar | pbs | sge | lsf ("" = none chosen yet)
+    # scheduler kind: slurm | oar | pbs | sge | lsf ("" = the one found on PATH)
     name: str = ""
     # wall-clock limit, e.g. "01:00:00" (Slurm/PBS syntax; converted for the others)
     time: str = ""
