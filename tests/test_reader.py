@@ -339,6 +339,49 @@ def test_a_log_rewritten_between_two_columns_moves_every_column_together(logs, h
     assert run["train.loss.count"] == 5
 
 
+@pytest.mark.parametrize("how", ["replaced", "rewritten in place"])
+def test_a_log_changed_between_two_columns_with_its_size_and_mtime_moves_together(logs, how):
+    """The snapshot is the file's bytes, not only its size, mtime and inode: another
+    content of the same size, given the same mtime (by a tool, or within one tick of the
+    file system's clock), still moves every column of the log together."""
+    run = quiet_reader(logs).search("log_id == 1")[0]
+    assert run["train.loss"].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+    path = logs / "1" / "metrics" / "train.json"
+    old, st = path.read_bytes(), path.stat()
+    new = old.replace(b'"epoch": 0', b'"epoch": 7').replace(b'"loss": 1.0', b'"loss": 9.0')
+    assert len(new) == len(old) and new != old
+    if how == "replaced":  # a new file renamed over it: a new inode (or the old one, reused)
+        (logs / "1" / "metrics" / "new.tmp").write_bytes(new)
+        os.replace(logs / "1" / "metrics" / "new.tmp", path)
+    else:
+        with open(path, "r+b") as f:
+            f.write(new)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert run["train.epoch"].tolist() == [7, 1, 2, 3]
+    assert run["train.loss"].tolist() == [9.0, 0.5, 1 / 3, 0.25], "one snapshot for both"
+
+
+def test_keys_only_later_records_have_are_found_from_the_same_snapshot(logs):
+    """A first column reads only what it needs of the log's keys; a key that only later
+    records have is still a column, a key, and a summary of that same snapshot, and a
+    file replaced before it was looked for moves every column and key together."""
+    write_metrics(logs / "1", "train", [{"loss": 0.5, "epoch": 4, "lr": 0.1}])
+    write_metrics(logs / "2", "train", [{"loss": 0.5, "epoch": 4, "lr": 0.1}])
+    one, two = quiet_reader(logs).search("log_id in [1, 2]")
+    assert one["train.loss"].size == 5
+    assert "train.lr" in one and one.metric_keys("train") == ["loss", "epoch", "lr"]
+    assert one["train.lr"].tolist()[-1] == 0.1 and one["train.lr.count"] == 1
+    assert list(one.metrics("train").columns) == ["step", "loss", "epoch", "lr"]
+    assert two["train.loss"].size == 5
+    path = logs / "2" / "metrics" / "train.json"
+    path.write_text('{"loss": 3.0, "epoch": 0}\n{"loss": 2.0, "epoch": 1, "wd": 0.5}\n')
+    assert two._logs["train"].keys == ("loss", "epoch", "wd"), "the file as it is now"
+    assert two["train.loss"].tolist() == [3.0, 2.0] and two["train.wd"].size == 2
+    with pytest.raises(KeyError, match="train.lr"):
+        two["train.lr"]
+
+
 def test_a_first_metric_access_finds_its_log_without_listing_metrics(logs, monkeypatch):
     """run["train.loss"] looks for metrics/train.loss.json then metrics/train.json (the
     longest log name wins, as with the listing); metrics/ is listed only when unsure."""

@@ -115,3 +115,58 @@ def test_four_readers_while_runs_are_written(tmp_path):
     allocator = {".mlxlaunch-next-id"}  # written by store.allocate_run_dirs (the writers)
     strays = [p.name for p in logs.iterdir() if not p.name.isdigit() and p.name not in allocator]
     assert strays == [], "a reader wrote in the logs folder"
+
+
+APPENDER = """
+import sys, time
+logs = sys.argv[1]; deadline = time.time() + float(sys.argv[2])
+i = 0
+while time.time() < deadline:
+    extra = ', "lr": 0.1' if i % 3 == 2 else ""  # a key only some later records have
+    with open(f"{logs}/1/metrics/train.json", "a") as f:  # in two pieces, as a slow disk would
+        f.write('{"loss": 0.5, '); f.flush(); time.sleep(0.0005)
+        f.write('"epoch": %d%s}\\n' % (i, extra))
+    i += 1
+print("wrote", i)
+"""
+
+COLUMNS_READER = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from mlxlaunch.reader import Reader
+
+reader = Reader(sys.argv[1], progress=False)
+for _ in range(int(sys.argv[2])):
+    run = reader.search("log_id == 1", refresh=True)[0]
+    run.forget()
+    loss = run["train.loss"]  # a first access: the log found without listing metrics/
+    keys = run.metric_keys("train")  # every key of that snapshot, learnt from its bytes
+    lengths = {key: len(run[f"train.{key}"]) for key in keys}
+    assert set(lengths.values()) == {len(loss)}, (len(loss), lengths)
+    assert ("lr" in keys) == (len(loss) >= 4), (len(loss), keys)  # the 4th record has it
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_columns_of_a_log_another_process_appends_to_share_one_snapshot(tmp_path):
+    """While a live run appends records (a key appearing in only some of them), every
+    column and key a reader in another process gets of one log comes from one snapshot."""
+    import os
+
+    logs = tmp_path / "logs"
+    write_run(
+        logs,
+        1,
+        config={"lr": 0.1},
+        status="RUNNING",
+        metrics={"train": [{"loss": 1.0, "epoch": -1}]},
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR=str(tmp_path / "cache"))
+    writer = _spawn(APPENDER, str(logs), "4", env=env)
+    readers = [_spawn(COLUMNS_READER, str(logs), "300", env=env) for _ in range(2)]
+    outcomes = [r.communicate(timeout=180) + (r.returncode,) for r in readers]
+    out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0 and int(out.split()[-1]) > 0, err
+    failed = [(rc, err[-2000:]) for out, err, rc in outcomes if rc != 0 or not out.startswith("ok")]
+    assert failed == [], failed

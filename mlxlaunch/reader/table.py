@@ -13,7 +13,6 @@ metric and other info columns on request), ``RunTable.metrics("train")`` (one lo
 from __future__ import annotations
 
 import os
-import stat
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -30,8 +29,6 @@ from mlxlaunch.runfolder.layout import (
     ARTIFACT_INDEX_FILE,
     ARTIFACTS_DIR,
     KEYS_DIR,
-    METRICS_DIR,
-    METRICS_SUFFIX,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +104,13 @@ class Run(Mapping):
         value = self._row.get(key, _MISSING)
         if value is not _MISSING:
             return value
-        found = self._probe_log(key) if self._log_names is None else None
+        found = None
+        if self._log_names is None:  # a first access: look for the log's file, no listing
+            read = key.rpartition(".")[2] not in _metrics.SUMMARIES  # those may be cached
+            live = self._row.get("info.status") in _metrics.LIVE
+            found, log = _metrics.find_log(self.path, key, self._logs, live, read)
+            if log is not None:
+                self._keep_log(log.name, log)
         if found is None:
             names = self.log_names
             if key in names:
@@ -123,11 +126,10 @@ class Run(Mapping):
                 if split[1] in summary:
                     return summary[split[1]]
             log = self.log(split[0], keep=(split[1],))
-            if split[1] in log.keys:
-                try:
-                    return log.column(split[1])
-                except KeyError:  # the log was replaced or deleted since: say so below
-                    pass
+            try:
+                return log.column(split[1])
+            except KeyError:  # no such key (the log may have been replaced since): say so below
+                pass
         names = self.log_names
         if key.startswith(MLXP_ARTIFACT_PREFIX):
             groups = self.artifact_groups()
@@ -139,31 +141,6 @@ class Run(Mapping):
                 return self[key]
         known = list(self.row) + [f"{n}.{k}" for n in names for k in self.metric_keys(n)]
         raise KeyError(f"run {self.log_id} has no key {key!r}.{did_you_mean(key, known)}")
-
-    def _probe_log(self, key: str) -> Optional[str]:
-        """The metric log ``key`` names or starts with (``train`` for ``train.loss``: the
-        longest one, as ``split_metric_key`` picks it), found by looking for its file
-        rather than listing ``metrics/``: a first ``run["train.loss"]`` of many runs then
-        costs two ``stat`` per run, not a directory read. ``None`` when unsure (no such
-        file, or an entry that is not a regular file: the listing tells and reports)."""
-        if "/" in key or "\0" in key:
-            return None
-        folder = f"{self.path}/{METRICS_DIR}/"
-        name = key
-        while name:
-            if name in self._logs:  # loaded: this snapshot holds until refresh or forget()
-                return name
-            if not name.startswith("."):  # dot-files are not logs
-                try:
-                    st = os.stat(f"{folder}{name}{METRICS_SUFFIX}")
-                except FileNotFoundError:
-                    pass
-                except (OSError, ValueError):  # a link loop, a name too long...
-                    return None
-                else:
-                    return name if stat.S_ISREG(st.st_mode) else None
-            name = name.rpartition(".")[0]
-        return None
 
     def __contains__(self, key: object) -> bool:
         """Without loading a log for its own keys (``"train.loss" in run``)."""
@@ -243,10 +220,14 @@ class Run(Mapping):
             return cached
         live = self.status in _metrics.LIVE
         log = _metrics.read_log(self.path, name, live=live, keep=keep)
+        self._keep_log(name, log)
+        return log
+
+    def _keep_log(self, name: str, log: _metrics.MetricLog) -> None:
+        """Hold ``log`` as the run's snapshot of ``name``; report what it could not read."""
         for problem in log.problems:
             self._context.problems.add(problem)
         self._logs[name] = log
-        return log
 
     def metrics(self, name: str) -> pd.DataFrame:
         """The metric log ``name`` as a DataFrame (``step`` + one column per key)."""

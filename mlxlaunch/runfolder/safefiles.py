@@ -34,6 +34,8 @@ from mlxlaunch.errors import NotRegularFile, UnsafeFileError
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: ``os.open`` flags of the readers' side: a FIFO cannot block the open (see ``_open_regular``).
+READ_FLAGS = os.O_RDONLY | _NONBLOCK | _CLOEXEC
 
 
 def _owner(uid: int) -> str:
@@ -159,7 +161,7 @@ def _open_regular(path: str, limit: Optional[int]) -> tuple[int, os.stat_result]
     """``(fd, fstat)`` of ``path`` opened for reading, if it is a regular file of at most
     ``limit`` bytes: opened with ``O_NONBLOCK``, so a FIFO planted under that name cannot
     block the open, and checked on the open descriptor before anything is read."""
-    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    fd = os.open(path, READ_FLAGS)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -206,17 +208,23 @@ def read_regular_snapshot(path: str, limit: Optional[int] = None) -> tuple[bytes
     """
     fd, st = _open_regular(path, limit)
     try:
-        data = os.read(fd, st.st_size) if st.st_size else b""
-        if len(data) < st.st_size:  # a short read (signals, huge files) or a file cut meanwhile
-            chunks = [data]
-            left = st.st_size - len(data)
-            while left > 0:
-                chunk = os.read(fd, min(left, 1 << 30))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            data = b"".join(chunks)
+        return read_described(fd, st.st_size), st
     finally:
         os.close(fd)
-    return data, st
+
+
+def read_described(fd: int, size: int) -> bytes:
+    """The first ``size`` bytes of the open file ``fd`` (fewer if it was cut meanwhile):
+    the bytes its ``fstat`` described, even while a writer appends."""
+    data = os.read(fd, size) if size else b""
+    if len(data) < size:  # a short read (signals, huge files) or a file cut meanwhile
+        chunks = [data]
+        left = size - len(data)
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 30))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+    return data

@@ -196,6 +196,42 @@ def test_a_link_loop_in_metrics_hides_only_that_log(tmp_path: Path) -> None:
     assert any(str(loop) in str(w.message) for w in caught), "the loop must not be silent"
 
 
+@pytest.mark.parametrize("planted", ["link loop", "fifo"])
+def test_an_odd_entry_named_like_a_longer_log_is_reported_not_read(
+    tmp_path: Path, planted: str
+) -> None:
+    """run["train.loss"] first looks for metrics/train.loss.json (the longest log name
+    wins): a link loop or a FIFO under that name is no log; it is reported (the listing
+    says why), never waited on, and the column comes from metrics/train.json."""
+    logs = tmp_path / "logs"
+    runs = make_runs(logs, 1)
+    odd = runs[0] / "metrics" / "train.loss.json"
+    if planted == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.symlink_to("train.loss.json")
+    code = (
+        "import json, sys, warnings\nwarnings.simplefilter('ignore')\n"
+        "from mlxlaunch.reader import Reader\n"
+        "reader = Reader(sys.argv[1], cache_dir=False, progress=False)\n"
+        "column = reader.search('')[0]['train.loss'].tolist()\n"  # its first access: no listing
+        "print(json.dumps({'problems': reader.problems}))\nprint(column)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(logs)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR="off"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, column = proc.stdout.splitlines()
+    assert json.loads(column) == [1.0, 0.5, 1 / 3]
+    (problem,) = problems_about(json.loads(first)["problems"], odd)
+    why = "not a regular file" if planted == "fifo" else "Too many levels of symbolic links"
+    assert why in problem
+
+
 def test_a_link_loop_as_info_yaml_is_reported(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     runs = make_runs(logs, 2)
