@@ -61,6 +61,20 @@ def make_runs(logs: Path, count: int) -> list[Path]:
     return made
 
 
+def run_in_child(code: str, logs: Path) -> list[str]:
+    """The lines ``code`` prints, run on ``logs`` in a child process (no cache); a hang
+    fails after 60 s."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(logs)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR="off"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
 def read_in_child(logs: Path, user=None) -> dict:
     """What ``READ`` prints, run as root or as ``user``; a hang fails after 60 s."""
     argv = [sys.executable, "-c", READ, str(logs)]
@@ -165,15 +179,7 @@ def test_fifos_among_the_metric_files_do_not_block(tmp_path: Path) -> None:
     code = READ + (
         "print(sorted(reader.fields.index))\nprint(reader.search('train.loss.last < 1').log_ids)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(logs)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR="off"),
-    )
-    assert proc.returncode == 0, proc.stderr
-    first, fields, ids = proc.stdout.splitlines()
+    first, fields, ids = run_in_child(code, logs)
     out = json.loads(first)
     assert out["train"] == {"1": 3, "2": 3} and ids == "[1, 2]"
     assert "'train.loss'" in fields
@@ -217,15 +223,7 @@ def test_an_odd_entry_named_like_a_longer_log_is_reported_not_read(
         "column = reader.search('')[0]['train.loss'].tolist()\n"  # its first access: no listing
         "print(json.dumps({'problems': reader.problems}))\nprint(column)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(logs)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(REPO), MLXLAUNCH_CACHE_DIR="off"),
-    )
-    assert proc.returncode == 0, proc.stderr
-    first, column = proc.stdout.splitlines()
+    first, column = run_in_child(code, logs)
     assert json.loads(column) == [1.0, 0.5, 1 / 3]
     (problem,) = problems_about(json.loads(first)["problems"], odd)
     why = "not a regular file" if planted == "fifo" else "Too many levels of symbolic links"
