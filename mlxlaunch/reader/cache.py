@@ -56,6 +56,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -282,6 +283,40 @@ class FlatRow:
     __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dict it stands for
 
 
+_POSITIONS = attrgetter("positions")
+_VALUES = attrgetter("values")
+
+
+def one_shape(rows: list[Any]) -> Optional[dict[str, int]]:
+    """The key positions every row shares, when all are ``FlatRow`` of one shape (the runs
+    of a sweep read from the index): checked in C loops, no Python code per run."""
+    if not rows or set(map(type, rows)) != {FlatRow}:
+        return None
+    if len(set(map(id, map(_POSITIONS, rows)))) != 1:
+        return None
+    return rows[0].positions
+
+
+def rows_column(rows: list[Any], key: str, shared: Any = False) -> list[Any]:
+    """``[row.get(key) for row in rows]`` (rows: dicts or ``FlatRow``), without a method
+    call per row; rows of one shape with one C loop (``shared``: ``one_shape(rows)``,
+    when the caller knows it)."""
+    if shared is False:
+        shared = one_shape(rows)
+    if shared is not None:
+        i = shared.get(key)
+        return [None] * len(rows) if i is None else list(map(itemgetter(i), map(_VALUES, rows)))
+    out: list[Any] = []
+    append = out.append
+    for row in rows:
+        if type(row) is FlatRow:
+            i = row.positions.get(key)
+            append(None if i is None else row.values[i])
+        else:
+            append(row.get(key))
+    return out
+
+
 class RunCache:
     """The index of one logs folder: rows and metric summaries of its runs.
 
@@ -325,9 +360,12 @@ class RunCache:
     # -- rows
     def row(self, run: str, signature: list) -> Optional[tuple[FlatRow, list[str]]]:
         """``(row, problems)`` of ``run`` if its entry was made from files with ``signature``."""
-        if self.folder is None:
-            return None
-        line = self.entries.rows.get(run)
+        entries = self._entries
+        if entries is None:
+            if self.folder is None:
+                return None
+            entries = self.entries
+        line = entries.rows.get(run)
         if line is None or line[2] != signature:
             return None
         positions = self._positions.get(line[3])
@@ -446,9 +484,14 @@ class RunCache:
 
     def _stale(self) -> set[str]:
         """Runs with entries that are not in the last listing (deleted, or never were)."""
-        if self._present is None or self._entries is None:
+        present, entries = self._present, self._entries
+        if present is None or entries is None:
             return set()
-        return self._entries.runs() - self._present
+        stale = entries.rows.keys() - present  # set differences in C: no set of every run
+        stale |= entries.names.keys() - present
+        if entries.summaries:
+            stale |= {run for run, _ in entries.summaries} - present
+        return stale
 
     def _journal_full(self) -> bool:
         assert self.folder is not None

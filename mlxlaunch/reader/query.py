@@ -41,7 +41,9 @@ Comparison semantics, per run:
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -515,10 +517,20 @@ def evaluate_columns(node: Node, column: Callable[[str], list], n: int) -> list[
     stops at the first deciding condition, this evaluates every one.
     """
     if isinstance(node, (Compare, In, IsNan)):
-        decided: dict[Any, bool] = {}
+        values = column(node.key)
+        try:
+            if len(set(map(type, values)) - {type(None)}) <= 1:  # all floats, all text...
+                decided = {value: evaluate(node, {node.key: value}) for value in set(values)}
+                return list(map(decided.__getitem__, values))  # no Python code per row
+            memos = list(zip(map(type, values), values))  # 1, 1.0 and True are three values
+            decided = {memo: evaluate(node, {node.key: memo[1]}) for memo in set(memos)}
+            return list(map(decided.__getitem__, memos))
+        except TypeError:  # a list or a mapping among the values: decided one by one below
+            pass
+        decided = {}
         out: list[bool] = []
         append = out.append
-        for value in column(node.key):
+        for value in values:
             memo = (value.__class__, value)  # 1, 1.0 and True are three values here
             try:
                 append(decided[memo])
@@ -530,11 +542,12 @@ def evaluate_columns(node: Node, column: Callable[[str], list], n: int) -> list[
         return out
     if isinstance(node, (And, Or)):
         parts = [evaluate_columns(operand, column, n) for operand in node.operands]
-        if isinstance(node, And):
-            return [all(hits) for hits in zip(*parts)]
-        return [any(hits) for hits in zip(*parts)]
+        if not parts:
+            return [isinstance(node, And)] * n
+        combine = operator.and_ if isinstance(node, And) else operator.or_  # on bools: bools
+        return functools.reduce(lambda a, b: list(map(combine, a, b)), parts)
     if isinstance(node, Not):
-        return [not hit for hit in evaluate_columns(node.operand, column, n)]
+        return list(map(operator.not_, evaluate_columns(node.operand, column, n)))
     return [True] * n
 
 

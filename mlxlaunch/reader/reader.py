@@ -10,8 +10,8 @@ keys, evaluates it against each row and returns a lazy ``RunTable``
 from __future__ import annotations
 
 import os
-from functools import partial
-from itertools import compress
+from itertools import compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -20,8 +20,8 @@ from mlxlaunch.reader import metrics as _metrics
 from mlxlaunch.reader import query as _query
 from mlxlaunch.reader.cache import RunCache
 from mlxlaunch.reader.metrics import gc_paused
-from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_run, with_effective_status
-from mlxlaunch.reader.table import Run, RunTable, _Context, row_column
+from mlxlaunch.reader.scan import Problems, Progress, list_runs, read_rows
+from mlxlaunch.reader.table import Run, RunTable, _Context, key_sets, row_columns
 from mlxlaunch.runfolder.layout import is_run_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,31 +72,42 @@ class Reader:
     def refresh(self) -> Reader:
         """Read the folder again (new runs, changed statuses); unchanged runs come from the cache."""
         pairs = list_runs(str(self.parent_log_dir), self._problems)
-        self._context.cache.set_present(str(log_id) for log_id, _ in pairs)  # prunes deleted runs
+        names = list(map(str, map(itemgetter(0), pairs)))  # as the index names runs
+        self._context.cache.set_present(names)  # prunes deleted runs
         progress = Progress(len(pairs), self.progress)
         old = {run.log_id: run for run in self._runs}
         runs: list[Run] = []
         with gc_paused(), self._context.cache.batch():
-            self._read(pairs, runs, old, progress)
+            self._read(pairs, names, runs, old, progress)
         progress.close()
         self._runs = runs
         self._known = None
         return self
 
-    def _read(self, pairs: list, runs: list[Run], old: dict[int, Run], progress: Progress) -> None:
-        cache, context, add = self._context.cache, self._context, self._problems.add
-        for done, (log_id, run_dir) in enumerate(pairs, start=1):
-            row, problems = read_run(run_dir, log_id, cache)
-            for problem in problems:
-                add(problem)
-            row = with_effective_status(row, run_dir)
-            previous = old.get(log_id) if old else None
+    def _read(
+        self,
+        pairs: list,
+        names: list[str],
+        runs: list[Run],
+        old: dict[int, Run],
+        progress: Progress,
+    ) -> None:
+        context = self._context
+        rows = read_rows(pairs, names, context.cache, self._problems, progress)
+        if not old:
+            runs.extend(
+                map(
+                    Run, map(itemgetter(0), pairs), map(itemgetter(1), pairs), rows, repeat(context)
+                )
+            )
+            return
+        for (log_id, run_dir), row in zip(pairs, rows):
+            previous = old.get(log_id)
             if previous is not None and previous._row == row:
                 previous.drop_changed_logs()  # keeps its loaded metrics, unless they changed
                 runs.append(previous)
             else:
                 runs.append(Run(log_id, run_dir, row, context))
-            progress.update(done)
 
     @property
     def problems(self) -> list[str]:
@@ -113,9 +124,7 @@ class Reader:
     def _known_keys(self) -> set[str]:
         if self._known is None:
             known: set[str] = set()
-            # the index's rows share one key set per shape: each set is looked at once
-            shapes = {id(keys): keys for keys in map(Run.key_set, self._runs)}
-            for keys in shapes.values():
+            for keys in key_sets(self._runs):  # the index's rows share one per shape
                 known.update(keys)
             self._known = known
         return self._known
@@ -194,7 +203,7 @@ class Reader:
             runs = list(self._runs)
         elif self._by_columns(tree):
             every = self._runs
-            hits = _query.evaluate_columns(tree, partial(row_column, every), len(every))
+            hits = _query.evaluate_columns(tree, row_columns(every), len(every))
             runs = list(compress(every, hits))
         else:
             with self._context.cache.batch():  # metric summaries go to the index too

@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from functools import partial
+from operator import attrgetter
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from mlxlaunch.errors import UsageError, did_you_mean
 from mlxlaunch.logger.artifacts import key_dir
 from mlxlaunch.logger.logger import Logger
 from mlxlaunch.reader import metrics as _metrics
-from mlxlaunch.reader.cache import FlatRow, RunCache
+from mlxlaunch.reader.cache import RunCache, one_shape, rows_column
 from mlxlaunch.reader.mlxpframe import Frame, Groups
 from mlxlaunch.reader.plot import draw as draw_plot
 from mlxlaunch.reader.scan import Problems, Progress, Row, load_yaml_tolerant
@@ -37,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: What ``Run.value`` gives for a key the run does not have (None is a value).
 _MISSING = object()
+#: A run's logs and summaries before the first is loaded (read-only: one for all runs).
+_NONE: Mapping[str, Any] = MappingProxyType({})
 #: MLXP's prefix of artifact columns (``run["artifact.pickle."]``).
 MLXP_ARTIFACT_PREFIX = "artifact."
 #: Rows shown by ``repr`` of a table (first and last halves).
@@ -72,13 +77,17 @@ class Run(Mapping):
     summary in ``last first min max mean count``.
     """
 
+    # slots: 100,000 runs are made by a repeated search (no __dict__ per run to build)
+    __slots__ = ("log_id", "path", "_row", "_context", "_logs", "_summaries", "_log_names")
+
     def __init__(self, log_id: int, path: str, row: Row, context: _Context) -> None:
         self.log_id = log_id
         self.path = path
         self._row = row  # a dict, or the index's FlatRow until the whole dict is needed
         self._context = context
-        self._logs: dict[str, _metrics.MetricLog] = {}
-        self._summaries: dict[str, tuple[list, dict[str, Any]]] = {}  # name -> (signature, summary)
+        # made on the first log or summary: most runs of a search never load one
+        self._logs: dict[str, _metrics.MetricLog] = _NONE  # type: ignore[assignment]
+        self._summaries: dict[str, tuple[list, dict[str, Any]]] = _NONE  # type: ignore[assignment]
         self._log_names: Optional[list[str]] = None
 
     @property
@@ -227,6 +236,8 @@ class Run(Mapping):
         """Hold ``log`` as the run's snapshot of ``name``; report what it could not read."""
         for problem in log.problems:
             self._context.problems.add(problem)
+        if self._logs is _NONE:
+            self._logs = {}
         self._logs[name] = log
 
     def metrics(self, name: str) -> pd.DataFrame:
@@ -256,6 +267,8 @@ class Run(Mapping):
                 log.release()  # only the snapshot stays: memory follows what is asked for
             signature = list(log.signature)
             self._context.cache.put_summary(run, name, signature, summary)
+        if self._summaries is _NONE:
+            self._summaries = {}
         self._summaries[name] = (signature, summary)
         return summary
 
@@ -280,8 +293,7 @@ class Run(Mapping):
     def forget(self) -> None:
         """Drop the metric logs loaded so far (to free memory, or to read a live run's
         logs again: the next access reads the files as they are now)."""
-        self._logs.clear()
-        self._summaries.clear()
+        self._logs = self._summaries = _NONE  # type: ignore[assignment]
         self._log_names = None
 
     def drop_changed_logs(self) -> None:
@@ -293,23 +305,31 @@ class Run(Mapping):
             read_as = list(log.signature) if log is not None else self._summaries[name][0]
             now = list(_metrics.file_signature(_metrics.log_path(self.path, name)) or ())
             if now != read_as:
-                self._logs.pop(name, None)
-                self._summaries.pop(name, None)
+                if name in self._logs:
+                    del self._logs[name]
+                if name in self._summaries:
+                    del self._summaries[name]
 
 
-def row_column(runs: Sequence[Run], key: str) -> list[Any]:
-    """``[run.value(key) for run in runs]`` without a method call per run (a query over
-    100,000 runs reads each of its keys this way)."""
-    out: list[Any] = []
-    append = out.append
-    for run in runs:
-        row = run._row
-        if isinstance(row, FlatRow):
-            i = row.positions.get(key)
-            append(None if i is None else row.values[i])
-        else:
-            append(row.get(key))
-    return out
+_ROW = attrgetter("_row")
+
+
+def key_sets(runs: Sequence[Run]) -> list[Mapping[str, Any]]:
+    """The distinct key sets of the runs' rows (those read from the index share one per
+    shape): the keys a query may name are their union."""
+    rows = list(map(_ROW, runs))
+    shared = one_shape(rows)
+    if shared is not None:
+        return [shared]
+    sets = list(map(Run.key_set, runs))
+    return list(dict(zip(map(id, sets), sets)).values())
+
+
+def row_columns(runs: Sequence[Run]) -> Callable[[str], list[Any]]:
+    """``key -> [run.value(key) for run in runs]``, without a method call per run (a query
+    over 100,000 runs reads each of its keys this way; the runs' rows looked at once)."""
+    rows = list(map(_ROW, runs))
+    return partial(rows_column, rows, shared=one_shape(rows))
 
 
 def _list_artifacts(run: Run) -> list[Artifact]:
