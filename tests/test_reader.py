@@ -107,6 +107,19 @@ def test_lazy_metrics_loaded_once_and_reloaded_on_refresh_when_the_file_grows(lo
         run["train.losss"]
 
 
+def test_refresh_after_a_loaded_log_changed_reads_it_again_in_every_run(logs):
+    """Runs hold no log until one is loaded (all share one empty, read-only mapping):
+    loading one run's log, then a refresh after it changed, touches only that run."""
+    reader = quiet_reader(logs)
+    one, two = reader.search("log_id in [1, 2]")
+    assert one["train.loss"].size == 4 and two._logs == {} and two._summaries == {}
+    write_metrics(logs / "1", "train", [{"loss": 0.1, "epoch": 4}])
+    reader.refresh()
+    assert one["train.loss"].size == 5 and two._logs == {}
+    assert two["train.loss.count"] == 4 and list(two._summaries) == ["train"]
+    assert one._summaries == {}
+
+
 def test_summary_columns_come_from_the_cache_without_parsing_logs(logs):
     reader = quiet_reader(logs)
     assert reader.search("train.loss.last < 1").log_ids == list(range(1, 7))  # fills the cache
@@ -176,10 +189,11 @@ def test_lost_and_queued_statuses(tmp_path):
     write_run(
         logs, 4, status="RUNNING", info={"hostname": socket.gethostname(), "pid": int(dead.stdout)}
     )
-    reader = quiet_reader(logs)
-    assert [run.status for run in reader.search()] == ["QUEUED", "LOST", "RUNNING", "LOST"]
-    assert reader.search("info.status == 'LOST'").log_ids == [2, 4]
-    assert reader.search("info.status == 'QUEUED'").log_ids == [1]
+    for _ in ("parsed", "from the index"):
+        reader = quiet_reader(logs)
+        assert [run.status for run in reader.search()] == ["QUEUED", "LOST", "RUNNING", "LOST"]
+        assert reader.search("info.status == 'LOST'").log_ids == [2, 4]
+        assert reader.search("info.status == 'QUEUED'").log_ids == [1]
 
 
 def test_missing_logs_folder_or_a_run_folder_is_a_clear_error(logs, tmp_path):

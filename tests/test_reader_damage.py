@@ -155,6 +155,20 @@ def test_stray_folders_and_files(logs):
         assert sum(str(logs / name) + ":" in m for m in messages) == 1, name
 
 
+@pytest.mark.parametrize("name", ["7", "007", "\u0663", "12\u00b2"])
+def test_a_stray_with_a_numeric_looking_name_among_runs_only_is_reported(logs, name):
+    """A logs folder of run folders only is listed without Python code per entry; one
+    entry that only looks like a run (a file, a leading zero, non-ASCII digits) is still
+    reported and skipped."""
+    if name == "7":
+        (logs / name).write_text("a file with a numeric name")
+    else:
+        (logs / name).mkdir()
+    _, runs, messages = read(logs)
+    assert runs.log_ids == [1, 2, 3]
+    assert only_warning(messages, logs / name).endswith("skipped")
+
+
 def test_each_problem_warns_once_and_again_from_the_cache(logs):
     (logs / "2" / "metadata" / "info.yaml").write_text("")
     reader, _, messages = read(logs)
