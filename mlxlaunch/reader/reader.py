@@ -93,7 +93,8 @@ class Reader:
         progress: Progress,
     ) -> None:
         context = self._context
-        rows = read_rows(pairs, names, context.cache, self._problems, progress)
+        parent = str(self.parent_log_dir)
+        rows = read_rows(parent, pairs, names, context.cache, self._problems, progress)
         if not old:
             runs.extend(
                 map(
