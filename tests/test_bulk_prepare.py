@@ -154,17 +154,110 @@ def test_a_bulk_launch_hands_the_scheduler_the_info_text_it_wrote(tmp_path):
         assert run.info_text == runfolder.metadata_path(run.log_dir, "info.yaml").read_bytes()
 
 
-SLOW_SBATCH = "sleep 30; echo 1234"
+def _fake_slurm(project, sbatch: str = "echo 1234") -> dict[str, str]:
+    """Fake ``sbatch``/``scontrol``/``scancel`` first on PATH; the environment to use."""
+    bin_dir = project.root / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in (("sbatch", sbatch), ("scontrol", "exit 0"), ("scancel", "exit 0")):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return dict(project.env(), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+SWEEP = ["+i=range(0,6)", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
+
+
+def test_no_run_of_a_sweep_says_queued_before_its_job_exists(project):
+    """While sbatch runs, the sweep's folders have no info.yaml (none is QUEUED without a
+    job, which `mlxlaunch status` would show LOST if the launcher died); afterwards each
+    has one, written once: QUEUED, with its job record after the prepared keys."""
+    seen = project.root / "seen"
+    count = f"ls {project.logs}/*/metadata/info.yaml 2>/dev/null | wc -l > {seen}"
+    env = _fake_slurm(project, f"{count}; echo 1234")
+    proc = subprocess.run(
+        [sys.executable, "main.py", *SWEEP], cwd=project.root, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert seen.read_text().strip() == "0"
+    for index, log_id in enumerate(project.run_ids()):
+        run_dir = project.logs / str(log_id)
+        text = runfolder.metadata_path(run_dir, runfolder.INFO_FILE).read_text()
+        info = yaml.safe_load(text)
+        assert (info["status"], info["point_index"]) == ("QUEUED", index)
+        assert info["scheduler"]["job_id"] == f"1234_{index}"
+        assert text == runfolder.dump_yaml(info)  # the bytes a whole dump gives
+        assert sorted(p.name for p in (run_dir / runfolder.METADATA).iterdir()) == sorted(
+            [runfolder.CONFIG_FILE, runfolder.LAUNCHER_FILE, runfolder.INFO_FILE]
+        )
+
+
+def test_a_refused_sweep_writes_each_info_submit_failed_and_resubmits(project):
+    """sbatch refuses a sweep whose info.yaml files were not written yet: each run gets
+    one, SUBMIT_FAILED with the reason, its prepared keys intact; resubmit then works."""
+    refuse = "echo 'sbatch: error: Invalid partition name specified' >&2; exit 1"
+    env = _fake_slurm(project, refuse)
+    proc = subprocess.run(
+        [sys.executable, "main.py", *SWEEP], cwd=project.root, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "6 run(s) were not submitted" in proc.stderr
+    for index, log_id in enumerate(project.run_ids()):
+        info = project.info(log_id)
+        assert (info["status"], info["point_index"], info["n_points"]) == (
+            "SUBMIT_FAILED",
+            index,
+            6,
+        )
+        assert "Invalid partition" in info["error"] and "scheduler" not in info
+
+    env = _fake_slurm(project)  # fixed
+    again = subprocess.run(
+        [sys.executable, "-m", "mlxlaunch.cli", "resubmit", str(project.logs)],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert {project.info(i)["status"] for i in project.run_ids()} == {"QUEUED"}
+
+
+def test_ctrl_c_before_a_sweep_is_submitted_writes_its_infos_submit_failed(tmp_path, monkeypatch):
+    """Runs handed over without info.yaml (``pending``): interrupted, each gets its
+    prepared info as SUBMIT_FAILED, none stays without one."""
+    from mlxlaunch.executors.scheduler import JobCommand
+    from mlxlaunch.executors.slurm import SlurmExecutor
+    from mlxlaunch.launching.settings import SchedulerSettings
+
+    runs = _runs(tmp_path / "logs", 6)
+    prepare._write_in_bulk(runs, _spec(tmp_path / "logs"), "sweep", "{}\n", defer_info=True)
+    assert all(r.info_pending for r in runs)
+    assert not any(runfolder.metadata_path(r.log_dir, "info.yaml").exists() for r in runs)
+    executor = SlurmExecutor()
+
+    def interrupted(argv, cwd=None, check=True):
+        if argv[0] == "sbatch":
+            raise KeyboardInterrupt
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(executor, "run_command", interrupted)
+    monkeypatch.setattr(executor, "max_array_size", lambda: 4)
+    pending = {r.log_dir: r.info_text for r in runs}
+    command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        executor.submit(
+            [r.log_dir for r in runs], SchedulerSettings(name="slurm"), command,
+            tmp_path / "logs", pending=pending,
+        )  # fmt: skip
+    for index, run in enumerate(runs):
+        info = runfolder.read_info(run.log_dir)
+        assert (info["status"], info["point_index"]) == ("SUBMIT_FAILED", index)
+        assert "KeyboardInterrupt" in info["error"] and "scheduler" not in info
 
 
 def test_a_launcher_killed_while_preparing_leaves_no_incomplete_queued_folder(project):
-    """SIGKILL at three moments of a 3,000-point launch: every QUEUED folder is complete."""
-    bin_dir = project.root / "bin"
-    bin_dir.mkdir()
-    for name, body in (("sbatch", SLOW_SBATCH), ("scontrol", "exit 0"), ("scancel", "exit 0")):
-        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
-        (bin_dir / name).chmod(0o755)
-    env = dict(project.env(), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    """SIGKILL at three moments of a 3,000-point launch: every QUEUED folder is complete
+    and names its job."""
+    env = _fake_slurm(project)
     checked = 0
     # moments: configs being written, the first info written, infos being written
     for run, name in (
@@ -191,9 +284,26 @@ def test_a_launcher_killed_while_preparing_leaves_no_incomplete_queued_folder(pr
             if not (run_dir / runfolder.METADATA / runfolder.INFO_FILE).exists():
                 continue
             info = runfolder.read_info(run_dir)
-            assert info["status"] == "QUEUED"
+            assert info["status"] == "QUEUED" and info["scheduler"]["job_id"]
             config = runfolder.read_config(run_dir)
             assert (config["i"], config["model"]) == (info["point_index"], {"num_layers": 2})
             assert runfolder.read_settings(run_dir)["use_scheduler"] is True
             checked += 1
     assert checked > 0  # the later kills came after some folders said QUEUED
+
+
+def test_settings_refused_at_submission_write_the_sweeps_infos_submit_failed(tmp_path):
+    """A setting the scheduler refuses once the folders exist (checked again in
+    ``launch``): the runs handed over without info.yaml get it, SUBMIT_FAILED."""
+    from mlxlaunch.errors import SettingsError
+    from mlxlaunch.executors.slurm import SlurmExecutor
+
+    spec = _spec(tmp_path / "logs")
+    runs = _runs(tmp_path / "logs", 5)
+    prepare._write_in_bulk(runs, spec, "sweep", "{}\n", defer_info=True)
+    spec.settings.scheduler.time = "soon"
+    with pytest.raises(SettingsError):
+        SlurmExecutor().launch(runs, spec)
+    for run in runs:
+        info = runfolder.read_info(run.log_dir)
+        assert info["status"] == "SUBMIT_FAILED" and "scheduler.time" in info["error"]

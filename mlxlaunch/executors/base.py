@@ -33,6 +33,9 @@ class PreparedRun:
     #: the ``info.yaml`` bytes the launch wrote for it, if known (a scheduler appends its
     #: job record to them instead of parsing the file again)
     info_text: Optional[bytes] = None
+    #: ``info.yaml`` is not written yet: ``info_text`` is all of it, and the executor
+    #: writes it (a scheduler with its job record; see ``Executor.writes_info``)
+    info_pending: bool = False
 
     def release_lock(self) -> None:
         """Let another process (a worker, a job) take the run: its run lock is released."""
@@ -103,6 +106,10 @@ class Executor(abc.ABC):
     #: runs the prepared runs in this process, so it can use the run locks already held
     #: (a resume stays locked from its preparation to its end); others get them released
     in_process: bool = False
+    #: writes the ``info.yaml`` of the runs a sweep prepared (``PreparedRun.info_pending``)
+    #: itself, once, with what it adds (a scheduler: the job record), instead of
+    #: rewriting the QUEUED one the launch would write first
+    writes_info: bool = False
 
     @abc.abstractmethod
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:

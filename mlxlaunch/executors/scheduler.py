@@ -9,6 +9,9 @@ cancelling in one batched call). A subclass (``slurm.py``, ``oar.py``, ``pbs.py`
 array syntax, index variable and base, submit command and job-id parsing, and its
 status and cancel commands. Arrays are submitted held and released once every
 run records its job id, so a starting job never races the submitter's writes.
+The runs of a sweep have no ``info.yaml`` until then (``writes_info``): each is
+written once, QUEUED with its job record, so no folder ever says QUEUED without
+a job, and a failed submission writes them SUBMIT_FAILED instead.
 
 In the job, the array script picks its run folder from a bash array of quoted
 folders, then runs ``python <script>`` with ``MLXLAUNCH_RUN_DIR`` set, so
@@ -190,6 +193,7 @@ class SchedulerExecutor(Executor):
     """Submits prepared runs as job arrays; subclasses supply the scheduler's specifics."""
 
     runs_locally = False  # it submits and returns: `mlxlaunch status` follows the runs
+    writes_info = True  # a sweep's info.yaml files are written once, with their job record
     #: the job script's directive prefix, e.g. ``#SBATCH``
     directive: ClassVar[str] = ""
     #: shell expression of the array index in the job, e.g. ``$SLURM_ARRAY_TASK_ID``
@@ -361,14 +365,19 @@ class SchedulerExecutor(Executor):
     def launch(self, runs: list[PreparedRun], spec: LaunchSpec) -> list[RunResult]:
         """Submit ``runs`` as job arrays; return them QUEUED (raise if a submit failed)."""
         s = spec.settings.scheduler
-        validate(s, self.unsupported)  # (the decorator asked for confirmation above confirm_above)
-        command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
         dirs = [r.log_dir for r in runs]
-        written = {r.log_dir: r.info_text for r in runs if r.info_text is not None}
+        pending = {r.log_dir: r.info_text for r in runs if r.info_pending and r.info_text}
+        written = {r.log_dir: r.info_text for r in runs if r.info_text and r.log_dir not in pending}
+        try:
+            validate(s, self.unsupported)  # (the decorator asked for confirmation above)
+            command = JobCommand.from_spec(spec, runs[0].log_dir) if runs else None
+        except BaseException as exc:  # no run may be left without its info.yaml
+            _mark_submit_failed(list(pending), _failure_message(exc, spec.parent_log_dir), pending)
+            raise
         submitted = []
         if command:
             submitted = self.submit(
-                dirs, s, command, spec.parent_log_dir, spec.settings_file, written
+                dirs, s, command, spec.parent_log_dir, spec.settings_file, written, pending
             )
         print(self.describe(submitted, spec.parent_log_dir), flush=True)
         return [RunResult(r.log_id, r.log_dir, Status.QUEUED) for r in runs]
@@ -381,6 +390,7 @@ class SchedulerExecutor(Executor):
         parent: Path,
         settings_file: Optional[Path] = None,
         written: Optional[dict[Path, bytes]] = None,
+        pending: Optional[dict[Path, bytes]] = None,
     ) -> list[Submission]:
         """Submit ``run_dirs`` in arrays of at most :meth:`max_array_size` runs.
 
@@ -390,6 +400,9 @@ class SchedulerExecutor(Executor):
         and ``SubmitError`` is raised, saying how to resubmit them (``settings_file``:
         the project's launcher.yaml, named in that advice). ``written``: the
         ``info.yaml`` bytes this launch wrote, by run folder (see ``_info_with_job``).
+        ``pending``: the ``info.yaml`` bytes of runs that have none on disk yet
+        (``PreparedRun.info_pending``): each is written once, with its job record
+        (or SUBMIT_FAILED), never read.
         """
         jobs = Path(parent) / JOBS_DIR / user_name()  # made and checked in the try below
         size = max(1, self.max_array_size())
@@ -401,14 +414,17 @@ class SchedulerExecutor(Executor):
             """Mark the runs of chunk ``k`` and after SUBMIT_FAILED; the error to raise."""
             left = [d for c in chunks[k:] for d in c]
             message = _failure_message(exc, jobs)
-            unmarked = _mark_submit_failed(left, message)
+            unmarked = _mark_submit_failed(left, message, pending)
             ids = id_ranges([int(d.name) for d in left if d.name.isdigit()])
             sent = ""
             if done:
                 n = sum(len(x.job_ids) for x in done)
                 sent = f" ({n} run(s) were submitted: {', '.join(x.array_job_id for x in done)})"
             if unmarked:  # e.g. the disk is full: say so rather than claim a record
-                sent += f"; {len(unmarked)} of them could not record it and still say QUEUED"
+                sent += (
+                    f"; {len(unmarked)} of them could not record it (their info.yaml still "
+                    f"says QUEUED, or is missing)"
+                )
             return SubmitError(
                 f"{message}\n{len(left)} run(s) were not submitted and are marked "
                 f"SUBMIT_FAILED{sent}; fix the problem, then run: "
@@ -439,7 +455,7 @@ class SchedulerExecutor(Executor):
                     for i in range(len(chunk))
                 ]
                 try:
-                    _record_jobs(chunk, records, written or {})
+                    _record_jobs(chunk, records, written or {}, pending or {})
                     # the array was submitted held: no job starts before its run knows its job
                     self.run_command(self.release_argv(submission))
                 except BaseException:
@@ -636,19 +652,27 @@ OUTPUT_CHECK = [
 
 
 def _record_jobs(
-    run_dirs: list[Path], records: list[dict[str, Any]], written: dict[Path, bytes]
+    run_dirs: list[Path],
+    records: list[dict[str, Any]],
+    written: dict[Path, bytes],
+    pending: dict[Path, bytes],
 ) -> None:
     """Write each run's ``info.scheduler``: every write, then one durability barrier.
 
     The writes are atomic (``runfolder.bulk``); the barrier makes them all durable
     before the array is released (for 1,000 runs one ``syncfs`` instead of 1,000
-    fsyncs).
+    fsyncs). A run of ``pending`` gets its first ``info.yaml``: its prepared text
+    and the record, with nothing read.
     """
     if not run_dirs:
         return
     batch = bulk.Batch(run_dirs[0].parent)
     for run_dir, sched in zip(run_dirs, records):
-        text = _info_with_job(run_dir, sched, written.get(run_dir))
+        prepared = pending.get(run_dir)
+        if prepared is not None:
+            text = prepared + runfolder.dump_yaml({"scheduler": sched}).encode()
+        else:
+            text = _info_with_job(run_dir, sched, written.get(run_dir))
         batch.write(runfolder.metadata_path(run_dir, INFO_FILE), text)
     batch.sync()
 
@@ -694,15 +718,33 @@ def _failure_message(exc: BaseException, jobs: Path) -> str:
     return f"submission stopped by {type(exc).__name__}: {exc}".rstrip(": ")
 
 
-def _mark_submit_failed(run_dirs: list[Path], message: str) -> list[Path]:
-    """Record SUBMIT_FAILED with ``message``; return the runs whose info could not be written."""
-    unmarked = []
+def _mark_submit_failed(
+    run_dirs: list[Path], message: str, pending: Optional[dict[Path, bytes]] = None
+) -> list[Path]:
+    """Record SUBMIT_FAILED with ``message``; return the runs whose info could not be written.
+
+    ``pending``: the prepared ``info.yaml`` text of runs that have none on disk yet.
+    Every write, then one durability barrier (``runfolder.bulk``).
+    """
+    pending = pending or {}
+    unmarked: list[Path] = []
+    marked: list[Path] = []
+    if not run_dirs:
+        return unmarked
+    batch = bulk.Batch(run_dirs[0].parent)
+    end = runfolder.now_iso()
     for run_dir in run_dirs:
         try:
-            info = runfolder.read_info(run_dir)
-            info.update(status=Status.SUBMIT_FAILED, error=message, end_time=runfolder.now_iso())
+            prepared = pending.get(run_dir)
+            info = fastyaml.safe_load(prepared) if prepared else runfolder.read_info(run_dir)
+            info.update(status=Status.SUBMIT_FAILED, error=message, end_time=end)
             info.pop("scheduler", None)
-            runfolder.write_info(run_dir, info)
+            batch.write(runfolder.metadata_path(run_dir, INFO_FILE), runfolder.dump_yaml(info))
+            marked.append(run_dir)
         except OSError:
             unmarked.append(run_dir)
+    try:
+        batch.sync()
+    except OSError:  # written but maybe not durable: not claimed as recorded
+        return unmarked + marked
     return unmarked

@@ -338,7 +338,10 @@ def execute(
         # once per command: dirty-tree policy, code snapshot; spec now points at the snapshot
         code_version = prepare_code(spec)
     sweep_id = uuid.uuid4().hex[:12]
-    runs = prepare_runs(plan, spec, sweep_id, prepare_only)
+    # a scheduler writes each info.yaml once, with its job record (the version manager
+    # records into the written info.yaml, so with it the launch writes them first)
+    defer_info = executor.writes_info and code_version is None and not prepare_only
+    runs = prepare_runs(plan, spec, sweep_id, prepare_only, defer_info)
     if settings.logger.forced_log_id != -1:  # a resumed run stays in the sweep it was made in
         sweep_id = read_info(runs[0].log_dir).get("sweep_id") or sweep_id
     if code_version is not None:

@@ -23,7 +23,11 @@ from mlxlaunch.runfolder.layout import CONFIG_FILE, INFO_FILE, LAUNCHER_FILE, St
 
 
 def prepare_runs(
-    plan: Plan, spec: LaunchSpec, sweep_id: str, prepare_only: bool = False
+    plan: Plan,
+    spec: LaunchSpec,
+    sweep_id: str,
+    prepare_only: bool = False,
+    defer_info: bool = False,
 ) -> list[PreparedRun]:
     """Create (or, for a forced id, reopen) the run folders of ``plan``'s points.
 
@@ -32,7 +36,9 @@ def prepare_runs(
     no ``info.yaml``. A few points are written one file after another, each
     fsync-ed; a sweep is written in bulk (:func:`_write_in_bulk`). ``prepare_only``
     (``--prepare-only``): the runs wait for ``mlxlaunch start``, so they record no
-    launching process whose end would make them read LOST.
+    launching process whose end would make them read LOST. ``defer_info``: a sweep's
+    ``info.yaml`` files are not written here but handed to the executor
+    (``PreparedRun.info_pending``), which writes each once with its job record.
     """
     settings = spec.settings
     parent = spec.parent_log_dir
@@ -50,7 +56,8 @@ def prepare_runs(
     ]
     try:
         if total > FEW_POINTS:
-            _write_in_bulk(runs, spec, sweep_id, runfolder.dump_yaml(settings_data), prepare_only)
+            settings_text = runfolder.dump_yaml(settings_data)
+            _write_in_bulk(runs, spec, sweep_id, settings_text, prepare_only, defer_info)
             return runs
         for index, run in enumerate(runs):
             runfolder.write_config(run.log_dir, run.config)
@@ -117,13 +124,17 @@ def _write_in_bulk(
     sweep_id: str,
     settings: str,
     prepare_only: bool = False,
+    defer_info: bool = False,
 ) -> None:
     """Every config and settings file, one barrier, every ``info.yaml``, one barrier.
 
     ``runfolder.bulk``: for 10,000 runs, 2 ``syncfs`` and 10,000 renames instead of
     30,000 ``fsync`` and 30,000 renames. Config and settings are created in place in
     the new, empty ``metadata/`` folders; ``info.yaml``, which makes the folder a
-    QUEUED run, is renamed into place after they are durable.
+    QUEUED run, is renamed into place after they are durable. ``defer_info``: the
+    ``info.yaml`` texts are only made (``run.info_text``, ``run.info_pending``), for
+    the executor to write with its job record: each file is then written once, and
+    no folder says QUEUED before its job exists (see ``executors/scheduler.py``).
     """
     batch = bulk.Batch(spec.parent_log_dir)
     for run in runs:
@@ -136,8 +147,12 @@ def _write_in_bulk(
     for index, run in enumerate(runs):
         info = _queued(run, index, total, spec, sweep_id, prepare_only)
         text = runfolder.dump_yaml(info).encode()
+        appendable = info.get("status") == Status.QUEUED and "scheduler" not in info
+        if defer_info and appendable:  # (run_info may add a scheduler key: then written here)
+            run.info_text, run.info_pending = text, True
+            continue
         batch.write(runfolder.metadata_path(run.log_dir, INFO_FILE), text)
-        if info.get("status") == Status.QUEUED and "scheduler" not in info:  # (run_info may add)
+        if appendable:
             run.info_text = text  # a scheduler appends its job record to it
     batch.sync()
 

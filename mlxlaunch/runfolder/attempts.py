@@ -41,12 +41,22 @@ from mlxlaunch.runfolder.metadata import atomic_write, dump_yaml, now_iso, read_
 RESERVE_BYTES = 64 * 1024
 
 
+#: ``current_user()`` by ``(pid, uid)``: a sweep records it in each of its 10,000 runs
+_USER: dict[tuple[int, int], str] = {}
+
+
 def current_user() -> str:
-    """The login name, or the numeric uid where there is no passwd entry (containers)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return str(os.getuid())
+    """The login name, or the numeric uid where there is no passwd entry (containers).
+
+    Asked once per process and uid (without ``$USER``, each ask reads ``/etc/passwd``).
+    """
+    key = (os.getpid(), os.getuid())
+    if key not in _USER:
+        try:
+            _USER[key] = getpass.getuser()
+        except Exception:  # no passwd entry (containers)
+            _USER[key] = str(os.getuid())
+    return _USER[key]
 
 
 def _python() -> dict[str, Any]:
