@@ -36,8 +36,8 @@ def prepare_runs(
     no ``info.yaml``. A few points are written one file after another, each
     fsync-ed; a sweep is written in bulk (:func:`_write_in_bulk`). ``prepare_only``
     (``--prepare-only``): the runs wait for ``mlxlaunch start``, so they record no
-    launching process whose end would make them read LOST. ``defer_info``: a sweep's
-    ``info.yaml`` files are not written here but handed to the executor
+    launching process whose end would make them read LOST. ``defer_info``: the new
+    runs' ``info.yaml`` files are not written here but handed to the executor
     (``PreparedRun.info_pending``), which writes each once with its job record.
     """
     settings = spec.settings
@@ -63,7 +63,10 @@ def prepare_runs(
             runfolder.write_config(run.log_dir, run.config)
             runfolder.write_settings(run.log_dir, settings_data)
             info = _queued(run, index, total, spec, sweep_id, prepare_only)
-            runfolder.write_info(run.log_dir, info)
+            if defer_info and _appendable(info):
+                run.info_text, run.info_pending = runfolder.dump_yaml(info).encode(), True
+            else:
+                runfolder.write_info(run.log_dir, info)
     except OSError as exc:  # full disk, quota...: no half-made run folder is left behind
         remove_run_dirs([run.log_dir for run in runs])
         raise StorageError(
@@ -147,14 +150,19 @@ def _write_in_bulk(
     for index, run in enumerate(runs):
         info = _queued(run, index, total, spec, sweep_id, prepare_only)
         text = runfolder.dump_yaml(info).encode()
-        appendable = info.get("status") == Status.QUEUED and "scheduler" not in info
-        if defer_info and appendable:  # (run_info may add a scheduler key: then written here)
+        if defer_info and _appendable(info):
             run.info_text, run.info_pending = text, True
             continue
         batch.write(runfolder.metadata_path(run.log_dir, INFO_FILE), text)
-        if appendable:
+        if _appendable(info):
             run.info_text = text  # a scheduler appends its job record to it
     batch.sync()
+
+
+def _appendable(info: dict[str, Any]) -> bool:
+    """Whether a scheduler may append its job record to ``info``'s text (``run_info``
+    may have set a status or a ``scheduler`` key of its own: then it is written as is)."""
+    return info.get("status") == Status.QUEUED and "scheduler" not in info
 
 
 def _prepare_forced(
