@@ -18,12 +18,16 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from test_submit_failures import interrupted_at_sbatch
 
 from mlxlaunch import runfolder
+from mlxlaunch.errors import SettingsError
 from mlxlaunch.executors import scheduler
 from mlxlaunch.executors.base import PreparedRun
+from mlxlaunch.executors.scheduler import JobCommand
+from mlxlaunch.executors.slurm import SlurmExecutor
 from mlxlaunch.launching import prepare
-from mlxlaunch.launching.settings import Settings
+from mlxlaunch.launching.settings import SchedulerSettings, Settings
 from mlxlaunch.runfolder import bulk
 
 
@@ -224,22 +228,11 @@ def test_a_refused_sweep_writes_each_info_submit_failed_and_resubmits(project):
 def test_ctrl_c_before_a_sweep_is_submitted_writes_its_infos_submit_failed(tmp_path, monkeypatch):
     """Runs handed over without info.yaml (``pending``): interrupted, each gets its
     prepared info as SUBMIT_FAILED, none stays without one."""
-    from mlxlaunch.executors.scheduler import JobCommand
-    from mlxlaunch.executors.slurm import SlurmExecutor
-    from mlxlaunch.launching.settings import SchedulerSettings
-
     runs = _runs(tmp_path / "logs", 6)
     prepare._write_in_bulk(runs, _spec(tmp_path / "logs"), "sweep", "{}\n", defer_info=True)
     assert all(r.info_pending for r in runs)
     assert not any(runfolder.metadata_path(r.log_dir, "info.yaml").exists() for r in runs)
-    executor = SlurmExecutor()
-
-    def interrupted(argv, cwd=None, check=True):
-        if argv[0] == "sbatch":
-            raise KeyboardInterrupt
-        return subprocess.CompletedProcess(argv, 0, "", "")
-
-    monkeypatch.setattr(executor, "run_command", interrupted)
+    executor = interrupted_at_sbatch(monkeypatch)
     monkeypatch.setattr(executor, "max_array_size", lambda: 4)
     pending = {r.log_dir: r.info_text for r in runs}
     command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
@@ -295,9 +288,6 @@ def test_a_launcher_killed_while_preparing_leaves_no_incomplete_queued_folder(pr
 def test_settings_refused_at_submission_write_the_sweeps_infos_submit_failed(tmp_path):
     """A setting the scheduler refuses once the folders exist (checked again in
     ``launch``): the runs handed over without info.yaml get it, SUBMIT_FAILED."""
-    from mlxlaunch.errors import SettingsError
-    from mlxlaunch.executors.slurm import SlurmExecutor
-
     spec = _spec(tmp_path / "logs")
     runs = _runs(tmp_path / "logs", 5)
     prepare._write_in_bulk(runs, spec, "sweep", "{}\n", defer_info=True)

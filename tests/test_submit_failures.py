@@ -116,12 +116,8 @@ def test_a_full_disk_while_writing_the_job_script_marks_the_runs_submit_failed(
         assert info["status"] == "SUBMIT_FAILED" and "No space left" in info["error"]
 
 
-def test_ctrl_c_during_submission_leaves_no_queued_run_without_a_job(
-    tmp_path: Path, monkeypatch
-) -> None:
-    bin_dir = tmp_path / "bin"
-    _fake(bin_dir, "scancel", "exit 0")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+def interrupted_at_sbatch(monkeypatch) -> SlurmExecutor:
+    """A Slurm executor whose ``sbatch`` is stopped by Ctrl-C (other commands succeed)."""
     executor = SlurmExecutor()
 
     def interrupted(argv, cwd=None, check=True):
@@ -130,6 +126,13 @@ def test_ctrl_c_during_submission_leaves_no_queued_run_without_a_job(
         return subprocess.CompletedProcess(argv, 0, "", "")
 
     monkeypatch.setattr(executor, "run_command", interrupted)
+    return executor
+
+
+def test_ctrl_c_during_submission_leaves_no_queued_run_without_a_job(
+    tmp_path: Path, monkeypatch
+) -> None:
+    executor = interrupted_at_sbatch(monkeypatch)
     dirs = _five_queued_runs(tmp_path / "logs")
     command = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
     with pytest.raises(KeyboardInterrupt):

@@ -422,7 +422,7 @@ class SchedulerExecutor(Executor):
                 sent = f" ({n} run(s) were submitted: {', '.join(x.array_job_id for x in done)})"
             if unmarked:  # e.g. the disk is full: say so rather than claim a record
                 sent += (
-                    f"; {len(unmarked)} of them could not record it (their info.yaml still "
+                    f"; {len(unmarked)} of them could not record it (their {INFO_FILE} still "
                     f"says QUEUED, or is missing)"
                 )
             return SubmitError(
