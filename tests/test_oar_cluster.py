@@ -17,6 +17,7 @@ import yaml
 from cluster.cluster_project import ClusterProject
 from cluster.fixtures import start_cluster
 from executor_suite import SUITE_TASK, ExecutorSuite
+from test_slurm_cluster import check_not_started_then_restarted, small_logs  # noqa: F401
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("oar")]
 
@@ -112,3 +113,28 @@ def test_checkpoint_signal_and_idempotent_requeue_reopen_the_same_folder(
     out = (cproject.logs / "1" / "log.stdout").read_text()
     assert f"checkpoint at step {step}" in out and f"attempt 2 starts at step {step}" in out
     assert cproject.run_ids() == [1]
+
+
+@pytest.mark.usefixtures("small_logs")  # (imported from test_slurm_cluster)
+def test_a_job_that_finds_the_disk_full_leaves_its_run_not_started_not_failed(
+    cproject: ClusterProject,
+) -> None:
+    """OAR ends a job Terminated whatever its exit code: ``oarstat -f``'s exit_code (a wait
+    status, 19200 for 75), asked in one call for the ended jobs of QUEUED runs only, tells
+    the run that could not take its disk reserve (never started) from a failed one."""
+    from mlxlaunch.executors.oar import OarExecutor
+
+    proc = cproject.run(*OAR, "optimizer.lr=0.1,0.2")
+    assert proc.returncode == 0, proc.stderr
+    jobs = [cproject.info(i)["scheduler"]["job_id"] for i in (1, 2)]
+
+    def jobs_over() -> bool:
+        """both jobs Terminated with exit code 75"""
+        oar = OarExecutor()
+        states = oar.query(jobs)
+        codes = oar.ended_exit_codes(jobs) if set(states.values()) == {"TERMINATED"} else {}
+        assert oar.calls <= 2  # oarstat -s for all, then oarstat -f for the ended ones
+        jobs_over.__doc__ = f"both jobs Terminated with exit 75 (oarstat: {states} {codes})"
+        return codes == {j: 75 for j in jobs}
+
+    check_not_started_then_restarted(cproject, jobs_over, 180)

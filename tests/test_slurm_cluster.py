@@ -9,12 +9,15 @@ resubmit of a failed run in its own folder, and a requeue after the time limit.
 from __future__ import annotations
 
 import itertools
+import pwd
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cluster.cluster_project import ClusterProject
+from cluster.cluster_project import CLUSTER_TASK, ClusterProject
 from cluster.fixtures import start_cluster, wait_for
 from executor_suite import SUITE_TASK, ExecutorSuite
 
@@ -400,3 +403,114 @@ def test_a_pending_task_shows_its_reason_and_a_scancel_outside_is_not_lost(
     assert cproject.info(3)["status"] == "INTERRUPTED"
     assert [cproject.info(i)["status"] for i in (1, 2)] == ["QUEUED", "QUEUED"]
     cproject.cli("cancel", str(cproject.logs), "1-2")
+
+
+# ---------------------------------------------------------------- a full disk at the job's start
+
+#: CLUSTER_TASK, whose job first fills the logs folder's disk while ``fill-at-start`` exists:
+#: its run then cannot take its disk reserve, so the job exits 75 with nothing started.
+FILL_AT_START_TASK = (
+    """\
+import os
+if os.environ.get("MLXLAUNCH_RUN_DIR") and os.path.exists(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "fill-at-start")
+):
+    ballast = os.path.join(os.path.dirname(os.environ["MLXLAUNCH_RUN_DIR"]), f"ballast-{os.getpid()}")
+    with open(ballast, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\\0" * 65536)
+        except OSError:
+            pass
+"""
+    + CLUSTER_TASK
+)
+
+
+@pytest.fixture
+def small_logs(cproject: ClusterProject) -> Iterator[Path]:
+    """``cproject.logs`` on an 8 MiB tmpfs of the test user (unmounted afterwards);
+    ``cproject``'s main.py fills it at the start of its jobs while ``fill-at-start`` exists."""
+    cproject.logs.mkdir()
+    uid = cproject.cluster["uid"]
+    options = f"size=8m,mode=0755,uid={uid},gid={pwd.getpwuid(uid).pw_gid}"
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(cproject.logs)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    cproject.write("main.py", FILL_AT_START_TASK)
+    cproject.write("fill-at-start", "")
+    try:
+        yield cproject.logs
+    finally:
+        subprocess.run(["umount", "-l", str(cproject.logs)], check=False)
+
+
+def free_the_disk(cproject: ClusterProject) -> None:
+    """No more filling, and the ballast the jobs wrote removed."""
+    (cproject.root / "fill-at-start").unlink()
+    for ballast in cproject.logs.glob("ballast-*"):
+        ballast.unlink()
+
+
+def check_not_started_then_restarted(cproject: ClusterProject, jobs_over, timeout: float) -> None:
+    """The runs 1 and 2, whose jobs exited 75 on a full disk, read as not started (LOST with
+    the cause, still QUEUED in info.yaml: never FAILED); once there is room, ``mlxlaunch
+    start`` runs 1 and ``mlxlaunch resubmit`` runs 2 in their folders, as their first attempt.
+    ``jobs_over()``: whether the scheduler says both jobs ended."""
+    logs = str(cproject.logs)
+    wait_for(jobs_over, timeout, lambda: f"{jobs_over.__doc__}: {cproject.describe([1, 2])}", 2)
+    full = cproject.cli("status", logs)  # on the disk still full: nothing can be written
+    assert full.returncode == 0 and "Traceback" not in full.stderr, full.stderr
+    assert "2 run(s): 2 LOST" in full.stdout, full.stdout
+    assert full.stdout.count("not started: no room for its disk reserve") == 2, full.stdout
+    first_jobs = [cproject.info(i)["scheduler"]["job_id"] for i in (1, 2)]
+    for i, job in zip((1, 2), first_jobs):
+        info = cproject.info(i)
+        assert (info["status"], info.get("attempt")) == ("QUEUED", 0), info
+        assert f"{job} (" in full.stdout  # its job's state is shown too
+
+    free_the_disk(cproject)
+    status = cproject.cli("status", logs)
+    assert "2 run(s): 2 LOST" in status.stdout, status.stdout
+    info = cproject.info(1)
+    assert info["status"] == "QUEUED", info
+    assert (
+        f"not started: no room for its disk reserve (job {first_jobs[0]} exited 75)"
+        in (info["error"])
+    )
+    start = cproject.cli("start", logs, "1")
+    assert start.returncode == 0 and "started 1 run(s): 1" in start.stdout, start.stderr
+    resubmit = cproject.cli("resubmit", logs, "2")
+    assert resubmit.returncode == 0, resubmit.stderr
+    assert "resubmitted 1 run(s): 2" in resubmit.stdout, resubmit.stdout
+    cproject.wait_until([1, 2], ("COMPLETE",), timeout)
+    for i, job in zip((1, 2), first_jobs):
+        info = cproject.info(i)
+        assert info["attempt"] == 1 and info["scheduler"]["job_id"] != job, info
+        assert not info.get("error"), info
+    assert cproject.run_ids() == [1, 2]
+
+
+def test_a_job_that_finds_the_disk_full_leaves_its_run_not_started_not_failed(
+    cproject: ClusterProject, small_logs: Path
+) -> None:
+    """A task exits 75 (EX_TEMPFAIL) when its run cannot take its disk reserve; squeue's
+    exit_code (a wait status, 19200) says so, and ``mlxlaunch status`` records no failure."""
+    from mlxlaunch.executors.slurm import SlurmExecutor
+
+    proc = cproject.run(*SLURM, "optimizer.lr=0.1,0.2")
+    assert proc.returncode == 0, proc.stderr
+    jobs = [cproject.info(i)["scheduler"]["job_id"] for i in (1, 2)]
+
+    def jobs_over() -> bool:
+        """both jobs FAILED with exit code 75"""
+        slurm = SlurmExecutor()
+        states = slurm.query(jobs)
+        assert slurm.calls == 1  # the exit codes come with squeue's one answer
+        jobs_over.__doc__ = f"both jobs FAILED with exit 75 (squeue: {states} {slurm.exit_codes})"
+        return states == {j: "FAILED" for j in jobs} and slurm.exit_codes == {j: 75 for j in jobs}
+
+    check_not_started_then_restarted(cproject, jobs_over, 120)

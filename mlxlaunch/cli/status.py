@@ -90,10 +90,12 @@ def _reason(run: RunView) -> str:
     """Why a run did not complete: the last line of its recorded error (short)."""
     if run.status == Status.COMPLETE:
         return ""
-    if run.status == Status.LOST:
-        return "process gone (heartbeat stale or pid dead)"
     lines = str(run.info.get("error") or "").strip().splitlines()
     text = lines[-1] if lines else ""
+    if run.status == Status.LOST and run.info.get("status") == Status.QUEUED:
+        text = text or "not started, and nothing will start it"  # (e.g. its job exited 75)
+    elif run.status == Status.LOST:
+        text = "process gone (heartbeat stale or pid dead)"
     return text if len(text) <= 70 else text[:69] + "…"
 
 

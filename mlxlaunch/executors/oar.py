@@ -12,7 +12,12 @@ import re
 from pathlib import Path
 
 from mlxlaunch.errors import SubmitError
-from mlxlaunch.executors.scheduler import SchedulerExecutor, Submission, parse_time
+from mlxlaunch.executors.scheduler import (
+    SchedulerExecutor,
+    Submission,
+    exit_code_of,
+    parse_time,
+)
 from mlxlaunch.launching.settings import SchedulerSettings
 
 #: SIGUSR2, OAR's default checkpoint signal, forwarded to Python by the job script
@@ -89,6 +94,28 @@ class OarExecutor(SchedulerExecutor):
         except ValueError:
             data = dict(re.findall(r"^(\d+)\s*:\s*(\w+)", stdout, re.MULTILINE))
         return {str(k): str(v).upper() for k, v in data.items()}
+
+    def ended_exit_codes(self, job_ids: list[str]) -> dict[str, int]:
+        """One ``oarstat -J -f -j A -j B ...``: its ``exit_code`` is a wait status (19200 for 75).
+
+        OAR ends a job Terminated whatever its exit code (Error: killed, or it did not
+        launch); ``oarstat -s`` gives no code, so it is asked here, only about the jobs
+        the status command needs it for. Raises ``SubmitError`` if oarstat fails.
+        """
+        unknown = [j for j in job_ids if j not in self.exit_codes]
+        if unknown:
+            argv = ["oarstat", "-J", "-f"]
+            for job in unknown:
+                argv += ["-j", job]
+            try:
+                data = json.loads(self.run_command(argv).stdout or "{}")
+            except ValueError:
+                data = {}
+            for job, record in data.items() if isinstance(data, dict) else ():
+                code = exit_code_of(record.get("exit_code")) if isinstance(record, dict) else None
+                if code is not None:
+                    self.exit_codes[str(job)] = code
+        return super().ended_exit_codes(job_ids)
 
     def cancel_argv(self, job_ids: list[str]) -> list[str]:
         return ["oardel", *job_ids]

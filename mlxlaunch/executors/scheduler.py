@@ -228,6 +228,9 @@ class SchedulerExecutor(Executor):
         self.calls = 0
         #: why a waiting job waits, as the last query reported it (``{job_id: reason}``)
         self.reasons: dict[str, str] = {}
+        #: how an ended job's script exited, when the query or the accounting said it
+        #: (``{job_id: 75}``; a job killed by a signal has none)
+        self.exit_codes: dict[str, int] = {}
 
     # -- what a subclass supplies ------------------------------------------------------
     # Abstract, so a subclass missing one cannot even be instantiated: a scheduler
@@ -507,6 +510,17 @@ class SchedulerExecutor(Executor):
         """
         return {}
 
+    def ended_exit_codes(self, job_ids: list[str]) -> dict[str, int]:
+        """``{job_id: exit code}`` of the ended jobs ``job_ids``, in at most one call.
+
+        Slurm's query and accounting give them with the states (:attr:`exit_codes`);
+        a scheduler whose state query does not (OAR) asks for them here. The status
+        command asks only about ended jobs whose run never started, to tell a job
+        that exited ``NotStartedError.job_exit_code`` (its run could not take its disk
+        reserve: nothing ran) from a failed one.
+        """
+        return {j: self.exit_codes[j] for j in job_ids if j in self.exit_codes}
+
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel ``job_ids`` in one scheduler call."""
         if job_ids:
@@ -524,6 +538,23 @@ class SchedulerExecutor(Executor):
         if state in self.stopped_states:
             return Status.INTERRUPTED
         return Status.FAILED
+
+
+def exit_code_of(status: Any) -> Optional[int]:
+    """The exit code in a wait status as schedulers report it, or None (killed by a signal).
+
+    ``19200`` (``waitpid``'s status: Slurm's ``squeue -O exit_code``, OAR's ``exit_code``)
+    and ``"75:0"`` (``sacct``/``scontrol``: code, then signal) both give 75.
+    """
+    text = str(status).strip()
+    code, colon, signal = text.partition(":")
+    try:
+        if colon:
+            return int(code) if int(signal) == 0 else None
+        raw = int(text)
+    except ValueError:
+        return None
+    return raw >> 8 if raw & 0x7F == 0 else None
 
 
 def _check_one_line(what: str, path: str, error: type[MlxlaunchError] = SubmitError) -> None:

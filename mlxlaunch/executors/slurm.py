@@ -12,6 +12,7 @@ from mlxlaunch.executors.scheduler import (
     PREEMPT_SIGNAL,
     SchedulerExecutor,
     Submission,
+    exit_code_of,
     hms,
     parse_time,
 )
@@ -114,24 +115,30 @@ class SlurmExecutor(SchedulerExecutor):
         return ['scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"']
 
     def query_argv(self, job_ids: list[str]) -> list[str]:
+        # -O, not -o: only it has the exit code ("<field>:|": unpadded, never cut, "|" after)
         arrays = sorted({j.split("_")[0] for j in job_ids})
-        return ["squeue", "-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j", ",".join(arrays)]
+        fields = "JobArrayID:|,State:|,Reason:|,exit_code:|"
+        return ["squeue", "-h", "-r", "-t", "all", "-O", fields, "-j", ",".join(arrays)]
 
     def parse_query(self, stdout: str) -> dict[str, str]:
+        """``4_0|FAILED|NonZeroExitCode|19200|``: job, state, reason, wait status."""
         states = {}
         for line in stdout.splitlines():
             if "|" in line:
-                job, state, *reason = line.strip().split("|")
+                job, state, *rest = line.strip().split("|")
                 states[job] = state.strip().split()[0] if state.strip() else ""
-                why = reason[0].strip() if reason else ""
+                why = rest[0].strip() if rest else ""
                 if states[job] == "PENDING" and why and why != "None":
                     self.reasons[job] = why  # e.g. Resources, BeginTime, ReqNodeNotAvail
+                code = exit_code_of(rest[1]) if len(rest) > 1 else None
+                if code is not None and states[job] not in self.queued_states | self.running_states:
+                    self.exit_codes[job] = code  # a waiting job says 0: not an exit
         return states
 
     def ended_states(self, job_ids: list[str], listed: dict[str, str]) -> dict[str, str]:
         # squeue forgets ended jobs after MinJobAge (300 s by default); sacct does not
         arrays = sorted({j.split("_")[0] for j in job_ids})
-        argv = ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(arrays)]
+        argv = ["sacct", "-n", "-X", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(arrays)]
         states: dict[str, str] = {}
         try:
             proc = self.run_command(argv, check=False)
@@ -140,9 +147,13 @@ class SlurmExecutor(SchedulerExecutor):
         if proc is not None and proc.returncode == 0:  # else: "accounting storage is disabled"
             wanted = set(job_ids)
             for line in proc.stdout.splitlines():
-                job, _, state = line.strip().partition("|")
+                job, _, rest = line.strip().partition("|")
+                state, _, code = rest.partition("|")  # the latest record of a requeued job
                 if job in wanted and state.strip():
                     states[job] = state.split()[0]  # "CANCELLED by 1000" -> CANCELLED
+                    exit_code = exit_code_of(code)  # "75:0": code 75, no signal
+                    if exit_code is not None:
+                        self.exit_codes[job] = exit_code
         # Without accounting: a pending task that scancel removed leaves no record at all,
         # only a gap in its array's pending range, while its siblings are still listed.
         alive = {j.split("_")[0] for j in listed}

@@ -143,10 +143,28 @@ def _run_job(run_dir: Path, task: Callable[..., Any], seeding_function: SeedingF
     try:
         result = run_prepared(run_dir, task, settings, seeding_function)
     except NotStartedError as exc:  # it stays QUEUED: tell the launcher it never started
-        sys.stderr.write(f"mlxlaunch: error: {exc}\n")
-        sys.stderr.flush()
+        _say_not_started(exc)
         return NotStartedError.job_exit_code
     return result.exit_code or 0
+
+
+def _say_not_started(exc: NotStartedError) -> None:
+    """Print why the run did not start, even on a full disk; never fail.
+
+    A job's output goes to its run's ``log.stdout``/``log.stderr``, maybe on the very
+    disk that is full: the message is then lost, but the exit code must still say
+    "not started" (75) to the scheduler, and so to ``mlxlaunch status``. What the disk
+    refused stays in Python's buffers and would fail again when the interpreter
+    exits, turning 75 into 120: such a stream is replaced by ``os.devnull``.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            if name == "stderr":
+                stream.write(f"mlxlaunch: error: {exc}\n")
+            stream.flush()
+        except (OSError, ValueError):  # ValueError: a stream already closed
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - until exit
 
 
 def _run_command(

@@ -1,8 +1,9 @@
 """``mlxlaunch resubmit`` and ``mlxlaunch start``: run existing run folders, in place.
 
 ``resubmit`` reruns failed, interrupted or lost runs; ``start`` runs prepared
-runs (``--prepare-only``, Thunder's build-then-run; or the QUEUED rest of a
-stopped local sweep) that no scheduler holds. Both are one operation on other
+runs (``--prepare-only``, Thunder's build-then-run; the QUEUED rest of a
+stopped local sweep; a run whose job ended without starting it, e.g. on a full
+disk) that no scheduler holds. Both are one operation on other
 statuses: each run runs in **its own folder** from its frozen config, as a new
 attempt (``attempt`` + 1, the previous attempt kept in ``metadata/attempts``).
 
@@ -143,8 +144,14 @@ def _takes(run: RunView, statuses: tuple[str, ...]) -> bool:
 
 
 def _abandoned(run: RunView) -> bool:
-    """A prepared run whose launching process is gone (LOST, ``info.yaml`` still QUEUED)."""
-    return run.status == Status.LOST and run.info.get("status") == Status.QUEUED and not run.job_id
+    """A prepared run nobody will start (LOST, ``info.yaml`` still QUEUED).
+
+    Its launching process is gone (a stopped local sweep), or its job is: the
+    scheduler forgot it, or it exited 75 (no room for the run's disk reserve).
+    ``status`` derives LOST only from the scheduler's answer, so a job that may
+    still start the run is never submitted twice.
+    """
+    return run.status == Status.LOST and run.info.get("status") == Status.QUEUED
 
 
 def rerun_runs(

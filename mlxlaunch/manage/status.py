@@ -13,6 +13,7 @@ also holds the run selection shared by ``cancel`` and ``resubmit``.
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -23,8 +24,10 @@ from typing import Any, Optional
 
 from mlxlaunch import runfolder
 from mlxlaunch.errors import (
+    NotStartedError,
     RunFolderError,
     RunLockedError,
+    StorageError,
     SubmitError,
     UsageError,
     did_you_mean,
@@ -222,7 +225,11 @@ def check_columns(runs: list[RunView], columns: list[str]) -> None:
 def reconcile(runs: list[RunView]) -> int:
     """Ask each scheduler, once, about the runs whose info may be stale; update them.
 
-    Returns the number of scheduler calls made.
+    A run still QUEUED whose job ended with ``NotStartedError.job_exit_code`` (75)
+    never started: its job found no room for the run's disk reserve. Nothing is
+    recorded against it (its ``info.yaml`` stays QUEUED, with the cause in
+    ``error``): it shows LOST, like any prepared run nobody will start, and
+    ``mlxlaunch start`` or ``resubmit`` runs it. Returns the number of scheduler calls made.
     """
 
     by_scheduler: dict[str, list[RunView]] = defaultdict(list)
@@ -244,6 +251,23 @@ def reconcile(runs: list[RunView]) -> int:
             before = executor.calls
             states.update(executor.ended_states(missing, dict(states)))
             calls += executor.calls - before
+        # a job over while its run is still QUEUED: did it exit 75 (never started)?
+        over = [
+            r.job_id
+            for r in group
+            if r.job_id
+            and r.info.get("status") == Status.QUEUED
+            and executor.run_status(states.get(r.job_id)) == Status.FAILED
+        ]
+        codes: Optional[dict[str, int]] = {}
+        if over:
+            before = executor.calls
+            try:
+                codes = executor.ended_exit_codes(over)
+            except SubmitError as exc:  # how they ended is unknown: nothing is written
+                print(f"mlxlaunch: warning: cannot ask {name}: {exc}", file=sys.stderr)
+                codes = None
+            calls += executor.calls - before
         for run in group:
             run.job_state = states.get(run.job_id or "")
             run.job_reason = executor.reasons.get(run.job_id or "")
@@ -254,26 +278,70 @@ def reconcile(runs: list[RunView]) -> int:
                     run.status = implied  # waiting, starting, or requeued after INTERRUPTED
             elif recorded == Status.QUEUED and implied is None:
                 run.status = Status.LOST  # the scheduler forgot a job that never started
+            elif run.job_id in over and codes is None:
+                pass  # the scheduler did not say how the job ended: shown as recorded
+            elif run.job_id in over and (codes or {}).get(run.job_id or "") == NOT_STARTED:
+                _record_not_started(run)
             elif recorded in (Status.QUEUED, Status.RUNNING) and implied is not None:
                 # the job is over; a live run would hold its lock, a dead one is recorded
                 _record_end(run, implied, f"job {run.job_id} ended {run.job_state}")
     return calls
 
 
+#: The exit code of a job whose run could not take its disk reserve (it never started).
+NOT_STARTED = NotStartedError.job_exit_code
+
+
+def _record_not_started(run: RunView) -> None:
+    """Show ``run`` LOST, its job having exited 75 before the run started; note why.
+
+    The run stays QUEUED in its ``info.yaml``: nothing ran, so nothing failed.
+    The cause goes to ``info.error`` (kept once the scheduler forgets the job);
+    on a disk still full that note is not written, and the table shows it anyway.
+    """
+    why = (
+        f"not started: no room for its disk reserve (job {run.job_id} exited {NOT_STARTED}); "
+        f"free space, then: mlxlaunch start {shlex.quote(str(run.run_dir.parent))}"
+    )
+    if run.info.get("error") == why or _update_unfinished(run, (Status.QUEUED,), error=why):
+        run.status = Status.LOST  # prepared, and no job will start it
+        run.info = dict(run.info, error=why)
+
+
 def _record_end(run: RunView, status: str, why: str) -> None:
     """Write ``status`` to a run that never recorded its end (only if nobody holds it)."""
+    error = f"{why} before the run recorded its end"
+    if _update_unfinished(run, (Status.QUEUED, Status.RUNNING), status=status, error=error):
+        run.status = status
+
+
+def _update_unfinished(run: RunView, statuses: tuple[str, ...], **changes: Any) -> bool:
+    """Write ``changes`` to the run's ``info.yaml`` if it still has one of ``statuses``
+    and the same job, under its lock; whether it did (or would, on a disk with room).
+
+    False for a run that moved on meanwhile (it ended, or was resubmitted as another
+    job: then shown as it now is) or that a live process holds (it records its own
+    end). A write the disk refuses (full) is skipped with a warning: the table
+    still shows the reconciled status, and the next status call writes it.
+    """
     try:
         with runfolder.RunLock(run.run_dir):
             info = runfolder.read_info(run.run_dir)
-            if info.get("status") not in (Status.QUEUED, Status.RUNNING):
-                run.info, run.status = info, str(info.get("status"))
-                return
-            info.update(status=status, error=f"{why} before the run recorded its end")
-            info["end_time"] = info.get("end_time") or runfolder.now_iso()
+            sched = info.get("scheduler")
+            job = str(sched.get("job_id")) if isinstance(sched, dict) else None
+            if info.get("status") not in statuses or job != run.job_id:
+                run.info, run.status = info, runfolder.effective_status(run.run_dir, info)
+                return False
+            info.update(changes)
+            if changes.get("status") in Status.FINISHED:
+                info["end_time"] = info.get("end_time") or runfolder.now_iso()
             runfolder.write_info(run.run_dir, info)
-            run.info, run.status = info, status
+            run.info = info
     except RunLockedError:
-        pass  # a live process holds it: it will record its own end
+        return False
+    except OSError as exc:
+        print(f"mlxlaunch: warning: run {run.run_dir.name}: {StorageError(exc)}", file=sys.stderr)
+    return True
 
 
 # ---------------------------------------------------------------- the command

@@ -184,8 +184,11 @@ class RunLock:
                 f"Run folder {self.run_dir} is in use by {holder}. Wait for it to finish, "
                 f"or stop it, before reopening this run."
             ) from None
-        os.ftruncate(fd, 0)
-        write_all(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        try:  # who holds it, for the message above; the lock holds without it
+            os.ftruncate(fd, 0)
+            write_all(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        except OSError:  # a full disk: a job must still get to say its run did not start
+            pass
         self._fd = fd
 
     def release(self) -> None:
