@@ -11,6 +11,7 @@ array index set the way each scheduler sets it. Submission uses fake ``sbatch``
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -28,6 +29,7 @@ from mlxlaunch.executors.scheduler import (
     JobCommand,
     SchedulerExecutor,
     SubmitError,
+    exit_code_of,
     parse_time,
     validate,
 )
@@ -256,6 +258,65 @@ def test_query_output_is_parsed() -> None:
     assert slurm.run_status("TIMEOUT") == "INTERRUPTED"
     assert slurm.run_status("NODE_FAIL") == "FAILED"
     assert slurm.run_status(None) is None
+
+
+#: ``squeue -h -r -t all -O JobArrayID:|,State:|,Reason:|,exit_code:|`` of a real Slurm 22.05:
+#: a task that exited 75, one that completed, one requeued and then exited 75 (squeue shows
+#: its last attempt), a plain job, a pending task (its "0" is no exit), one killed by SIGKILL
+SQUEUE_EXIT_CODES = """\
+1_1|COMPLETED|None|0|
+1_2|FAILED|NonZeroExitCode|19200|
+1_0|FAILED|NonZeroExitCode|19200|
+2|FAILED|NonZeroExitCode|19200|
+3_0|PENDING|BeginTime|0|
+4_0|CANCELLED|None|9|
+"""
+
+
+def test_exit_codes_are_read_from_wait_statuses_and_sacct_pairs() -> None:
+    assert [exit_code_of(x) for x in (19200, "19200", 0, 256, "75:0", "0:0")] == [
+        75,
+        75,
+        0,
+        1,
+        75,
+        0,
+    ]
+    # killed by a signal (SIGKILL: 9, "0:9"), or no code at all: none
+    assert [exit_code_of(x) for x in (9, "0:9", None, "", "N/A")] == [None] * 5
+
+
+def test_squeue_gives_the_exit_codes_of_ended_jobs_in_its_one_answer() -> None:
+    slurm = scheduler_executor("slurm")
+    argv = slurm.query_argv(["1_0", "2"])
+    assert argv[argv.index("-O") + 1] == "JobArrayID:|,State:|,Reason:|,exit_code:|"
+    states = slurm.parse_query(SQUEUE_EXIT_CODES)
+    assert states["1_0"] == "FAILED" and states["3_0"] == "PENDING"
+    assert slurm.exit_codes == {"1_1": 0, "1_2": 75, "1_0": 75, "2": 75}
+    assert slurm.reasons == {"3_0": "BeginTime"}
+    assert slurm.ended_exit_codes(["1_0", "1_1", "3_0", "4_0"]) == {"1_0": 75, "1_1": 0}
+    assert slurm.calls == 0  # nothing asked beyond the query
+
+
+def test_oar_asks_the_exit_codes_of_ended_jobs_in_one_oarstat_call(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # oarstat -J -f of a real OAR 2.5.9 (cut to the keys read): 1 exited 75, 2 exited 0,
+    # 5 never ran (no exit code)
+    full = json.dumps(
+        {
+            "1": {"state": "Terminated", "exit_code": 19200, "array_index": 1},
+            "2": {"state": "Terminated", "exit_code": 0, "array_index": 2},
+            "5": {"state": "Error", "exit_code": None},
+        }
+    )
+    _fake(tmp_path, "oarstat", f"echo '{full}'")
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    oar = scheduler_executor("oar")
+    assert oar.ended_exit_codes(["1", "2", "5"]) == {"1": 75, "2": 0}
+    assert oar.ended_exit_codes(["1"]) == {"1": 75}  # known: not asked again
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert len(calls) == 1 and calls[0].endswith("oarstat -J -f -j 1 -j 2 -j 5")
 
 
 # ---------------------------------------------------------------- the script, run by bash

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_scheduler import _fake, _five_queued_runs
+from test_scheduler import _fake, _fake_sbatch, _five_queued_runs
 
 from mlxlaunch.executors import scheduler as scheduler_module
 from mlxlaunch.executors.scheduler import JobCommand, SubmitError
@@ -272,7 +272,8 @@ def test_status_shows_why_a_job_waits_and_a_job_squeue_forgot_is_not_lost(projec
     third = read_info(dirs[2])
     assert third["status"] == "INTERRUPTED" and "job 500_2 ended CANCELLED" in third["error"]
     assert (
-        "sacct -n -X -P -o JobID,State -j 500" in (project.root / "bin" / "calls.log").read_text()
+        "sacct -n -X -P -o JobID,State,ExitCode -j 500"
+        in (project.root / "bin" / "calls.log").read_text()
     )
 
 
@@ -291,3 +292,115 @@ def test_without_accounting_a_task_missing_from_a_listed_array_was_cancelled(pro
         "QUEUED"
     ] * 2
     assert "2 LOST" in status.stdout  # 601 is not listed at all: nothing says what became of it
+
+
+# ---------------------------------------------------------------- a job that could not start its run
+
+
+def _table(stdout: str) -> dict[str, str]:
+    """``{run id: status}`` of a ``mlxlaunch status`` table."""
+    return {line.split()[0]: line.split()[1] for line in stdout.splitlines()[1:-1]}
+
+
+@pytest.mark.parametrize("rerun", [["start"], ["resubmit", "1"]])
+def test_a_job_that_exited_75_leaves_its_run_not_started_for_start_and_resubmit(
+    project, tmp_path: Path, rerun: list[str]
+) -> None:
+    """A job whose run could not take its disk reserve exits 75 (EX_TEMPFAIL): squeue's exit
+    code says so in its one answer; status records no failure (the run stays QUEUED, shown
+    LOST with why), unlike a task that failed or was killed; start or resubmit submits it."""
+    bin_dir = project.root / "bin"
+    _slurm(project)
+    _fake_sbatch(bin_dir, tmp_path)  # array 101, then 102
+    assert _launch(project, "optimizer.lr=0.1,0.2,0.3", *SLURM).returncode == 0
+    # 101_0 exited 75, 101_1 exited 1, 101_2 was killed by SIGKILL (a wait status of 9)
+    squeue = "101_0|FAILED|NonZeroExitCode|19200|\\n101_1|FAILED|NonZeroExitCode|256|\\n"
+    _fake(bin_dir, "squeue", f"printf '{squeue}101_2|FAILED|None|9|\\n'")
+    (bin_dir / "calls.log").unlink()
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert len((bin_dir / "calls.log").read_text().splitlines()) == 1  # squeue only
+    assert _table(status.stdout) == {"1": "LOST", "2": "FAILED", "3": "FAILED"}
+    assert "not started: no room for its disk reserve (job 101_0 exited 75)" in status.stdout
+    first = read_info(project.logs / "1")
+    assert first["status"] == "QUEUED" and not first.get("attempt"), first
+    assert f"then: mlxlaunch start {project.logs}" in first["error"]
+    for i, job in ((2, "101_1"), (3, "101_2")):
+        info = read_info(project.logs / str(i))
+        assert info["status"] == "FAILED" and f"job {job} ended FAILED" in info["error"]
+    again = _cli(project, "status", str(project.logs))  # the same answer: the same table
+    assert _table(again.stdout) == _table(status.stdout) and again.stderr == ""
+
+    proc = _cli(project, *rerun[:1], str(project.logs), *rerun[1:])
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"(started|resubmitted) 1 run\(s\): 1$", proc.stdout, re.MULTILINE)
+    info = read_info(project.logs / "1")
+    assert (info["status"], info["scheduler"]["job_id"], info["error"]) == ("QUEUED", "102_0", None)
+    assert [read_info(project.logs / str(i))["status"] for i in (2, 3)] == ["FAILED", "FAILED"]
+
+
+def test_sacct_gives_the_exit_code_of_a_job_squeue_forgot(project) -> None:
+    """After MinJobAge squeue no longer lists the array; sacct's ExitCode (``75:0``), asked in
+    the same one call as the states, still tells a run that never started from a failed one."""
+    dirs = _five_queued_runs(project.logs)[:2]
+    _record_jobs(dirs, [("700", 0), ("700", 1)])
+    _fake(project.root / "bin", "squeue", "exit 0")
+    _fake(
+        project.root / "bin",
+        "sacct",
+        "printf '700|FAILED|75:0\\n700_0|FAILED|75:0\\n700_1|FAILED|1:0\\n'",
+    )
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert _table(status.stdout) == {
+        "1": "LOST",
+        "2": "FAILED",
+        "3": "QUEUED",
+        "4": "QUEUED",
+        "5": "QUEUED",
+    }
+    assert [read_info(d)["status"] for d in dirs] == ["QUEUED", "FAILED"]
+    assert "job 700_0 exited 75" in read_info(dirs[0])["error"]
+    assert len((project.root / "bin" / "calls.log").read_text().splitlines()) == 2
+
+
+def test_oar_exit_codes_are_asked_only_for_ended_jobs_of_queued_runs(project) -> None:
+    """OAR ends a job Terminated whatever its exit code: one ``oarstat -J -f`` call, about the
+    ended jobs of still-QUEUED runs only, gives their exit codes (a wait status: 19200 is 75).
+    If it fails, nothing is written."""
+    dirs = _five_queued_runs(project.logs)[:3]
+    for run_dir, job in zip(dirs, ("11", "12", "13")):
+        info = read_info(run_dir)
+        info["scheduler"] = {"name": "oar", "job_id": job, "array_job_id": "11"}
+        write_info(run_dir, info)
+    states = '{"11": "Terminated", "12": "Terminated", "13": "Waiting"}'
+    full = '{"11": {"exit_code": 19200}, "12": {"exit_code": 256}}'
+    bin_dir = project.root / "bin"
+    _fake(bin_dir, "oarstat", f"case \"$*\" in *-f*) echo '{full}';; *) echo '{states}';; esac")
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0, status.stderr
+    assert _table(status.stdout) == {
+        "1": "LOST",
+        "2": "FAILED",
+        "3": "QUEUED",
+        "4": "QUEUED",
+        "5": "QUEUED",
+    }
+    calls = (bin_dir / "calls.log").read_text().splitlines()
+    assert [c.split("oarstat ")[1] for c in calls] == [
+        "-J -s -j 11 -j 12 -j 13",
+        "-J -f -j 11 -j 12",
+    ]
+    assert [read_info(d)["status"] for d in dirs] == ["QUEUED", "FAILED", "QUEUED"]
+
+    for d in dirs:  # as they were, and oarstat -f failing this time
+        write_info(d, dict(read_info(d), status="QUEUED", error=None))
+    _fake(
+        bin_dir,
+        "oarstat",
+        f"case \"$*\" in *-f*) echo 'oarstat: DB down' >&2; exit 1;; *) echo '{states}';; esac",
+    )
+    status = _cli(project, "status", str(project.logs))
+    assert status.returncode == 0 and "warning: cannot ask oar" in status.stderr, status.stderr
+    assert [read_info(d)["status"] for d in dirs] == ["QUEUED"] * 3
+    assert not any(read_info(d).get("error") for d in dirs)

@@ -238,3 +238,33 @@ def test_a_run_whose_folder_becomes_unwritable_gives_one_line(user_project) -> N
     _one_line_error(
         proc, "cannot record that run 1 ended COMPLETE", "Permission denied", "metadata"
     )
+
+
+def test_a_job_that_finds_the_disk_full_exits_75_with_its_run_queued(
+    project, small_disk: Path
+) -> None:
+    """A scheduler job runs a prepared folder with its output appended to the run's
+    ``log.stdout``/``log.stderr``, on the very disk that is full. Its run cannot take its
+    reserve: the job must exit 75 (``NotStartedError.job_exit_code``), which is how
+    ``mlxlaunch status`` learns the run never started; not 1 (the run lock's holder note
+    not written) nor 120 (Python failing to flush the refused message at exit)."""
+    import sys
+
+    logs = small_disk / "logs"
+    prepared = project.run("--prepare-only", f"+launcher.logger.parent_log_dir={logs}")
+    assert prepared.returncode == 0, prepared.stderr
+    run_dir = logs / "1"
+    _fill(small_disk, 0)
+    env = project.env()
+    env["MLXLAUNCH_RUN_DIR"] = str(run_dir)
+    env.pop("PYTHONUNBUFFERED", None)  # as a job gets it: stderr has a buffer
+    with open(run_dir / "log.stdout", "ab") as out, open(run_dir / "log.stderr", "ab") as err:
+        job = subprocess.run(
+            [sys.executable, "main.py"], cwd=project.root, env=env, stdout=out, stderr=err,
+            stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+    assert job.returncode == 75
+    from mlxlaunch.runfolder.metadata import read_info
+
+    info = read_info(run_dir)
+    assert info["status"] == "QUEUED" and not info.get("attempt"), info
