@@ -297,6 +297,10 @@ def test_without_accounting_a_task_missing_from_a_listed_array_was_cancelled(pro
 # ---------------------------------------------------------------- a job that could not start its run
 
 
+#: the table of five runs: run 1's job exited 75, run 2's exited 1, runs 3-5 wait
+NOT_STARTED_THEN_FAILED = {"1": "LOST", "2": "FAILED", "3": "QUEUED", "4": "QUEUED", "5": "QUEUED"}
+
+
 def _table(stdout: str) -> dict[str, str]:
     """``{run id: status}`` of a ``mlxlaunch status`` table."""
     return {line.split()[0]: line.split()[1] for line in stdout.splitlines()[1:-1]}
@@ -352,13 +356,7 @@ def test_sacct_gives_the_exit_code_of_a_job_squeue_forgot(project) -> None:
     )
     status = _cli(project, "status", str(project.logs))
     assert status.returncode == 0, status.stderr
-    assert _table(status.stdout) == {
-        "1": "LOST",
-        "2": "FAILED",
-        "3": "QUEUED",
-        "4": "QUEUED",
-        "5": "QUEUED",
-    }
+    assert _table(status.stdout) == NOT_STARTED_THEN_FAILED
     assert [read_info(d)["status"] for d in dirs] == ["QUEUED", "FAILED"]
     assert "job 700_0 exited 75" in read_info(dirs[0])["error"]
     assert len((project.root / "bin" / "calls.log").read_text().splitlines()) == 2
@@ -379,13 +377,7 @@ def test_oar_exit_codes_are_asked_only_for_ended_jobs_of_queued_runs(project) ->
     _fake(bin_dir, "oarstat", f"case \"$*\" in *-f*) echo '{full}';; *) echo '{states}';; esac")
     status = _cli(project, "status", str(project.logs))
     assert status.returncode == 0, status.stderr
-    assert _table(status.stdout) == {
-        "1": "LOST",
-        "2": "FAILED",
-        "3": "QUEUED",
-        "4": "QUEUED",
-        "5": "QUEUED",
-    }
+    assert _table(status.stdout) == NOT_STARTED_THEN_FAILED
     calls = (bin_dir / "calls.log").read_text().splitlines()
     assert [c.split("oarstat ")[1] for c in calls] == [
         "-J -s -j 11 -j 12 -j 13",

@@ -6,7 +6,9 @@ its time limit before Python could record it, failed to start), this command ask
 the scheduler about every such run in **one** batched call per scheduler
 (``squeue -j A,B,...``, ``oarstat -j A -j B ...``). A job the scheduler says has
 ended while its run never recorded an end is written back to ``info.yaml``
-(INTERRUPTED for a cancelled or timed-out job, FAILED otherwise). This module
+(INTERRUPTED for a cancelled or timed-out job, FAILED otherwise), except a job
+that exited 75 before its run started (no room for the run's disk reserve): that
+run stays QUEUED and shows LOST, for ``mlxlaunch start``. This module
 also holds the run selection shared by ``cancel`` and ``resubmit``.
 """
 
