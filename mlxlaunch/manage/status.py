@@ -337,12 +337,13 @@ def _update_unfinished(run: RunView, statuses: tuple[str, ...], **changes: Any) 
             info.update(changes)
             if changes.get("status") in Status.FINISHED:
                 info["end_time"] = info.get("end_time") or runfolder.now_iso()
+            run.info = info  # shown so, written or not
             runfolder.write_info(run.run_dir, info)
-            run.info = info
     except RunLockedError:
         return False
     except OSError as exc:
-        print(f"mlxlaunch: warning: run {run.run_dir.name}: {StorageError(exc)}", file=sys.stderr)
+        where = runfolder.metadata_path(run.run_dir, runfolder.INFO_FILE)
+        print(f"mlxlaunch: warning: cannot update {where}: {StorageError(exc)}", file=sys.stderr)
     return True
 
 

@@ -268,3 +268,41 @@ def test_a_job_that_finds_the_disk_full_exits_75_with_its_run_queued(
 
     info = read_info(run_dir)
     assert info["status"] == "QUEUED" and not info.get("attempt"), info
+
+
+def test_status_on_a_full_disk_shows_what_the_scheduler_says_and_writes_it_later(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """``mlxlaunch status`` writes back how jobs ended; on a full disk it cannot: a warning per
+    run (no traceback), the table as reconciled, nothing changed; with room again, written.
+    Run 1's job exited 75 (not started: it stays QUEUED), run 2's exited 1 (FAILED)."""
+    import sys
+
+    from test_scheduler import _fake
+
+    from mlxlaunch.runfolder.metadata import read_info, write_info
+
+    logs = small_disk / "logs"
+    for i in (1, 2):
+        (logs / str(i) / "metadata").mkdir(parents=True)
+        job = {"name": "slurm", "job_id": f"70_{i - 1}", "array_job_id": "70"}
+        write_info(logs / str(i), {"status": "QUEUED", "log_id": i, "scheduler": job})
+    squeue = "70_0|FAILED|NonZeroExitCode|19200|\\n70_1|FAILED|NonZeroExitCode|256|\\n"
+    _fake(tmp_path, "squeue", f"printf '{squeue}'")
+    env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    status = [sys.executable, "-m", "mlxlaunch.cli", "status", str(logs)]
+    _fill(small_disk, 0)
+    full = subprocess.run(status, capture_output=True, text=True, env=env, timeout=60)
+    assert full.returncode == 0 and "Traceback" not in full.stderr, full.stderr
+    warnings = full.stderr.splitlines()
+    assert len(warnings) == 2 and all("No space left on device" in w for w in warnings)
+    assert "2 run(s): 1 FAILED, 1 LOST" in full.stdout
+    assert "job 70_1 ended FAILED" in full.stdout and "not started: no room" in full.stdout
+    assert [read_info(logs / str(i)).get("error") for i in (1, 2)] == [None, None]
+
+    (small_disk / "ballast").unlink()
+    roomy = subprocess.run(status, capture_output=True, text=True, env=env, timeout=60)
+    assert roomy.stderr == "" and roomy.stdout == full.stdout
+    first, second = (read_info(logs / str(i)) for i in (1, 2))
+    assert first["status"] == "QUEUED" and "not started" in first["error"]
+    assert second["status"] == "FAILED" and "job 70_1 ended FAILED" in second["error"]
