@@ -120,6 +120,19 @@ def test_refresh_after_a_loaded_log_changed_reads_it_again_in_every_run(logs):
     assert one._summaries == {}
 
 
+def test_runs_go_to_other_processes_with_or_without_loaded_logs(logs):
+    """A table of runs pickles (multiprocessing, joblib): loaded logs travel, and a run
+    without any loads its own after the trip."""
+    import pickle
+
+    runs = quiet_reader(logs).search("log_id in [1, 2]")
+    assert runs[0]["train.loss"].size == 4
+    one, two = pickle.loads(pickle.dumps(runs))
+    assert one._logs["train"].loaded == ["loss"] and one["train.epoch"].size == 4
+    assert two["train.loss"].size == 4 and two.log_names == ["train"]
+    assert runs[1]._logs == {}, "the trip loaded nothing in the original"
+
+
 def test_summary_columns_come_from_the_cache_without_parsing_logs(logs):
     reader = quiet_reader(logs)
     assert reader.search("train.loss.last < 1").log_ids == list(range(1, 7))  # fills the cache

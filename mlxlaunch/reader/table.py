@@ -184,6 +184,17 @@ class Run(Mapping):
     def __hash__(self) -> int:
         return hash(self.path)
 
+    # a run goes to worker processes (multiprocessing, joblib): its slots, with dicts of
+    # its own for the shared read-only empty mapping
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: getattr(self, name) for name in Run.__slots__}
+        state["_logs"], state["_summaries"] = dict(self._logs), dict(self._summaries)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     # -- parts
     @property
     def status(self) -> str:
