@@ -182,6 +182,21 @@ class NotStartedError(StorageError):
     job_exit_code = 75
 
 
+class CacheDamaged(MlxlaunchError):
+    """A Reader's cache index holds a line its own length check let through but that is
+    not what mlxlaunch wrote (a hand edit, a failing disk): found once its rows were in use."""
+
+    def __init__(self, index: str) -> None:
+        self.index = index
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        return (
+            f"{self.index}: the Reader's cache index is damaged; remove it with "
+            "`mlxlaunch cache clear` and read the logs folder again (nothing in it is lost)"
+        )
+
+
 class MetricValueError(MlxlaunchError, ValueError):
     """``log_metrics`` got a value a metric log cannot hold faithfully (an integer beyond
     64 bits: readers keep integer columns as ``int64``); nothing was written.

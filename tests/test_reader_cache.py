@@ -65,7 +65,7 @@ def test_one_index_outside_the_logs_folder_that_follows_the_files(logs, tmp_path
         index_of(tmp_path / "cache", logs).name
     ]
     assert not (tmp_path / "cache" / CACHE_RUNS_DIR).exists()
-    assert sorted(entries(tmp_path / "cache", logs).rows) == [str(i) for i in range(1, 7)]
+    assert sorted(entries(tmp_path / "cache", logs).row_runs()) == [str(i) for i in range(1, 7)]
     # a status change is seen (size/mtime/inode differ), by a new reader and by refresh()
     write_run(logs, 3, status="FAILED", config={"seed": 1, "optimizer": {"lr": 0.1, "name": "sgd"}})
     assert reader.search("info.status == 'FAILED'").log_ids == [6]
@@ -134,7 +134,7 @@ def test_entries_of_deleted_runs_are_pruned_on_read(logs, tmp_path):
     shutil.rmtree(logs / "5")
     quiet(logs)
     held = entries(tmp_path / "cache", logs)
-    assert sorted(held.rows) == ["1", "3", "4", "6"]
+    assert sorted(held.row_runs()) == ["1", "3", "4", "6"]
     assert sorted(run for run, _ in held.summaries) == ["1", "3", "4", "6"]
     # the index is compacted: nothing about the deleted runs is left on disk
     folder = index_of(tmp_path / "cache", logs)
@@ -153,7 +153,7 @@ def test_the_journal_is_folded_into_the_index(logs, tmp_path, monkeypatch):
             (folder / n).stat().st_size for n in (CACHE_INDEX_FILE, CACHE_JOURNAL_FILE)
         )
         assert journal <= cache.JOURNAL_SHARE * index + 2000
-    assert len(entries(tmp_path / "cache", logs).rows) == 6
+    assert len(entries(tmp_path / "cache", logs).row_runs()) == 6
 
 
 def test_summaries_follow_the_log_and_the_index_is_not_rewritten_needlessly(logs, tmp_path):
@@ -175,9 +175,9 @@ def test_cache_location_settings(logs, tmp_path, monkeypatch):
     monkeypatch.delenv("MLXLAUNCH_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     quiet(logs)
-    assert len(entries(tmp_path / "xdg" / "mlxlaunch", logs).rows) == 6
+    assert len(entries(tmp_path / "xdg" / "mlxlaunch", logs).row_runs()) == 6
     quiet(logs, cache_dir=tmp_path / "explicit")
-    assert len(entries(tmp_path / "explicit", logs).rows) == 6
+    assert len(entries(tmp_path / "explicit", logs).row_runs()) == 6
     monkeypatch.setenv("MLXLAUNCH_CACHE_DIR", "off")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg2"))
     assert len(quiet(logs)) == 6
@@ -225,7 +225,7 @@ def test_cache_command_shows_prunes_and_clears(logs, tmp_path):
     assert "removed 2 stale index(es)" in cli("prune")  # the gone folder's, and runs/
     assert not (cache_root / CACHE_RUNS_DIR).exists()
     assert [p.name for p in (cache_root / "index").iterdir()] == [index_of(cache_root, logs).name]
-    assert "3" not in entries(cache_root, logs).rows
+    assert "3" not in entries(cache_root, logs).row_runs()
     assert "cleared" in cli("clear")
     assert not (cache_root / "index").exists()
     assert quiet(logs).search("config.seed == 1").log_ids == [1, 5]
@@ -290,7 +290,7 @@ def test_several_readers_and_writers_share_one_index(logs, tmp_path, monkeypatch
     # whatever the interleaving, the index gives what the files say
     assert _everything(quiet(logs)) == _everything(quiet(logs, cache_dir=False))
     present = {p.name for p in logs.iterdir()}
-    assert set(entries(tmp_path / "cache", logs).rows) <= present
+    assert set(entries(tmp_path / "cache", logs).row_runs()) <= present
 
 
 SUMMARIES = """
@@ -330,7 +330,7 @@ def test_no_process_loses_another_ones_entries(tmp_path):
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
     held = entries(tmp_path / "cache", logs)
-    assert len(held.rows) == 300
+    assert len(held.row_runs()) == 300
     missing = {name: 300 - sum(log == name for _, log in held.summaries) for name in names}
     assert missing == dict.fromkeys(names, 0)
 
@@ -419,3 +419,94 @@ def test_entries_queued_outside_a_search_are_written_once_at_exit(logs, tmp_path
     journal = (index_of(tmp_path / "cache", logs) / CACHE_JOURNAL_FILE).read_bytes()
     assert journal.count(b'["L"') == 6
     assert journal.strip().count(b"\n\n") == 0, "one append for the loop, not one per run"
+
+
+def _columns_read(reader: Reader) -> set[str]:
+    """The keys whose column a reader parsed from its compacted index."""
+    entries = reader._context.cache.entries
+    return {
+        entries.shapes[block.shape][position]
+        for block in entries.blocks
+        for position in range(block.width)
+        if block._columns[position] is not None
+    }
+
+
+def test_a_repeated_search_parses_only_the_columns_it_reads(logs):
+    """The compacted index holds rows by column: a search over 100,000 runs parses the
+    two or three keys it looks at, not forty values per run (issue 17)."""
+    expected = quiet(logs, cache_dir=False).search("config.optimizer.lr <= 0.01")
+    quiet(logs)  # writes the index
+    reader = quiet(logs)
+    runs = reader.search("config.optimizer.lr <= 0.01")
+    assert runs.log_ids == expected.log_ids == [1, 2, 4, 5]
+    assert _columns_read(reader) == {"config.optimizer.lr", "info.status"}
+    assert [run.row for run in runs] == [run.row for run in expected]  # every key, alike
+    assert "config.seed" in _columns_read(reader)
+
+
+def test_runs_read_from_the_index_travel_alone(logs):
+    """A run read from the index pickles (to a worker process) with its own values, not
+    the whole index, and compares equal to the same run read from its files."""
+    import pickle
+
+    quiet(logs)
+    runs = quiet(logs).search("")
+    assert runs[1]["train.loss"].size == 4  # a loaded run, and a cache that holds entries
+    data = pickle.dumps(runs[0])
+    assert str(logs / "2").encode() not in data, "another run's entries went along"
+    assert pickle.loads(data).row == runs[0].row == quiet(logs, cache_dir=False).search("")[0].row
+
+
+def test_a_block_that_does_not_add_up_is_read_again_from_the_files(logs, tmp_path, monkeypatch):
+    quiet(logs)
+    index = index_of(tmp_path / "cache", logs) / CACHE_INDEX_FILE
+    lines = index.read_bytes().split(b"\n")
+    column = next(i for i, line in enumerate(lines) if line.startswith(b'["V",'))
+    lines[column] = lines[column][:-2] + b"]"  # one value short: not the recorded length
+    index.write_bytes(b"\n".join(lines))
+    parsed = []
+    real = scan.load_yaml_tolerant
+    monkeypatch.setattr(scan, "load_yaml_tolerant", lambda p: parsed.append(p) or real(p))
+    assert quiet(logs).search("config.seed == 0").log_ids == [2, 4, 6]
+    assert len(parsed) == 12, "the block's runs are misses, parsed again"
+
+
+def test_a_column_changed_in_place_is_a_one_line_error_and_clear_mends_it(logs, tmp_path):
+    from mlxlaunch.errors import CacheDamaged
+
+    quiet(logs)
+    index = index_of(tmp_path / "cache", logs) / CACHE_INDEX_FILE
+    data = index.read_bytes()
+    start = data.index(b'["V",')
+    end = data.index(b"\n", start)
+    start += 5  # a column's line still, of the length its block recorded, but not JSON
+    index.write_bytes(data[:start] + b"x" * (end - start) + data[end:])
+    runs = quiet(logs).search("")
+    with pytest.raises(CacheDamaged, match=r"damaged; remove it with `mlxlaunch cache clear`"):
+        [run.row for run in runs]
+    cache.clear(tmp_path / "cache")
+    assert quiet(logs).search("config.seed == 0").log_ids == [2, 4, 6]
+
+
+def test_rows_of_several_shapes_and_a_run_that_changed_shape(logs, tmp_path, monkeypatch):
+    """Two config shapes make two blocks; a run whose config gains a key moves from one
+    to the other through the journal, and a compaction keeps exactly the newest rows."""
+    monkeypatch.setattr(cache, "JOURNAL_MIN_BYTES", 0)
+    write_run(logs, 7, config={"seed": 3, "extra": {"depth": 4}})
+    quiet(logs)
+    assert len(entries(tmp_path / "cache", logs).blocks) == 2
+    write_run(logs, 2, config={"seed": 0, "optimizer": {"lr": 0.5, "name": "adam"}, "new": 1})
+    reader = quiet(logs)  # the journal now holds run 2's new row (or a compaction did)
+    for held in (entries(tmp_path / "cache", logs), reader._context.cache.entries):
+        assert held.row_runs() == {str(i) for i in range(1, 8)}
+    monkeypatch.setattr(cache, "JOURNAL_SHARE", 0.0)
+    write_run(logs, 5, status="FAILED", config={"seed": 1, "optimizer": {"lr": 0.1, "name": "sgd"}})
+    quiet(logs)  # compacts
+    held = entries(tmp_path / "cache", logs)
+    assert not held.rows and len(held.blocks) == 3
+    fresh = quiet(logs)
+    uncached = quiet(logs, cache_dir=False)
+    assert [r.row for r in fresh.search("")] == [r.row for r in uncached.search("")]
+    assert fresh.search("config.new == 1").log_ids == [2]
+    assert fresh.search("info.status == 'FAILED'").log_ids == [5, 6]

@@ -8,16 +8,18 @@ in the cache, ``<cache dir>/index/<sha1 of the logs folder's path>.v<FORMAT>/``:
     journal.jsonl   entries appended since the last compaction
     .lock           flock'ed by writers (never by readers)
 
-Each line is a JSON array: ``["H", logs folder]`` (the header),
-``["K", shape, [keys]]`` (a key list shared by the rows that have these keys),
-``["R", run, signature, shape, [values], [problems]]`` (a run's flattened
-config/info row), ``["S", run, log, signature, {summary}]`` (a metric log's
-summaries) and ``["L", run, signature, [names]]`` (the names of a run's metric
-logs, so a repeated read needs no listing of ``metrics/``). A signature is the
-(size, mtime, inode) of the files the entry came from (for ``L``: the mtime and
-inode of ``metrics/``, which change when a log file is added, removed or
-renamed); an entry whose signature differs from the files on disk is a miss,
-and is replaced. Later lines win over earlier ones.
+Each line is a JSON array: ``["H", logs folder]`` (the header), ``["K", shape, [keys]]``
+(a key list shared by the rows that have these keys), ``["R", run, signature, shape,
+[values], [problems]]`` (a run's flattened config/info row), ``["S", run, log, signature,
+{summary}]`` (a metric log's summaries) and ``["L", run, signature, [names]]`` (the names
+of a run's metric logs, so a repeated read needs no listing of ``metrics/``). A compaction
+writes the rows of each shape by column instead: ``["B", shape, [runs], [signatures],
+{run: problems}, [line lengths]]`` then one ``["V", shape, position, [values]]`` per key,
+parsed only when that key is read (a search reads two or three of forty). A signature is
+the (size, mtime, inode) of the files the entry came from, flat (for ``L``: the mtime and
+inode of ``metrics/``, which change when a log file is added, removed or renamed); an
+entry whose signature differs from the files on disk is a miss, and is replaced. Later
+lines win over earlier ones; ``S`` and ``L`` lines are parsed on first use.
 
 Safety with many readers and live writers:
 
@@ -56,11 +58,12 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from mlxlaunch.errors import MlxlaunchError
+from mlxlaunch.errors import CacheDamaged, MlxlaunchError
 from mlxlaunch.runfolder.layout import (
     CACHE_INDEX_DIR,
     CACHE_INDEX_FILE,
@@ -79,7 +82,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 CACHE_ENV = "MLXLAUNCH_CACHE_DIR"
 #: Bumped whenever the layout of an index changes; it names the index folder, so
 #: another version's index is simply not seen.
-FORMAT = 5
+FORMAT = 6
 #: The journal is folded into the index once it is larger than this share of the index
 #: (and than ``JOURNAL_MIN_BYTES``), so repeated appends cost at most a constant factor.
 JOURNAL_SHARE = 0.5
@@ -88,6 +91,13 @@ JOURNAL_MIN_BYTES = 1 << 20
 #: the oldest is this many seconds old (and when the process exits).
 PENDING_MAX = 4096
 PENDING_S = 2.0
+#: A run row's signature: ``(size, mtime_ns, inode)`` of its ``config.yaml``, then of its
+#: ``info.yaml``, flat (``None`` three times for a missing file).
+SIGNATURE_LEN = 6
+#: The first bytes of the lines parsed only when needed: a column of a block, a metric
+#: log's summaries, a run's log names (orjson and ``json_dumps`` write no space).
+_COLUMN_HEAD = b'["V",'
+_LATER_HEADS = (b'["S",', b'["L",')
 #: Integers orjson reads and writes (larger ones are not cached: the row is re-parsed).
 _INT_RANGE = (-(1 << 63), (1 << 64) - 1)
 
@@ -109,13 +119,12 @@ def json_dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def json_lines(data: bytes) -> list:
-    """The JSON values of the non-blank lines of ``data``; a bad line is skipped.
+def json_lines(lines: list[bytes]) -> list:
+    """The JSON values of ``lines`` (non-blank); a bad line is skipped.
 
     One parse call when every line is good (the lines joined into one array),
     line by line otherwise (a torn last line, a foreign file).
     """
-    lines = [line for line in data.split(b"\n") if line.strip()]
     if not lines:
         return []
     try:
@@ -180,61 +189,273 @@ def _shape_id(keys: tuple[str, ...]) -> str:
     return hashlib.sha1("\0".join(keys).encode()).hexdigest()[:16]
 
 
+_VALUES_OF_LINE = itemgetter(4)  # of a row's line
+
+
+class _Block:
+    """The rows of one shape in a compacted index, stored by column.
+
+    A repeated search over 100,000 runs looks at two or three keys of each row:
+    parsing every value of every row (a list per run) was a third of its time, and
+    those lists stayed for the garbage collector to walk again and again. So a
+    compacted index holds, per shape, one ``B`` line (the runs, their signatures,
+    their problems, the length of each column's line) followed by one ``V`` line per
+    key, kept as bytes and parsed the first time that key is read.
+    """
+
+    __slots__ = ("shape", "runs", "signatures", "problems", "where", "_raw", "_columns", "_index")
+
+    def __init__(
+        self,
+        shape: str,
+        runs: list[str],
+        signatures: list,
+        problems: dict[str, list],
+        raw: list[bytes],
+        index: str,
+    ) -> None:
+        self.shape = shape
+        self.runs = runs
+        self.signatures = signatures  # SIGNATURE_LEN values per run, flat: no list per run
+        self.problems = problems  # only the runs that have some
+        self.where = dict(zip(runs, range(len(runs))))  # run -> its place in the columns
+        self._raw: list[Optional[bytes]] = list(raw)  # the V lines not parsed yet, by key
+        self._columns: list[Optional[list]] = [None] * len(raw)
+        self._index = index  # the file, for the message if a line turns out damaged
+
+    @property
+    def width(self) -> int:
+        return len(self._columns)
+
+    def signature(self, i: int) -> list:
+        return self.signatures[i * SIGNATURE_LEN : (i + 1) * SIGNATURE_LEN]
+
+    def column(self, position: int) -> list:
+        """The values of key ``position`` for every run of the block (parsed once)."""
+        column = self._columns[position]
+        if column is not None:
+            return column
+        raw = self._raw[position]
+        try:
+            line = json_loads(raw) if raw is not None else None
+        except ValueError:
+            line = None
+        if not (
+            type(line) is list
+            and len(line) == 4
+            and line[:3] == ["V", self.shape, position]
+            and type(line[3]) is list
+            and len(line[3]) == len(self.runs)
+        ):
+            # the line had the length its B line recorded, and index files are only
+            # renamed into place whole: a hand edit or a failing disk, found only now
+            # that its rows are in use (a row cannot go back to being a miss)
+            raise CacheDamaged(self._index)
+        column = self._columns[position] = line[3]
+        self._raw[position] = None
+        return column
+
+
+class _Slice:
+    """One run's values in a ``_Block``, indexed by key position (the list of values a
+    ``FlatRow`` of a journal's row has; a compacted index's rows have this instead)."""
+
+    __slots__ = ("block", "index")
+
+    def __init__(self, block: _Block, index: int) -> None:
+        self.block = block
+        self.index = index
+
+    def __getitem__(self, position: int) -> Any:
+        return self.block.column(position)[self.index]
+
+    def __len__(self) -> int:
+        return self.block.width
+
+    def __iter__(self) -> Iterator[Any]:
+        index, column = self.index, self.block.column
+        return iter([column(p)[index] for p in range(self.block.width)])
+
+
 class _Entries:
     """The entries of one index, as read from its lines (later lines win).
 
-    Each entry is kept as the line it was read from: no copy per run.
+    A row is a journal's ``R`` line (kept as the line it was read from: no copy per
+    run) or a place in a compacted index's ``_Block``; a row line wins over a block,
+    as it is always the newer. Summaries and log names are parsed on first use: a
+    search needs neither, and they are most of an index once columns were read.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "") -> None:
+        self.source = source  # the index folder, for messages
         self.shapes: dict[str, list[str]] = {}
         self.rows: dict[str, list] = {}  # run -> ["R", run, signature, shape, values, problems]
-        self.summaries: dict[tuple[str, str], list] = {}  # -> ["S", run, log, signature, summary]
-        self.names: dict[str, list] = {}  # run -> ["L", run, signature, [names]]
+        self.blocks: list[_Block] = []
+        self.block_of: dict[str, _Block] = {}  # run -> the block holding its row
+        self._summaries: dict[tuple[str, str], list] = {}  # -> ["S", run, log, signature, {}]
+        self._names: dict[str, list] = {}  # run -> ["L", run, signature, [names]]
+        self._later: list[bytes] = []  # S and L lines not parsed yet
+
+    def read(self, data: bytes, name: str) -> None:
+        """Add the entries of the bytes of an index or journal file (bad lines skipped)."""
+        eager: list[bytes] = []
+        columns: list[tuple[int, bytes]] = []  # (the eager line they follow, a V line)
+        later = self._later
+        for line in data.split(b"\n"):  # a few lines, and one per run for S and L lines
+            head = line[:5]
+            if head == _COLUMN_HEAD:
+                columns.append((len(eager) - 1, line))
+            elif head in _LATER_HEADS:
+                later.append(line)
+            elif line.strip():
+                eager.append(line)
+        values = json_lines(eager)
+        self.add(values)
+        if columns and len(values) == len(eager):  # else a bad line shifted the places
+            owned: dict[int, list[bytes]] = {}
+            for owner, line in columns:
+                owned.setdefault(owner, []).append(line)
+            for owner, raw in owned.items():
+                if owner >= 0:
+                    self._add_block(values[owner], raw, f"{self.source}/{name}")
+
+    def _add_block(self, head: Any, raw: list[bytes], index: str) -> None:
+        """A ``["B", shape, runs, signatures, problems, lengths]`` line and its ``V`` lines
+        (a block that does not add up is skipped whole: its runs are misses)."""
+        if not (type(head) is list and len(head) == 6 and head[0] == "B"):
+            return
+        shape, runs, signatures, problems, lengths = head[1:]
+        if not (
+            type(shape) is str
+            and type(runs) is list
+            and all(type(run) is str for run in runs)
+            and type(signatures) is list
+            and len(signatures) == SIGNATURE_LEN * len(runs)
+            and type(problems) is dict
+            and all(type(found) is list for found in problems.values())
+            and lengths == list(map(len, raw))
+            and len(raw) == len(self.shapes.get(shape, ()))
+        ):
+            return
+        block = _Block(shape, runs, signatures, problems, raw, index)
+        self.blocks.append(block)
+        self.block_of.update(zip(runs, repeat(block)))
 
     def add(self, lines: Iterable[Any]) -> None:
         # comprehensions, not a loop with branches: 100,000 lines take ~30 ms, not ~1 s
         good = [x for x in lines if type(x) is list and len(x) >= 3 and type(x[1]) is str]
         self.shapes.update((x[1], x[2]) for x in good if x[0] == "K" and len(x) == 3)
         self.rows.update((x[1], x) for x in good if x[0] == "R" and len(x) == 6)
-        self.summaries.update(
+        if any(x[0] == "S" or x[0] == "L" for x in good):
+            self._add_later(good)
+
+    def _add_later(self, good: list) -> None:
+        summaries, names = self.summaries, self.names  # what came before is parsed first
+        summaries.update(
             ((x[1], x[2]), x) for x in good if x[0] == "S" and len(x) == 5 and type(x[2]) is str
         )
-        self.names.update((x[1], x) for x in good if x[0] == "L" and len(x) == 4)
+        names.update((x[1], x) for x in good if x[0] == "L" and len(x) == 4)
 
-    def lines(self, logs: str) -> Iterator[list]:
-        """The lines of a compacted index holding these entries."""
-        yield ["H", logs]
-        used = {line[3] for line in self.rows.values()}
-        for shape in sorted(used):
-            if shape in self.shapes:
-                yield ["K", shape, self.shapes[shape]]
-        for line in self.rows.values():
-            if line[3] in self.shapes:
-                yield line
-        yield from self.summaries.values()
-        yield from self.names.values()
+    @property
+    def summaries(self) -> dict[tuple[str, str], list]:
+        if self._later:
+            self._parse_later()
+        return self._summaries
+
+    @property
+    def names(self) -> dict[str, list]:
+        if self._later:
+            self._parse_later()
+        return self._names
+
+    def _parse_later(self) -> None:
+        lines, self._later = self._later, []
+        good = [x for x in json_lines(lines) if type(x) is list and len(x) >= 3]
+        self._add_later([x for x in good if type(x[1]) is str])
+
+    def row_runs(self) -> set[str]:
+        """The runs with a row (in a line or a block)."""
+        return set(self.rows).union(self.block_of)
 
     def runs(self) -> set[str]:
-        return set(self.rows).union(self.names, (run for run, _ in self.summaries))
+        return self.row_runs().union(self.names, (run for run, _ in self.summaries))
 
     def drop(self, runs: set[str]) -> None:
         for run in runs:
             self.rows.pop(run, None)
+            self.block_of.pop(run, None)
             self.names.pop(run, None)
-        self.summaries = {k: v for k, v in self.summaries.items() if k[0] not in runs}
+        self._summaries = {k: v for k, v in self.summaries.items() if k[0] not in runs}
+
+    def lines(self, logs: str) -> Iterator[Union[list, bytes]]:
+        """The lines of a compacted index holding these entries: the rows by shape, in
+        blocks (every column is parsed: compacting is rare), then summaries and names
+        (values to write as JSON, or bytes already JSON)."""
+        yield ["H", logs]
+        by_shape: dict[str, list[list]] = {}
+        for line in self.rows.values():
+            keys = self.shapes.get(line[3]) if type(line[3]) is str else None
+            if (
+                keys is not None
+                and type(line[2]) is list
+                and len(line[2]) == SIGNATURE_LEN
+                and type(line[4]) is list
+                and len(line[4]) == len(keys)
+                and type(line[5]) is list
+            ):
+                by_shape.setdefault(line[3], []).append(line)
+        kept = [
+            (block, [i for i, run in enumerate(block.runs) if self._holds(block, run)])
+            for block in self.blocks
+        ]
+        for shape in sorted(by_shape.keys() | {block.shape for block, _ in kept if _}):
+            keys = self.shapes[shape]
+            runs: list[str] = []
+            signatures: list = []
+            problems: dict[str, list] = {}
+            parts = [(block, places) for block, places in kept if block.shape == shape and places]
+            for block, places in parts:
+                runs.extend(block.runs[i] for i in places)
+                for i in places:
+                    signatures.extend(block.signature(i))
+                    found = block.problems.get(block.runs[i])
+                    if found:
+                        problems[block.runs[i]] = found
+            rows = by_shape.get(shape, [])
+            for line in rows:
+                runs.append(line[1])
+                signatures.extend(line[2])
+                if line[5]:
+                    problems[line[1]] = line[5]
+            by_key = list(zip(*map(_VALUES_OF_LINE, rows))) or [()] * len(keys)  # rows' columns
+            columns = []
+            for position in range(len(keys)):
+                column: list = []
+                for block, places in parts:
+                    column.extend(map(block.column(position).__getitem__, places))
+                column.extend(by_key[position])
+                columns.append(json_dumps(["V", shape, position, column]))
+            yield ["K", shape, keys]
+            yield ["B", shape, runs, signatures, problems, list(map(len, columns))]
+            yield from columns  # already JSON (made to know their lengths)
+        yield from self.summaries.values()
+        yield from self.names.values()
+
+    def _holds(self, block: _Block, run: str) -> bool:
+        """Whether ``run``'s row is in ``block`` (not in a newer line, not dropped)."""
+        return self.block_of.get(run) is block and run not in self.rows
 
 
 def read_entries(folder: Path) -> _Entries:
     """Everything an index folder holds (index, then journal); unreadable parts are skipped."""
-    entries = _Entries()
+    entries = _Entries(str(folder))
     for name in (CACHE_INDEX_FILE, CACHE_JOURNAL_FILE):
         try:
             with open(folder / name, "rb") as f:
                 data = f.read()
         except OSError:
             continue
-        entries.add(json_lines(data))
+        entries.read(data, name)
     return entries
 
 
@@ -261,7 +482,7 @@ class FlatRow:
 
     __slots__ = ("positions", "values")
 
-    def __init__(self, positions: dict[str, int], values: list) -> None:
+    def __init__(self, positions: dict[str, int], values: Union[list, _Slice]) -> None:
         self.positions = positions
         self.values = values
 
@@ -277,14 +498,21 @@ class FlatRow:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FlatRow):
-            return list(self.positions) == list(other.positions) and self.values == other.values
+            return list(self.positions) == list(other.positions) and list(self.values) == list(
+                other.values
+            )
         return dict(self) == other
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dict it stands for
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # to another process (a Run given to a worker): its own values, not the whole block
+        return (FlatRow, (self.positions, list(self.values)))
+
 
 _POSITIONS = attrgetter("positions")
 _VALUES = attrgetter("values")
+_BLOCK, _INDEX = attrgetter("block"), attrgetter("index")
 
 
 def one_shape(rows: list[Any]) -> Optional[dict[str, int]]:
@@ -305,7 +533,13 @@ def rows_column(rows: list[Any], key: str, shared: Any = False) -> list[Any]:
         shared = one_shape(rows)
     if shared is not None:
         i = shared.get(key)
-        return [None] * len(rows) if i is None else list(map(itemgetter(i), map(_VALUES, rows)))
+        if i is None:
+            return [None] * len(rows)
+        values = list(map(_VALUES, rows))
+        if set(map(type, values)) == {_Slice} and len(set(map(id, map(_BLOCK, values)))) == 1:
+            column = values[0].block.column(i)  # the runs of one block: pick from its column
+            return list(map(column.__getitem__, map(_INDEX, values)))
+        return list(map(itemgetter(i), values))
     out: list[Any] = []
     append = out.append
     for row in rows:
@@ -315,6 +549,9 @@ def rows_column(rows: list[Any], key: str, shared: Any = False) -> list[Any]:
         else:
             append(row.get(key))
     return out
+
+
+_NO_PROBLEMS: list[str] = []  # shared, never changed: most rows have no problem
 
 
 class RunCache:
@@ -343,6 +580,15 @@ class RunCache:
         self._since: Optional[float] = None  # when the oldest entry not yet written was queued
         self._present: Optional[set[str]] = None  # the runs of the last listing
 
+    def __getstate__(self) -> dict[str, Any]:
+        # to another process (runs given to workers): where the index is, not all it holds
+        # (read again there if needed); what this process queued, this process writes
+        state = self.__dict__.copy()
+        state.update(
+            _entries=None, _positions={}, _new=[], _new_shapes=set(), _since=None, _present=None
+        )
+        return state
+
     @classmethod
     def from_setting(cls, cache_dir: Union[None, bool, str, os.PathLike], logs: str) -> RunCache:
         return cls(cache_folder(cache_dir), logs)
@@ -366,18 +612,37 @@ class RunCache:
                 return None
             entries = self.entries
         line = entries.rows.get(run)
-        if line is None or line[2] != signature:
-            return None
-        positions = self._positions.get(line[3])
-        if positions is None:
-            keys = self.entries.shapes.get(line[3])
-            if keys is None:
+        if line is None:
+            block = entries.block_of.get(run)
+            if block is None:
                 return None
-            positions = self._positions[line[3]] = {key: i for i, key in enumerate(keys)}
+            i = block.where[run]
+            if block.signatures[i * SIGNATURE_LEN : (i + 1) * SIGNATURE_LEN] != signature:
+                return None
+            positions = self._positions.get(block.shape) or self._shape_positions(block.shape)
+            if positions is None or len(positions) != block.width:
+                return None
+            return FlatRow(positions, _Slice(block, i)), block.problems.get(run, _NO_PROBLEMS)
+        if line[2] != signature:
+            return None
+        positions = self._positions.get(line[3]) or self._shape_positions(line[3])
         values, problems = line[4], line[5]
-        if type(values) is not list or len(positions) != len(values) or type(problems) is not list:
+        if (
+            positions is None
+            or type(values) is not list
+            or len(positions) != len(values)
+            or type(problems) is not list
+        ):
             return None
         return FlatRow(positions, values), problems
+
+    def _shape_positions(self, shape: Any) -> Optional[dict[str, int]]:
+        """``{key: position}`` of ``shape`` (one dict shared by its rows), or ``None``."""
+        keys = self.entries.shapes.get(shape) if type(shape) is str else None
+        if keys is None:
+            return None
+        positions = self._positions[shape] = {key: i for i, key in enumerate(keys)}
+        return positions
 
     def put_row(self, run: str, signature: list, row: dict[str, Any], problems: list[str]) -> None:
         """Store the row of ``run`` made from files with ``signature`` (if JSON keeps it)."""
@@ -488,9 +753,13 @@ class RunCache:
         if present is None or entries is None:
             return set()
         stale = entries.rows.keys() - present  # set differences in C: no set of every run
-        stale |= entries.names.keys() - present
-        if entries.summaries:
-            stale |= {run for run, _ in entries.summaries} - present
+        stale |= entries.block_of.keys() - present
+        # summaries and names not parsed yet are not looked at (a search parses none):
+        # a deleted run has a row too, and a compaction drops all of a gone run's entries
+        if not entries._later:
+            stale |= entries.names.keys() - present
+            if entries.summaries:
+                stale |= {run for run, _ in entries.summaries} - present
         return stale
 
     def _journal_full(self) -> bool:
@@ -522,7 +791,11 @@ class RunCache:
         merged.add(lines)
         gone = {run for run in merged.runs() - (self._present or set()) if not self._exists(run)}
         merged.drop(gone)
-        data = b"\n".join(json_dumps(line) for line in merged.lines(self.logs)) + b"\n"
+        try:
+            data = b"\n".join(_json(line) for line in merged.lines(self.logs)) + b"\n"
+        except CacheDamaged:  # a damaged block on disk: its rows become misses, re-read
+            merged.blocks, merged.block_of = [], {}
+            data = b"\n".join(_json(line) for line in merged.lines(self.logs)) + b"\n"
         atomic_write(self.folder / CACHE_INDEX_FILE, data, fsync=False)  # a lost index: a miss
         atomic_write(self.folder / CACHE_JOURNAL_FILE, b"", fsync=False)
         self._entries = merged
@@ -531,6 +804,10 @@ class RunCache:
 
     def _exists(self, run: str) -> bool:
         return os.path.isdir(os.path.join(self.logs, run))
+
+
+def _json(line: Union[list, bytes]) -> bytes:
+    return line if type(line) is bytes else json_dumps(line)
 
 
 #: Caches with entries queued outside a batch, written when the process exits.

@@ -234,6 +234,8 @@ PREPARE_GRACE = 600.0
 #: A run folder's ``metadata/config.yaml`` and ``metadata/info.yaml``, after its path.
 _CONFIG = f"/{runfolder.METADATA}/{runfolder.CONFIG_FILE}"
 _INFO = f"/{runfolder.METADATA}/{runfolder.INFO_FILE}"
+#: The signature of a missing file (``cache.SIGNATURE_LEN`` is two of them).
+_NO_FILE = (None, None, None)
 
 
 def read_rows(
@@ -260,18 +262,17 @@ def read_rows(
     bases = names if fd is not None else map(itemgetter(1), pairs)
     try:
         for done, (log_id, run_dir), name, base in zip(count(1), pairs, names, bases):
-            # (size, mtime_ns, inode) of both files, as a cache entry's JSON holds them
+            # (size, mtime_ns, inode) of both files, flat, as the index holds them
             try:
                 st = stat(base + _CONFIG, dir_fd=fd)
-                config = [st.st_size, st.st_mtime_ns, st.st_ino]
+                signature = [st.st_size, st.st_mtime_ns, st.st_ino]
             except OSError:
-                config = None
+                signature = [None, None, None]
             try:
                 st = stat(base + _INFO, dir_fd=fd)
-                info = [st.st_size, st.st_mtime_ns, st.st_ino]
+                signature += (st.st_size, st.st_mtime_ns, st.st_ino)
             except OSError:
-                info = None
-            signature = [config, info]
+                signature += _NO_FILE
             cached = lookup(name, signature)
             row, found = (
                 cached
@@ -316,7 +317,7 @@ def _parse_run(
     config_path = run_dir + _CONFIG
     info_path = run_dir + _INFO
     preparing = False
-    if signature[1] is None:  # no info.yaml: being prepared, or which damage
+    if signature[3] is None:  # no info.yaml: being prepared, or which damage
         try:
             st = os.stat(metadata)
         except OSError as exc:  # missing, or a folder this user may not enter
