@@ -505,6 +505,8 @@ def test_rows_of_several_shapes_and_a_run_that_changed_shape(logs, tmp_path, mon
     quiet(logs)  # compacts
     held = entries(tmp_path / "cache", logs)
     assert not held.rows and len(held.blocks) == 3
+    in_blocks = sorted((run for block in held.blocks for run in block.runs), key=int)
+    assert in_blocks == [str(i) for i in range(1, 8)], "each run's newest row, once"
     fresh = quiet(logs)
     uncached = quiet(logs, cache_dir=False)
     assert [r.row for r in fresh.search("")] == [r.row for r in uncached.search("")]
