@@ -263,6 +263,7 @@ def read_rows(
     try:
         for done, (log_id, run_dir), name, base in zip(count(1), pairs, names, bases):
             # (size, mtime_ns, inode) of both files, flat, as the index holds them
+            signature: list[Optional[int]]
             try:
                 st = stat(base + _CONFIG, dir_fd=fd)
                 signature = [st.st_size, st.st_mtime_ns, st.st_ino]
