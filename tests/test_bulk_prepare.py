@@ -8,6 +8,7 @@ wrote one by one before.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import fake_queue
 import pytest
 import yaml
 from test_submit_failures import interrupted_at_sbatch
@@ -248,24 +250,32 @@ def test_ctrl_c_before_a_sweep_is_submitted_writes_its_infos_submit_failed(tmp_p
 
 
 def test_a_launcher_killed_while_preparing_leaves_no_incomplete_queued_folder(project):
-    """SIGKILL at three moments of a 3,000-point launch: every QUEUED folder is complete
-    and names its job."""
-    env = _fake_slurm(project)
+    """SIGKILL at four moments of a 3,000-point launch: every QUEUED folder is complete
+    and names its job; an array left held (killed between its submission and its
+    release) is named by `mlxlaunch status` and withdrawn by `mlxlaunch cancel`."""
+    queue = fake_queue.install(project.root / "bin")
+    env = dict(project.env(), PATH=f"{project.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    jobs = project.logs / runfolder.JOBS_DIR / scheduler.user_name()
     checked = 0
-    # moments: configs being written, the first info written, infos being written
-    for run, name in (
-        (1500, runfolder.CONFIG_FILE),
-        (1, runfolder.INFO_FILE),
-        (1500, runfolder.INFO_FILE),
+    # moments: configs being written (nothing submitted yet), the first info written,
+    # infos of the second array being written, the first array about to be released
+    for run, name, at_release in (
+        (1500, runfolder.CONFIG_FILE, False),
+        (1, runfolder.INFO_FILE, False),
+        (1500, runfolder.INFO_FILE, False),
+        (0, "", True),
     ):
         before = set(project.logs.iterdir()) if project.logs.is_dir() else set()
         first = len([p for p in before if p.name.isdigit()])
         proc = subprocess.Popen(
             [sys.executable, "main.py", "+i=range(0,3000)", "+launcher.use_scheduler=true",
              "+launcher.scheduler.name=slurm"],
-            cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=project.root, env=dict(env, FAKE_KILL_AT_RELEASE="1" if at_release else ""),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         trigger = project.logs / str(first + run) / runfolder.METADATA / name
+        if at_release:  # the fake `scontrol release` kills it
+            trigger = project.root / "never"
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and proc.poll() is None and not trigger.exists():
@@ -282,6 +292,42 @@ def test_a_launcher_killed_while_preparing_leaves_no_incomplete_queued_folder(pr
             assert (config["i"], config["model"]) == (info["point_index"], {"num_layers": 2})
             assert runfolder.read_settings(run_dir)["use_scheduler"] is True
             checked += 1
+        records = list(jobs.glob(f"*{runfolder.HELD_SUFFIX}")) if jobs.is_dir() else []
+        held = [a for a, data in fake_queue.queued(queue).items() if data["held"]]
+        assert len(records) == len(held) == (0 if name == runfolder.CONFIG_FILE else 1)
+        if not held:
+            continue
+        # the held array: named by status, then withdrawn by cancel
+        ids = [int(i) for i in json.loads(records[0].read_text())["runs"]]
+        assert json.loads(records[0].read_text())["array_job_id"] == held[0]
+        status = subprocess.run(
+            [sys.executable, "-m", "mlxlaunch.cli", "status", str(project.logs), *map(str, ids)],
+            cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        assert (
+            f"mlxlaunch: run(s) {ids[0]}-{ids[-1]} were submitted held as slurm job {held[0]} "
+            f"but never released (the launcher was stopped): mlxlaunch cancel {project.logs} "
+            f"{ids[0]}-{ids[-1]} to withdraw it, or mlxlaunch resubmit {project.logs} "
+            f"{ids[0]}-{ids[-1]}"
+        ) in status.stdout.splitlines()
+        cancel = subprocess.run(
+            [sys.executable, "-m", "mlxlaunch.cli", "cancel", str(project.logs), f"{first + 1}-"
+             f"{first + 3000}"],
+            cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert cancel.returncode == 0, cancel.stderr
+        assert held[0] not in fake_queue.queued(queue)  # the held array is gone
+        assert not records[0].exists()
+        for log_id in ids:
+            info = project.info(log_id)
+            assert (info["status"], info["cancelled"]) == ("INTERRUPTED", True), log_id
+            assert f"held as job {held[0]}" in info.get("error", "") or "scheduler" in info
+        again = subprocess.run(
+            [sys.executable, "-m", "mlxlaunch.cli", "status", str(project.logs), *map(str, ids)],
+            cwd=project.root, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert "never released" not in again.stdout and f"{len(ids)} INTERRUPTED" in again.stdout
     assert checked > 0  # the later kills came after some folders said QUEUED
 
 

@@ -22,6 +22,7 @@ from mlxlaunch.manage.status import (
     check_columns,
     column_value,
     default_metric_columns,
+    find_held,
     load_runs,
     reconcile,
     runtime_s,
@@ -90,6 +91,8 @@ def _reason(run: RunView) -> str:
     """Why a run did not complete: the last line of its recorded error (short)."""
     if run.status == Status.COMPLETE:
         return ""
+    if run.held:
+        return f"held as job {run.held.record.array_job_id}, never released (see below)"
     lines = str(run.info.get("error") or "").strip().splitlines()
     text = lines[-1] if lines else ""
     if run.status == Status.LOST and run.info.get("status") == Status.QUEUED:
@@ -103,6 +106,7 @@ def snapshot(args: argparse.Namespace) -> tuple[Table, str]:
     """One look at the runs: the table and the counts line."""
     runs = load_runs(Path(args.logdir))
     reconcile(runs)
+    held = find_held(Path(args.logdir), runs)
     selected = select_runs(runs, args.query)
     columns = [c.strip() for spec in args.columns or [] for c in spec.split(",") if c.strip()]
     if columns:
@@ -114,6 +118,9 @@ def snapshot(args: argparse.Namespace) -> tuple[Table, str]:
         counts[r.status] += 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     line = f"{len(selected)} run(s){': ' + summary if summary else ''}"
+    for array in held:  # a launcher stopped between submitting and releasing
+        if any(r.held is array for r in selected):
+            line += f"\nmlxlaunch: {array.note(Path(args.logdir))}"
     return format_table(selected, columns), line
 
 

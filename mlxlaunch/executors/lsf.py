@@ -26,6 +26,7 @@ class LsfExecutor(SchedulerExecutor):
     unsupported = ("qos",)
     queued_states = frozenset({"PEND", "PSUSP"})
     running_states = frozenset({"RUN", "USUSP", "SSUSP"})
+    held_states = frozenset({"PSUSP"})
     stopped_states = frozenset()
     unknown_job_message = "is not found"
 

@@ -36,6 +36,7 @@ class OarExecutor(SchedulerExecutor):
     unsupported = ("mem", "qos", "max_concurrent")
     queued_states = frozenset({"WAITING", "HOLD", "TOLAUNCH", "TOACKRESERVATION", "LAUNCHING"})
     running_states = frozenset({"RUNNING", "FINISHING", "SUSPENDED", "RESUMING"})
+    held_states = frozenset({"HOLD"})
     stopped_states = frozenset({"ERROR"})
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:

@@ -30,6 +30,7 @@ class PbsExecutor(SchedulerExecutor):
     unsupported = ("qos",)
     queued_states = frozenset({"Q", "H", "W", "T"})
     running_states = frozenset({"R", "E", "B"})
+    held_states = frozenset({"H"})
     stopped_states = frozenset()
     unknown_job_message = "Unknown Job Id"
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -97,6 +98,71 @@ class Submission:
 
     array_job_id: str
     job_ids: list[str]
+
+
+@dataclass
+class HeldArray:
+    """The record of an array submitted held and not released yet (``<script>.held``).
+
+    Written (one small JSON file per array, fsync-ed) the moment the submit command
+    returns, before the runs' ``info.yaml`` files, and removed once the array is
+    released or withdrawn. A launcher killed in between leaves it: ``mlxlaunch
+    status`` then names the held array (still held, as the scheduler says), and
+    ``mlxlaunch cancel``/``resubmit`` withdraw it; a record whose array is no longer
+    held is removed. It holds what a run needs to be run again
+    (``python``/``script``/``workdir``/``module``): a run not yet given its
+    ``info.yaml`` gets a minimal one from it when its array is withdrawn.
+    """
+
+    path: Path
+    scheduler: str
+    array_job_id: str
+    job_ids: list[str]
+    #: the run folders, by name (in the logs folder), in array order
+    runs: list[str]
+    command: dict[str, Any]
+    #: ``launched_by()`` of the submitting process: a live one is still submitting
+    launched_by: dict[str, Any]
+
+    @staticmethod
+    def write(
+        script: Path,
+        scheduler: str,
+        submission: Submission,
+        run_dirs: list[Path],
+        command: JobCommand,
+    ) -> Path:
+        """Write the record of ``submission`` next to ``script``; return its path."""
+        path = script.with_name(runfolder.held_record_name(script.name))
+        record = {
+            "scheduler": scheduler,
+            "array_job_id": submission.array_job_id,
+            "job_ids": submission.job_ids,
+            "runs": [d.name for d in run_dirs],
+            "command": {
+                "python": command.python,
+                "script": command.script,
+                "workdir": command.workdir,
+                "module": command.module,
+            },
+            "launched_by": runfolder.launched_by(),
+        }
+        runfolder.atomic_write(path, json.dumps(record))
+        return path
+
+    @classmethod
+    def read_all(cls, parent: Path) -> list[HeldArray]:
+        """This user's records in the logs folder ``parent`` (a damaged one is skipped)."""
+        records = []
+        for path in sorted(
+            (Path(parent) / JOBS_DIR / user_name()).glob(f"*{runfolder.HELD_SUFFIX}")
+        ):
+            try:
+                data = json.loads(path.read_bytes())
+                records.append(cls(path=path, **data))
+            except (OSError, ValueError, TypeError):
+                continue
+        return records
 
 
 # ---------------------------------------------------------------- time limits
@@ -209,6 +275,8 @@ class SchedulerExecutor(Executor):
     #: scheduler states (upper case) meaning "waiting" and "running"; others are final
     queued_states: ClassVar[frozenset[str]] = frozenset()
     running_states: ClassVar[frozenset[str]] = frozenset()
+    #: the states of a held job (one submitted held and not released yet)
+    held_states: ClassVar[frozenset[str]] = frozenset()
     #: final states meaning the job was stopped (INTERRUPTED) rather than failed
     stopped_states: ClassVar[frozenset[str]] = frozenset()
     #: what the status command prints (and fails with) when it knows none of the jobs
@@ -457,15 +525,24 @@ class SchedulerExecutor(Executor):
                     }
                     for i in range(len(chunk))
                 ]
+                held: Optional[Path] = None
                 try:
+                    # first of all, durably: which held array these runs are (see HeldArray)
+                    held = HeldArray.write(script, self.name, submission, chunk, command)
                     _record_jobs(chunk, records, written or {}, pending or {})
                     # the array was submitted held: no job starts before its run knows its job
                     self.run_command(self.release_argv(submission))
                 except BaseException:
                     # still held, so none of it ran: withdraw it rather than leave it held forever
                     with contextlib.suppress(SubmitError):
-                        self.run_command(self.cancel_argv(submission.job_ids), check=False)
+                        withdrawn = self.run_command(
+                            self.cancel_argv(submission.job_ids), check=False
+                        )
+                        if held and withdrawn.returncode == 0:  # (else `status` names the array)
+                            held.unlink(missing_ok=True)
                     raise
+                with contextlib.suppress(OSError):  # released: a stale record is cleaned up later
+                    held.unlink(missing_ok=True)
                 done.append(submission)
         except (SubmitError, UnsafeFileError, OSError) as exc:
             raise failed(k, exc) from None
@@ -520,6 +597,10 @@ class SchedulerExecutor(Executor):
         reserve: nothing ran) from a failed one.
         """
         return {j: self.exit_codes[j] for j in job_ids if j in self.exit_codes}
+
+    def is_held(self, job_id: str, state: Optional[str]) -> bool:
+        """Whether the last :meth:`query` said ``job_id`` (in ``state``) is still held."""
+        return bool(state) and str(state).upper() in self.held_states
 
     def cancel(self, job_ids: list[str]) -> None:
         """Cancel ``job_ids`` in one scheduler call."""

@@ -30,6 +30,7 @@ class SgeExecutor(SchedulerExecutor):
     unsupported = ("qos",)
     queued_states = frozenset({"QW", "HQW", "HRWQ", "T"})
     running_states = frozenset({"R", "RR", "S", "RT"})
+    held_states = frozenset({"HQW", "HRWQ"})
     stopped_states = frozenset()
 
     def directives(self, s: SchedulerSettings, n_tasks: int, output: Path) -> list[str]:

@@ -6,6 +6,7 @@ import functools
 import re
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 from mlxlaunch.errors import SubmitError
 from mlxlaunch.executors.scheduler import (
@@ -164,3 +165,7 @@ class SlurmExecutor(SchedulerExecutor):
 
     def cancel_argv(self, job_ids: list[str]) -> list[str]:
         return ["scancel", *job_ids]
+
+    def is_held(self, job_id: str, state: Optional[str]) -> bool:
+        # a held job is PENDING for the reason JobHeldUser (JobHeldAdmin: held by an admin)
+        return state == "PENDING" and self.reasons.get(job_id, "").startswith("JobHeld")

@@ -15,6 +15,7 @@ What happens to each selected run:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from mlxlaunch import runfolder
-from mlxlaunch.errors import RunLockedError
+from mlxlaunch.errors import RunFolderError, RunLockedError
 from mlxlaunch.executors.registry import scheduler_executor
-from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
+from mlxlaunch.manage.status import HeldRuns, RunView, find_held, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
 
 
@@ -34,9 +35,10 @@ def cancel_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[str]]:
 
     runs = load_runs(logdir)
     reconcile(runs)
-    active = [r for r in select_runs(runs, query) if r.status in (Status.QUEUED, Status.RUNNING)]
+    selected = select_runs(runs, query)
+    cancelled = withdraw_held(find_held(logdir, runs), selected)
+    active = [r for r in selected if r.status in (Status.QUEUED, Status.RUNNING) and not r.held]
     by_scheduler: dict[str, list[Any]] = defaultdict(list)
-    cancelled: list[int] = []
     notes: list[str] = []
     for run in active:
         if run.scheduler and run.job_id:
@@ -56,6 +58,59 @@ def cancel_runs(logdir: Path, query: list[str]) -> tuple[list[int], list[str]]:
                 _mark_cancelled(run.run_dir)
         cancelled += [r.log_id for r in group]
     return sorted(cancelled), notes
+
+
+def withdraw_held(held: list[HeldRuns], selected: list[RunView]) -> list[int]:
+    """Cancel the held jobs of the ``selected`` runs (one call per scheduler); their ids.
+
+    Nothing of a held array ran. A run whose ``info.yaml`` names the job is recorded
+    INTERRUPTED (``cancelled: true``), like any queued run cancelled; one whose
+    launcher stopped before writing it gets a short one, INTERRUPTED too, with what
+    ``resubmit`` needs to run it (from the array's record). A record left with no
+    held job is removed.
+    """
+    chosen = {r.log_id: r for r in selected if r.held}
+    by_scheduler: dict[str, list[tuple[HeldRuns, int]]] = defaultdict(list)
+    for array in held:
+        for run_id in array.job_ids:
+            if run_id in chosen:
+                by_scheduler[array.record.scheduler].append((array, run_id))
+    for name, group in by_scheduler.items():
+        scheduler_executor(name).cancel([array.job_ids[run_id] for array, run_id in group])
+        for array, run_id in group:
+            run = chosen[run_id]
+            why = f"submitted held as job {array.record.array_job_id}, withdrawn with mlxlaunch cancel"
+            if run.info.get("status") == Status.QUEUED:
+                _mark_cancelled(run.run_dir)
+            elif not run.info:
+                with contextlib.suppress(RunFolderError):  # a damaged one: left as it is
+                    _mark_withdrawn(run.run_dir, array, why)
+    for array in held:
+        if all(run_id in chosen for run_id in array.job_ids):
+            array.record.path.unlink(missing_ok=True)
+    return sorted(run_id for group in by_scheduler.values() for _, run_id in group)
+
+
+def _mark_withdrawn(run_dir: Path, array: HeldRuns, why: str) -> None:
+    """Give a run its first ``info.yaml``: INTERRUPTED, never started, rerunnable."""
+    command = array.record.command
+    with runfolder.RunLock(run_dir):
+        if runfolder.read_info(run_dir):
+            return  # written meanwhile
+        runfolder.write_info(
+            run_dir,
+            {
+                "log_id": int(run_dir.name),
+                "status": Status.INTERRUPTED,
+                "cancelled": True,
+                "error": why,
+                "end_time": runfolder.now_iso(),
+                "script": command.get("script"),
+                "module": command.get("module"),
+                "python_executable": command.get("python"),
+                "cwd": command.get("workdir"),
+            },
+        )
 
 
 def _stop_local(run: RunView) -> str:

@@ -29,7 +29,7 @@ from mlxlaunch import runfolder
 from mlxlaunch.executors.base import LaunchSpec, PreparedRun
 from mlxlaunch.executors.parallel import ParallelExecutor
 from mlxlaunch.executors.registry import executor_for, scheduler_executor
-from mlxlaunch.executors.scheduler import JobCommand
+from mlxlaunch.executors.scheduler import JobCommand, id_ranges
 from mlxlaunch.jobenv import job_command
 from mlxlaunch.launching.presets import resolve_preset
 from mlxlaunch.launching.settings import (
@@ -38,7 +38,8 @@ from mlxlaunch.launching.settings import (
     read_settings_file,
     settings_to_dict,
 )
-from mlxlaunch.manage.status import RunView, load_runs, reconcile, select_runs
+from mlxlaunch.manage.cancel import withdraw_held
+from mlxlaunch.manage.status import RunView, find_held, load_runs, reconcile, select_runs
 from mlxlaunch.runfolder.layout import Status
 from mlxlaunch.vcs import snapshot_pythonpath, snapshot_workdir
 
@@ -172,6 +173,14 @@ def rerun_runs(
     runs = load_runs(logdir)
     reconcile(runs)
     selected = select_runs(runs, query)
+    held = find_held(logdir, runs) if statuses == RESUBMITTABLE else []
+    if any(r.held for r in selected):
+        # an array a stopped launcher left held: withdrawn first, so nothing runs twice
+        withdrawn = withdraw_held(held, selected)
+        print(f"mlxlaunch: withdrew the held job(s) of run(s) {id_ranges(withdrawn)}", flush=True)
+        runs = load_runs(logdir)
+        reconcile(runs)
+        selected = select_runs(runs, query)
     todo = [r for r in selected if _takes(r, statuses)]
     skipped = [r.log_id for r in selected if not _takes(r, statuses) and query]
 

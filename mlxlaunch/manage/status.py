@@ -14,8 +14,10 @@ also holds the run selection shared by ``cancel`` and ``resubmit``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+import socket
 import sys
 import time
 from collections import defaultdict
@@ -35,6 +37,7 @@ from mlxlaunch.errors import (
     did_you_mean,
 )
 from mlxlaunch.executors.registry import scheduler_executor
+from mlxlaunch.executors.scheduler import HeldArray, id_ranges
 from mlxlaunch.reader.metrics import SUMMARIES, log_names, logged_keys, read_log, split_metric_key
 from mlxlaunch.reader.query import evaluate, parse
 from mlxlaunch.reader.scan import flatten
@@ -57,6 +60,8 @@ class RunView:
     job_state: Optional[str] = None
     #: why the scheduler keeps the job waiting (Slurm's reason: Resources, BeginTime, ...)
     job_reason: Optional[str] = None
+    #: the array a stopped launcher left held with this run in it (see :func:`find_held`)
+    held: Optional[HeldRuns] = None
     _config: Optional[dict[str, Any]] = field(default=None, repr=False)
     #: log name -> its summary (``{"loss.last": ...}``), read once when a column needs it
     metric_logs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -219,6 +224,69 @@ def check_columns(runs: list[RunView], columns: list[str]) -> None:
             f"Metric columns there: {', '.join(known) or 'none'}; "
             "config.<key> and info.<key> work too."
         )
+
+
+# ---------------------------------------------------------------- held arrays
+
+
+@dataclass
+class HeldRuns:
+    """An array a stopped launcher submitted held and never released, and its runs."""
+
+    record: HeldArray
+    #: the run folders of the array still held, by id, and their job ids
+    job_ids: dict[int, str]
+
+    def note(self, logdir: Path) -> str:
+        """One line: what happened, and the two ways out."""
+        ids = id_ranges(sorted(self.job_ids))
+        where = f"{shlex.quote(str(logdir))} {ids}"
+        return (
+            f"run(s) {ids} were submitted held as {self.record.scheduler} job "
+            f"{self.record.array_job_id} but never released (the launcher was stopped): "
+            f"mlxlaunch cancel {where} to withdraw it, or mlxlaunch resubmit {where}"
+        )
+
+
+def find_held(logdir: Path, runs: list[RunView]) -> list[HeldRuns]:
+    """The arrays of ``logdir`` submitted held by a launcher that stopped before releasing them.
+
+    Found from their records (``HeldArray``, this user's), asked about in one
+    call per scheduler: a job is counted only while the scheduler still holds it.
+    A record with no job held any more (released, withdrawn, forgotten) is removed;
+    one whose launcher is still running on this host is not looked at (it is
+    releasing it now). Each run of a held array gets ``held`` set.
+    """
+    by_scheduler: dict[str, list[HeldArray]] = defaultdict(list)
+    for record in HeldArray.read_all(logdir):
+        by = record.launched_by
+        if not (by.get("host") == socket.gethostname() and not runfolder.launcher_gone(by)):
+            by_scheduler[record.scheduler].append(record)
+    by_name = {r.run_dir.name: r for r in runs}
+    found = []
+    for name, records in by_scheduler.items():
+        executor = scheduler_executor(name)
+        try:
+            states = executor.query([j for record in records for j in record.job_ids])
+        except SubmitError as exc:  # e.g. not on the cluster's login node
+            print(f"mlxlaunch: warning: cannot ask {name}: {exc}", file=sys.stderr)
+            continue
+        for record in records:
+            jobs = {
+                int(run): job
+                for job, run in zip(record.job_ids, record.runs)
+                if executor.is_held(job, states.get(job)) and run.isdigit()
+            }
+            if not jobs:
+                with contextlib.suppress(OSError):
+                    record.path.unlink(missing_ok=True)
+                continue
+            held = HeldRuns(record, jobs)
+            for run_id in jobs:
+                if str(run_id) in by_name:
+                    by_name[str(run_id)].held = held
+            found.append(held)
+    return found
 
 
 # ---------------------------------------------------------------- reconciling

@@ -14,7 +14,8 @@ Layout of one run folder (``docs/run-folder.md`` is the user-facing contract)::
     <parent>/<id>/metadata/traceback.txt    the task's traceback, when it raised
     <parent>/<id>/metadata/git.diff, requirements.txt   the version manager's records
     <parent>/.mlxlaunch-next-id             hint of the next free run id
-    <parent>/.jobs/<scheduler>-<stamp>-<k>.sh   array job scripts (and the schedulers' output)
+    <parent>/.jobs/<user>/<scheduler>-<stamp>-<k>.sh   array job scripts (and the schedulers' output)
+    <parent>/.jobs/<user>/<scheduler>-<stamp>-<k>.held  an array submitted held, not released yet
 
 The Reader's cache lives outside the logs folder: one index per logs folder,
 ``<cache dir>/index/<sha1>.v<format>/index.jsonl`` (+ ``journal.jsonl``).
@@ -100,6 +101,20 @@ def metadata_path(run_dir: Path, name: str) -> Path:
 def job_script_name(scheduler: str, stamp: str, index: int) -> str:
     """Name of the ``index``-th array job script of one submission, in ``JOBS_DIR``."""
     return f"{scheduler}-{stamp}-{index}.sh"
+
+
+def held_record_name(script_name: str) -> str:
+    """Name of the record of an array submitted held from ``script_name``, next to it.
+
+    Written (JSON: scheduler, job ids, run folders) as soon as the submit command
+    returns and removed once the array is released or withdrawn: a launcher killed
+    in between leaves it, and ``mlxlaunch status``/``cancel`` find the held array.
+    """
+    return script_name.removesuffix(".sh") + HELD_SUFFIX
+
+
+#: Suffix of the records of arrays submitted held and not released yet (``.jobs/<user>/``).
+HELD_SUFFIX = ".held"
 
 
 def is_run_dir(path: Path) -> bool:

@@ -114,8 +114,12 @@ def launched_by() -> dict[str, Any]:
 
 def _abandoned(info: dict[str, Any]) -> bool:
     """A QUEUED run nobody will start: no job, and the process that queued it (here) is gone."""
-    by = info.get("launched_by")
-    if info.get("scheduler") or not isinstance(by, dict) or by.get("host") != socket.gethostname():
+    return not info.get("scheduler") and launcher_gone(info.get("launched_by"))
+
+
+def launcher_gone(by: Any) -> bool:
+    """Whether the process ``by`` (``launched_by()``) ran on this host and is gone now."""
+    if not isinstance(by, dict) or by.get("host") != socket.gethostname():
         return False
     pid = by.get("pid")
     return isinstance(pid, int) and (
