@@ -9,8 +9,11 @@ resubmit of a failed run in its own folder, and a requeue after the time limit.
 from __future__ import annotations
 
 import itertools
+import os
 import pwd
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from cluster.cluster_project import CLUSTER_TASK, ClusterProject
-from cluster.fixtures import start_cluster, wait_for
+from cluster.fixtures import run_as, start_cluster, wait_for
 from executor_suite import SUITE_TASK, ExecutorSuite
 
 from mlxlaunch import runfolder
@@ -514,3 +517,60 @@ def test_a_job_that_finds_the_disk_full_leaves_its_run_not_started_not_failed(
         return states == {j: "FAILED" for j in jobs} and slurm.exit_codes == {j: 75 for j in jobs}
 
     check_not_started_then_restarted(cproject, jobs_over, 120)
+
+
+# ---------------------------------------------------------------- a launcher killed before releasing
+
+
+def _pending(array: str) -> dict[str, str]:
+    """``{job id: reason}`` of the array's tasks Slurm still has waiting."""
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "-t", "PENDING", "-j", array, "-o", "%i|%r"],
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return dict(line.split("|", 1) for line in out.split())
+
+
+def test_an_array_a_killed_launcher_left_held_is_named_then_withdrawn(
+    cproject: ClusterProject,
+) -> None:
+    """The launcher is SIGKILLed after sbatch, just before ``scontrol release`` (its
+    ``scontrol`` kills it): the array stays held; status names it, cancel withdraws one
+    run's task, resubmit withdraws the rest and runs both runs once, to the end."""
+    real = shutil.which("scontrol")
+    killer = f'#!/bin/sh\nif [ "$1" = release ]; then kill -9 $PPID; exit 1; fi\nexec {real} "$@"\n'
+    (cproject.write("bin/scontrol", killer)).chmod(0o755)
+    env = dict(cproject.env(), PATH=f"{cproject.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    proc = run_as(
+        cproject.cluster["user"], sys.executable, "main.py", *SLURM, "optimizer.lr=0.1,0.2",
+        cwd=cproject.root, env=env,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "submitted" not in proc.stdout, proc.stdout
+    array = cproject.info(1)["scheduler"]["array_job_id"]
+    assert set(_pending(array).values()) == {"JobHeldUser"}, _pending(array)
+
+    logs = str(cproject.logs)
+    status = cproject.cli("status", logs)
+    assert status.returncode == 0, status.stderr
+    assert (
+        f"mlxlaunch: run(s) 1-2 were submitted held as slurm job {array} but never released "
+        f"(the launcher was stopped): mlxlaunch cancel {logs} 1-2 to withdraw it, or "
+        f"mlxlaunch resubmit {logs} 1-2"
+    ) in status.stdout.splitlines()
+
+    cancel = cproject.cli("cancel", logs, "1")
+    assert cancel.returncode == 0 and "cancelled 1 run(s): 1" in cancel.stdout, cancel.stderr
+    assert list(_pending(array)) == [f"{array}_1"]
+    assert (cproject.info(1)["status"], cproject.info(1)["cancelled"]) == ("INTERRUPTED", True)
+    assert (
+        f"run(s) 2 were submitted held as slurm job {array}" in cproject.cli("status", logs).stdout
+    )
+
+    again = cproject.cli("resubmit", logs)
+    assert again.returncode == 0, again.stderr
+    assert "withdrew the held job(s) of run(s) 2" in again.stdout
+    assert "resubmitted 2 run(s): 1, 2" in again.stdout
+    assert _pending(array) == {}
+    cproject.wait_until([1, 2], ("COMPLETE",), 120)
+    assert all(cproject.info(i)["scheduler"]["array_job_id"] != array for i in (1, 2))
+    assert "never released" not in cproject.cli("status", logs).stdout
