@@ -20,6 +20,10 @@ import pytest
 
 from mlxlaunch import runfolder
 from mlxlaunch.executors import scheduler
+from mlxlaunch.executors.scheduler import JobCommand
+from mlxlaunch.executors.slurm import SlurmExecutor
+from mlxlaunch.launching.settings import SchedulerSettings
+from mlxlaunch.runfolder import bulk
 
 SWEEP = ["+i=range(0,4)", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
 
@@ -148,3 +152,50 @@ def test_the_record_of_a_launcher_still_submitting_is_left_alone(cluster):
     status = _cli(project, env, "status", str(project.logs))
     assert "never released" not in status.stdout and record.exists()
     assert [d["held"] for d in fake_queue.queued(queue).values()] == [True]
+
+
+def test_the_record_is_written_first_and_made_durable_before_the_release(tmp_path, monkeypatch):
+    """sbatch, then the record, then the runs' info.yaml, one barrier covering them all,
+    then the release, then the record's removal: a kill anywhere before the release
+    leaves a record, on disk whatever happens to the machine once the barrier is passed."""
+    events: list[tuple[str, str]] = []
+    executor = SlurmExecutor()
+
+    def command(argv, cwd=None, check=True):
+        events.append(("run", argv[0] + (f" {argv[1]}" if argv[0] == "scontrol" else "")))
+        stdout = "77\n" if argv[0] == "sbatch" else ""
+        return subprocess.CompletedProcess(argv, 0, stdout, "")
+
+    monkeypatch.setattr(executor, "run_command", command)
+    monkeypatch.setattr(executor, "max_array_size", lambda: 1000)
+    original_write, original_sync = bulk.Batch.write, bulk.Batch.sync
+
+    def write(self, path, data):
+        events.append(("write", path.name if path.suffix == ".held" else path.parent.parent.name))
+        original_write(self, path, data)
+
+    def sync(self):
+        events.append(
+            ("sync", ",".join(sorted(p.name for p in self._paths if p.suffix == ".held")))
+        )
+        original_sync(self)
+
+    monkeypatch.setattr(bulk.Batch, "write", write)
+    monkeypatch.setattr(bulk.Batch, "sync", sync)
+    logs = tmp_path / "logs"
+    dirs = [d for _, d in runfolder.allocate_run_dirs(logs, 2)]
+    for d in dirs:
+        runfolder.write_info(d, {"status": "QUEUED"})
+    job = JobCommand(python=sys.executable, script="main.py", workdir=str(tmp_path))
+    executor.submit(dirs, SchedulerSettings(name="slurm"), job, logs)
+    (script,) = (logs / runfolder.JOBS_DIR / scheduler.user_name()).glob("*.sh")
+    record = runfolder.held_record_name(script.name)
+    assert events == [
+        ("run", "sbatch"),
+        ("write", record),
+        ("write", "1"),
+        ("write", "2"),
+        ("sync", record),
+        ("run", "scontrol release"),
+    ]
+    assert not script.with_name(record).exists()  # removed once released
