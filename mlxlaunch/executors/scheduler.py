@@ -154,16 +154,32 @@ class HeldArray:
         batch.write(path, json.dumps(record))
         return path
 
+    @staticmethod
+    def clear(path: Path) -> None:
+        """Mark the record at ``path`` released: emptied, not removed.
+
+        Removing a file frees its inode, and on ext4 without a journal every later
+        creation in its block group walks past each inode freed in the last minute
+        (benchmarks/README.md). ``read_all`` removes empty records, outside a launch.
+        """
+        os.truncate(path, 0)
+
     @classmethod
     def read_all(cls, parent: Path) -> list[HeldArray]:
-        """This user's records in the logs folder ``parent`` (a damaged one is skipped)."""
+        """This user's records in the logs folder ``parent``; a damaged one is skipped.
+
+        An empty record (its array released, see :meth:`clear`) is removed.
+        """
         records = []
         for path in sorted(
             (Path(parent) / JOBS_DIR / user_name()).glob(f"*{runfolder.HELD_SUFFIX}")
         ):
             try:
-                data = json.loads(path.read_bytes())
-                records.append(cls(path=path, **data))
+                text = path.read_bytes()
+                if not text:
+                    path.unlink(missing_ok=True)
+                    continue
+                records.append(cls(path=path, **json.loads(text)))
             except (OSError, ValueError, TypeError):
                 continue
         return records
@@ -546,8 +562,8 @@ class SchedulerExecutor(Executor):
                         if held and withdrawn.returncode == 0:  # (else `status` names the array)
                             held.unlink(missing_ok=True)
                     raise
-                with contextlib.suppress(OSError):  # released: a stale record is cleaned up later
-                    held.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # (else `status` finds it released)
+                    HeldArray.clear(held)
                 done.append(submission)
         except (SubmitError, UnsafeFileError, OSError) as exc:
             raise failed(k, exc) from None
