@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import fake_queue
 import pytest
@@ -23,6 +24,7 @@ from mlxlaunch.executors import scheduler
 from mlxlaunch.executors.scheduler import JobCommand
 from mlxlaunch.executors.slurm import SlurmExecutor
 from mlxlaunch.launching.settings import SchedulerSettings
+from mlxlaunch.manage.status import HeldRuns
 from mlxlaunch.runfolder import bulk
 
 SWEEP = ["+i=range(0,4)", "+launcher.use_scheduler=true", "+launcher.scheduler.name=slurm"]
@@ -62,7 +64,8 @@ def test_resubmit_withdraws_the_held_array_before_submitting_again(cluster):
     _killed_at_release(project, env)
     assert [d["held"] for d in fake_queue.queued(queue).values()] == [True]
     (array,) = fake_queue.queued(queue)
-    assert "never released" in _cli(project, env, "status", str(project.logs)).stdout
+    status = _cli(project, env, "status", str(project.logs)).stdout
+    assert "4 run(s): 4 QUEUED\nmlxlaunch: run(s) 1-4 were submitted held" in status
 
     again = _cli(project, env, "resubmit", str(project.logs))
     assert again.returncode == 0, again.stderr
@@ -203,3 +206,14 @@ def test_the_record_is_written_first_and_made_durable_before_the_release(tmp_pat
     # by the next look at the logs folder
     assert script.with_name(record).read_bytes() == b""
     assert scheduler.HeldArray.read_all(logs) == [] and not script.with_name(record).exists()
+
+
+def test_the_note_docs_clusters_md_shows_is_the_one_status_prints():
+    record = scheduler.HeldArray(
+        path=Path("x.held"), scheduler="slurm", array_job_id="4244", job_ids=["4244_0", "4244_1"],
+        runs=["1", "2"], command={}, launched_by={},
+    )  # fmt: skip
+    note = HeldRuns(record, {1: "4244_0", 2: "4244_1"}).note(Path("/home/me/project/logs"))
+    page = (Path(__file__).parent.parent / "docs" / "clusters.md").read_text()
+    assert f"\nmlxlaunch: {note}\n" in page
+    assert "\nmlxlaunch: cancelled 2 run(s): 1, 2\n" in page
