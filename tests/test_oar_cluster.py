@@ -9,13 +9,16 @@ cancelled job that ``mlxlaunch status`` reconciles with one ``oarstat`` call.
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from cluster.cluster_project import ClusterProject
-from cluster.fixtures import start_cluster
+from cluster.fixtures import run_as, start_cluster
 from executor_suite import SUITE_TASK, ExecutorSuite
 from test_slurm_cluster import check_not_started_then_restarted, small_logs  # noqa: F401
 
@@ -138,3 +141,31 @@ def test_a_job_that_finds_the_disk_full_leaves_its_run_not_started_not_failed(
         return codes == {j: 75 for j in jobs}
 
     check_not_started_then_restarted(cproject, jobs_over, 180)
+
+
+def test_an_array_a_killed_launcher_left_held_is_named_then_withdrawn(
+    cproject: ClusterProject,
+) -> None:
+    """Killed just before ``oarresume`` (its stand-in kills it): OAR says Hold; status
+    names the array, cancel oardels it and records the runs INTERRUPTED."""
+    real = shutil.which("oarresume")
+    killer = f'#!/bin/sh\nkill -9 $PPID; exit 1\nexec {real} "$@"\n'
+    (cproject.write("bin/oarresume", killer)).chmod(0o755)
+    env = dict(cproject.env(), PATH=f"{cproject.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    proc = run_as(
+        cproject.cluster["user"], sys.executable, "main.py", *OAR, "optimizer.lr=0.1,0.2",
+        cwd=cproject.root, env=env,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "submitted" not in proc.stdout, proc.stdout
+    sched = cproject.info(1)["scheduler"]
+    logs = str(cproject.logs)
+    status = cproject.cli("status", logs)
+    assert status.returncode == 0, status.stderr
+    assert (
+        f"mlxlaunch: run(s) 1-2 were submitted held as oar job {sched['array_job_id']} but never "
+        f"released"
+    ) in status.stdout, status.stdout
+    cancel = cproject.cli("cancel", logs, "1-2")
+    assert cancel.returncode == 0 and "cancelled 2 run(s): 1, 2" in cancel.stdout, cancel.stderr
+    assert [cproject.info(i)["status"] for i in (1, 2)] == ["INTERRUPTED"] * 2
+    assert "never released" not in cproject.cli("status", logs).stdout
