@@ -9,16 +9,14 @@ cancelled job that ``mlxlaunch status`` reconciles with one ``oarstat`` call.
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from cluster.cluster_project import ClusterProject
-from cluster.fixtures import run_as, start_cluster
+from cluster.fixtures import start_cluster
 from executor_suite import SUITE_TASK, ExecutorSuite
 from test_slurm_cluster import check_not_started_then_restarted, small_logs  # noqa: F401
 
@@ -150,12 +148,7 @@ def test_an_array_a_killed_launcher_left_held_is_named_then_withdrawn(
     names the array, cancel oardels it and records the runs INTERRUPTED."""
     real = shutil.which("oarresume")
     killer = f'#!/bin/sh\nkill -9 $PPID; exit 1\nexec {real} "$@"\n'
-    (cproject.write("bin/oarresume", killer)).chmod(0o755)
-    env = dict(cproject.env(), PATH=f"{cproject.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    proc = run_as(
-        cproject.cluster["user"], sys.executable, "main.py", *OAR, "optimizer.lr=0.1,0.2",
-        cwd=cproject.root, env=env,
-    )  # fmt: skip
+    proc = cproject.run_with_stand_in("oarresume", killer, *OAR, "optimizer.lr=0.1,0.2")
     assert proc.returncode != 0 and "submitted" not in proc.stdout, proc.stdout
     sched = cproject.info(1)["scheduler"]
     logs = str(cproject.logs)

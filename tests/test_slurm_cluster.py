@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from cluster.cluster_project import CLUSTER_TASK, ClusterProject
-from cluster.fixtures import run_as, start_cluster, wait_for
+from cluster.fixtures import start_cluster, wait_for
 from executor_suite import SUITE_TASK, ExecutorSuite
 
 from mlxlaunch import runfolder
@@ -360,7 +359,6 @@ def test_resubmit_with_the_fixed_partition_submits_what_failed(cproject: Cluster
 def test_a_jobs_folder_that_is_a_file_leaves_no_queued_orphan(cproject: ClusterProject) -> None:
     """Issue 12.4: the job script cannot be written: SUBMIT_FAILED, one line, then resubmit."""
     cproject.logs.mkdir()
-    import os
 
     os.chown(cproject.logs, cproject.cluster["uid"], -1)
     cproject.write("logs/.jobs", "a file")
@@ -539,12 +537,7 @@ def test_an_array_a_killed_launcher_left_held_is_named_then_withdrawn(
     run's task, resubmit withdraws the rest and runs both runs once, to the end."""
     real = shutil.which("scontrol")
     killer = f'#!/bin/sh\nif [ "$1" = release ]; then kill -9 $PPID; exit 1; fi\nexec {real} "$@"\n'
-    (cproject.write("bin/scontrol", killer)).chmod(0o755)
-    env = dict(cproject.env(), PATH=f"{cproject.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    proc = run_as(
-        cproject.cluster["user"], sys.executable, "main.py", *SLURM, "optimizer.lr=0.1,0.2",
-        cwd=cproject.root, env=env,
-    )  # fmt: skip
+    proc = cproject.run_with_stand_in("scontrol", killer, *SLURM, "optimizer.lr=0.1,0.2")
     assert proc.returncode != 0 and "submitted" not in proc.stdout, proc.stdout
     array = cproject.info(1)["scheduler"]["array_job_id"]
     assert set(_pending(array).values()) == {"JobHeldUser"}, _pending(array)

@@ -85,6 +85,17 @@ class ClusterProject(Project):
             raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    def run_with_stand_in(
+        self, command: str, script: str, *args: str
+    ) -> subprocess.CompletedProcess:
+        """``main.py ARGS`` with ``command`` on PATH replaced by the shell ``script`` (which
+        may kill the launcher, ``$PPID``, then hand over to the real command)."""
+        self.write(f"bin/{command}", script).chmod(0o755)
+        env = dict(self.env(), PATH=f"{self.root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        return run_as(
+            self.cluster["user"], sys.executable, "main.py", *args, cwd=self.root, env=env
+        )
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """``mlxlaunch ARGS`` as the test user."""
         return run_as(
